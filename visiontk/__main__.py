@@ -1,0 +1,3 @@
+from visiontk.cli.main import main
+
+main()

@@ -1,0 +1,129 @@
+"""Pieces every command group shares: common options, output (text or JSON lines), and the batch loop."""
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import click
+import numpy as np
+
+from visiontk.errors import BadInputError, BatchFailedError, VisiontkError
+from visiontk.imageio import expand_inputs
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print results as JSON, one object per line.")
+continue_option = click.option("--continue-on-error", is_flag=True,
+                               help="Report a failed input and go on; exit 5 at the end if any failed.")
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+skip_existing_option = click.option("--skip-existing", is_flag=True,
+                                    help="Leave inputs whose output already exists (to resume a batch).")
+strategy_option = click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]),
+                               default="default", show_default=True,
+                               help="tf.distribute strategy for training.")
+inputs_argument = click.argument("inputs", nargs=-1, required=True)
+
+
+def input_paths(inputs: Iterable[str]) -> list[Path]:
+    """Files from the command line: files, folders (searched for images) or `-` (paths on stdin)."""
+    stdin = click.get_text_stream("stdin")
+    paths = expand_inputs(inputs, stdin=stdin)
+    if not paths:
+        raise BadInputError(f"no images found in {' '.join(inputs)}")
+    return paths
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def emit(record: dict, as_json: bool, text: str | None = None) -> None:
+    """Print one result: a JSON line, or human-readable text."""
+    if as_json:
+        click.echo(json.dumps(to_jsonable(record), ensure_ascii=False))
+    elif text is not None:
+        click.echo(text)
+
+
+def report_failure(path: Path, exc: VisiontkError, as_json: bool) -> None:
+    message = str(exc)
+    if not message.startswith(str(path)):
+        message = f"{path}: {message}"
+    click.echo(f"visiontk: error: {message}", err=True)
+    if as_json:
+        emit({"input": str(path), "ok": False, "error": message, "exit_code": exc.exit_code}, True)
+
+
+class _StopAfterCurrent:
+    """While a batch runs, SIGTERM (and a first Ctrl-C) let the current item finish, then stop."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopAfterCurrent":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo("visiontk: stopping after the current item (Ctrl-C again to stop now)", err=True)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_batch(paths: list[Path], work: Callable[[Path], dict | None], *, as_json: bool,
+              continue_on_error: bool, describe: Callable[[dict], str] | None = None) -> int:
+    """Run `work` on each path, printing each result as it comes.
+
+    `work` returns a result record (printed via `describe` or as JSON) or None when it skipped the item.
+    Without --continue-on-error the first failure ends the batch with its own exit code; with it, the
+    failures are reported one by one and the batch ends with exit 5.
+    """
+    failures = 0
+    with _StopAfterCurrent() as stop:
+        for path in paths:
+            try:
+                record = work(path)
+            except VisiontkError as exc:
+                if not continue_on_error:
+                    if len(paths) > 1 and not str(exc).startswith(str(path)):
+                        raise type(exc)(f"{path}: {exc}") from exc
+                    raise
+                report_failure(path, exc, as_json)
+                failures += 1
+            else:
+                if record is not None:
+                    record = {"input": str(path), "ok": True, **record}
+                    emit(record, as_json, describe(record) if describe else None)
+            if stop.requested:
+                raise KeyboardInterrupt
+    if failures:
+        raise BatchFailedError(f"{failures} of {len(paths)} inputs failed (see the errors above)")
+    return 0
+
+
+def output_for(path: Path, output_dir: Path | None, suffix: str, extension: str | None = None) -> Path:
+    """Where a batch writes the result for `path`: beside it, or in `output_dir`, as NAME+suffix+ext."""
+    folder = output_dir if output_dir is not None else path.parent
+    return folder / f"{path.stem}{suffix}{extension or path.suffix}"
+

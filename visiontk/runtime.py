@@ -1,0 +1,132 @@
+"""Run-time settings shared by every task: device, seeding, threads, progress bars, training strategy.
+
+TensorFlow is imported lazily: the CLI records the user's choices with `configure()` (cheap), and the
+first task that needs TensorFlow calls `tensorflow()`, which applies them once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from visiontk.errors import DeviceError, VisiontkError
+
+log = logging.getLogger("visiontk")
+
+
+@dataclass
+class Settings:
+    device: str = "auto"          # auto | cpu | gpu
+    seed: int | None = None
+    quiet: bool = False
+    mixed_precision: bool = False  # used on GPU only
+    cpu_devices: int = 1          # >1 splits the CPU into logical devices (to test `mirrored` here)
+
+
+settings = Settings(cpu_devices=int(os.environ.get("VISIONTK_CPU_DEVICES", "1")))
+_tf = None
+
+
+def configure(device: str | None = None, seed: int | None = None, quiet: bool | None = None,
+              mixed_precision: bool | None = None, cpu_devices: int | None = None) -> Settings:
+    """Record settings; they take effect when TensorFlow is first initialised (seed: at once too)."""
+    if device is not None:
+        if device not in ("auto", "cpu", "gpu"):
+            raise DeviceError(f"unknown device {device!r}: use auto, cpu or gpu")
+        if _tf is not None and device != settings.device:
+            log.warning("device already chosen (%s); %s applies from the next run", settings.device, device)
+        settings.device = device
+    if quiet is not None:
+        settings.quiet = quiet
+    if mixed_precision is not None:
+        settings.mixed_precision = mixed_precision
+    if cpu_devices is not None:
+        settings.cpu_devices = cpu_devices
+    if seed is not None:
+        settings.seed = seed
+        seed_everything(seed)
+    return settings
+
+
+def tensorflow():
+    """Import TensorFlow, applying the device, memory-growth and precision settings once."""
+    global _tf
+    if _tf is not None:
+        return _tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if settings.device == "gpu" and not gpus:
+        raise DeviceError("--device gpu: TensorFlow sees no GPU (use --device auto or cpu)")
+    if settings.device == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
+        gpus = []
+    for gpu in gpus:
+        # Without this TensorFlow reserves all GPU memory at once.
+        tf.config.experimental.set_memory_growth(gpu, True)
+    if settings.cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * settings.cpu_devices)
+    if gpus and settings.mixed_precision:
+        import keras
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if settings.seed is not None:
+        tf.random.set_seed(settings.seed)
+    log.debug("TensorFlow %s on %s", tf.__version__, "GPU" if gpus else "CPU")
+    _tf = tf
+    return tf
+
+
+def using_gpu() -> bool:
+    return bool(tensorflow().config.list_logical_devices("GPU"))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (if loaded) TensorFlow so that a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if _tf is not None or "tensorflow" in sys.modules:
+        import keras
+        keras.utils.set_random_seed(seed % 2**32)
+
+
+def training_strategy(name: str = "default"):
+    """A tf.distribute strategy: `default` (one device), `mirrored` (all GPUs, or the logical CPUs),
+    or `multiworker` (the cluster described by TF_CONFIG)."""
+    tf = tensorflow()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise VisiontkError("--strategy multiworker needs TF_CONFIG describing the cluster")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise VisiontkError(f"unknown strategy {name!r}: use default, mirrored or multiworker")
+
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def progress_enabled() -> bool:
+    """Progress bars are shown on a terminal and hidden when quiet or when stderr is piped."""
+    return not settings.quiet and sys.stderr.isatty()
+
+
+def progress(iterable: Iterable | None = None, **kwargs: Any):
+    """A tqdm progress bar on stderr that hides itself when it should (see progress_enabled)."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", not progress_enabled())
+    kwargs.setdefault("leave", False)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, file=sys.stderr, **kwargs)

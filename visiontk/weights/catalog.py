@@ -1,0 +1,58 @@
+"""The named weight sets visiontk knows. Each task adds its entries in its own section."""
+from visiontk.weights.registry import KnownFile, WeightSpec, register
+
+KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications"
+
+# ---- shared backbones -------------------------------------------------------------------------------
+register(WeightSpec(
+    name="vgg16-imagenet",
+    description="VGG16 convolutional layers trained on ImageNet (Keras applications, no classifier top)",
+    source="download from the Keras applications releases",
+    files=(
+        KnownFile("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", md5="6d6bbae143d832006294945121d1f1fc",
+                  url=f"{KERAS_APPS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", size=58889256),
+        # The same weights saved in the Keras 3 format.
+        KnownFile("vgg16_imagenet_notop.weights.h5",
+                  sha256="a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a"),
+    ),
+    tags=("backbone",),
+))
+register(WeightSpec(
+    name="vgg19-imagenet",
+    description="VGG19 convolutional layers trained on ImageNet (Keras applications, no classifier top)",
+    source="download from the Keras applications releases",
+    files=(
+        KnownFile("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", md5="253f8cb515780f3b799900260a226db6",
+                  url=f"{KERAS_APPS}/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", size=80134624),
+    ),
+    tags=("backbone",),
+))
+
+# ---- style ------------------------------------------------------------------------------------------
+
+# ---- face -------------------------------------------------------------------------------------------
+register(WeightSpec(
+    name="dlib-face-resnet",
+    description="dlib's face-recognition ResNet (CC0), 128-D embeddings, 99.38% on LFW",
+    source="pip package face-recognition-models",
+    pip_package="face_recognition_models",
+    pip_subpath="models",
+    files=(KnownFile("dlib_face_recognition_resnet_model_v1.dat",
+                     sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+                     size=22466066),),
+    tags=("face",),
+))
+
+# ---- gan --------------------------------------------------------------------------------------------
+register(WeightSpec(
+    name="inception-v3-imagenet",
+    description="InceptionV3 trained on ImageNet with its classifier (the Inception Score / FID judge)",
+    source="download from the Keras applications releases",
+    files=(
+        KnownFile("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", md5="9a0d58056eeedaa3f26cb7ebd46da564",
+                  url=f"{KERAS_APPS}/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
+    ),
+    tags=("gan",),
+))
+
+# ---- sr ---------------------------------------------------------------------------------------------

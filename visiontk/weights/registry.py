@@ -1,0 +1,325 @@
+"""The pretrained-weights registry: what each named weight set is, where to find it, and how to check it.
+
+A file is looked for, in order, in the folders of VISIONTK_MODELS (colon-separated), in the models we
+ship (`models/` in the source tree, installed as `visiontk._models`), in the user cache
+($VISIONTK_CACHE, else $XDG_CACHE_HOME/visiontk, else ~/.cache/visiontk), and in the pip package that
+ships it. A file counts only if its hash is one the registry knows, so a truncated or tampered file is
+refused with a WeightsError (exit 4) before Keras ever reads it.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from visiontk.errors import WeightsError
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """One file accepted for a weight set, identified by its hash."""
+
+    filename: str
+    sha256: str | None = None
+    md5: str | None = None    # Keras records its downloads' hashes as md5
+    url: str | None = None
+    size: int | None = None
+
+    def matches(self, digest: "Digest") -> bool:
+        if self.sha256:
+            return digest.sha256 == self.sha256
+        return bool(self.md5) and digest.md5 == self.md5
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A named set of weights."""
+
+    name: str
+    description: str
+    files: tuple[KnownFile, ...]
+    source: str                        # where it comes from, in words
+    pip_package: str | None = None     # importable package whose folder holds files[0] at pip_subpath
+    pip_subpath: str = ""
+    card: str | None = None            # model card, for weights we ship
+    importer: str | None = None        # "module:function(src, spec) -> Path" for files in another layout
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Digest:
+    sha256: str
+    md5: str
+    size: int
+
+
+_REGISTRY: dict[str, WeightSpec] = {}
+
+
+def register(spec: WeightSpec) -> WeightSpec:
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def all_specs() -> list[WeightSpec]:
+    _load_catalog()
+    return sorted(_REGISTRY.values(), key=lambda s: s.name)
+
+
+def get_spec(name: str) -> WeightSpec:
+    _load_catalog()
+    if name not in _REGISTRY:
+        raise WeightsError(f"no weights named {name!r} (see `visiontk models list`)")
+    return _REGISTRY[name]
+
+
+def _load_catalog() -> None:
+    importlib.import_module("visiontk.weights.catalog")
+
+
+# ---- where files live -------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """The user cache, where fetched, imported and converted weights go."""
+    if os.environ.get("VISIONTK_CACHE"):
+        return Path(os.environ["VISIONTK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "visiontk"
+
+
+def shipped_dir() -> Path:
+    """The folder of weights shipped with visiontk (`models/`)."""
+    spec = importlib.util.find_spec("visiontk._models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for weight files, in order."""
+    user = [Path(p).expanduser() for p in os.environ.get("VISIONTK_MODELS", "").split(":") if p]
+    return user + [shipped_dir(), cache_dir()]
+
+
+def _pip_file(spec: WeightSpec) -> Path | None:
+    if not spec.pip_package:
+        return None
+    try:
+        found = importlib.util.find_spec(spec.pip_package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / spec.pip_subpath / spec.files[0].filename
+    return path if path.is_file() else None
+
+
+def candidates(spec: WeightSpec) -> Iterator[Path]:
+    """Every existing file that could hold `spec`, in resolution order (unverified)."""
+    for folder in search_dirs():
+        for known in spec.files:
+            path = folder / known.filename
+            if path.is_file():
+                yield path
+    pip_path = _pip_file(spec)
+    if pip_path:
+        yield pip_path
+
+
+# ---- hashing ------------------------------------------------------------------------------------------
+
+def digest(path: Path) -> Digest:
+    """sha256 and md5 of a file, remembered by (path, size, mtime) so that big files are hashed once."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo = _read_memo()
+    if key in memo:
+        return Digest(memo[key]["sha256"], memo[key]["md5"], stat.st_size)
+    sha, md5 = hashlib.sha256(), hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+            md5.update(block)
+    result = Digest(sha.hexdigest(), md5.hexdigest(), stat.st_size)
+    memo[key] = {"sha256": result.sha256, "md5": result.md5}
+    _write_memo(memo)
+    return result
+
+
+def _memo_path() -> Path:
+    return cache_dir() / "hashes.json"
+
+
+def _read_memo() -> dict:
+    try:
+        return json.loads(_memo_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_memo(memo: dict) -> None:
+    # Only a speed-up: an unwritable cache just means hashing again next time.
+    with contextlib.suppress(OSError):
+        write_atomic_bytes(_memo_path(), json.dumps(memo, indent=0).encode())
+
+
+def match(spec: WeightSpec, path: Path) -> KnownFile | None:
+    d = digest(path)
+    return next((known for known in spec.files if known.matches(d)), None)
+
+
+# ---- resolving, fetching, importing -----------------------------------------------------------------
+
+def resolve(name: str) -> Path:
+    """The verified file for weight set `name`, or WeightsError saying how to get it."""
+    spec = get_spec(name)
+    rejected = []
+    for path in candidates(spec):
+        if match(spec, path):
+            return path
+        rejected.append(path)
+    if rejected:
+        raise WeightsError(f"{rejected[0]}: weights file for {name!r} is corrupt, truncated or not the "
+                           f"expected file (hash mismatch); delete it and run `visiontk models fetch {name}` "
+                           f"or `visiontk models import {name} FILE`")
+    raise WeightsError(f"weights {name!r} not found ({spec.source}); {how_to_get(spec)}")
+
+
+def how_to_get(spec: WeightSpec) -> str:
+    if spec.pip_package:
+        return f"install them with `pip install {spec.pip_package.replace('_', '-')}`"
+    if any(k.url for k in spec.files):
+        return (f"run `visiontk models fetch {spec.name}`, or on an offline machine copy the file and run "
+                f"`visiontk models import {spec.name} FILE` (or put it in a folder listed in VISIONTK_MODELS)")
+    return f"run `visiontk models import {spec.name} FILE` or reinstall visiontk"
+
+
+def present(name: str) -> Path | None:
+    """Like resolve, but None instead of an error."""
+    try:
+        return resolve(name)
+    except WeightsError:
+        return None
+
+
+def fetch(name: str, timeout: float = 30.0) -> Path:
+    """Download weight set `name` into the cache, checking its hash."""
+    import urllib.request
+
+    from visiontk.runtime import progress
+
+    spec = get_spec(name)
+    existing = present(name)
+    if existing:
+        return existing
+    known = next((k for k in spec.files if k.url), None)
+    if known is None:
+        raise WeightsError(f"{name!r} has no download address ({spec.source}); {how_to_get(spec)}")
+    target = cache_dir() / known.filename
+    try:
+        with cache_lock(name), urllib.request.urlopen(known.url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with atomic_cache_file(target) as tmp, open(tmp, "wb") as out, \
+                    progress(total=total, unit="B", unit_scale=True, desc=name) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    bar.update(len(block))
+                out.flush()
+                if not known.matches(digest(tmp)):
+                    raise WeightsError(f"downloaded {known.url} but its hash is wrong; try again")
+    except OSError as exc:
+        raise WeightsError(f"could not download {name!r} from {known.url} ({exc}); on an offline machine "
+                           f"copy {known.filename} here and run `visiontk models import {name} FILE`") from None
+    return target
+
+
+def import_file(name: str, source: str | os.PathLike) -> Path:
+    """Copy a weights file the user has into the cache, after checking it is the registered file."""
+    spec = get_spec(name)
+    source = Path(source)
+    if not source.is_file():
+        raise WeightsError(f"{source}: no such file")
+    known = match(spec, source)
+    if known is None and spec.importer:
+        module, func = spec.importer.split(":")
+        return getattr(importlib.import_module(module), func)(source, spec)
+    if known is None:
+        raise WeightsError(f"{source}: not a known file for {name!r} (hash mismatch); expected "
+                           + " or ".join(k.filename for k in spec.files))
+    target = cache_dir() / known.filename
+    with cache_lock(name), atomic_cache_file(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
+
+
+def status(spec: WeightSpec) -> dict:
+    """What `models list` and `models verify` report for one weight set."""
+    found = list(candidates(spec))
+    valid = next((p for p in found if match(spec, p)), None)
+    return {"name": spec.name, "present": valid is not None, "path": str(valid or found[0]) if found else None,
+            "valid": valid is not None if found else None, "source": spec.source,
+            "description": spec.description}
+
+
+# ---- the cache ----------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """An exclusive lock so that two processes don't fetch or convert the same weights at once."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / f".{name}.lock", "w")
+    except OSError as exc:
+        raise WeightsError(f"cache folder {folder} is not writable ({exc.strerror}); set VISIONTK_CACHE "
+                           "to a writable folder") from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def atomic_cache_file(target: Path) -> Iterator[Path]:
+    """A temporary file beside `target`, renamed onto it on success, removed on failure."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + "".join(target.suffixes),
+                                   dir=target.parent)
+    except OSError as exc:
+        raise WeightsError(f"cache folder {target.parent} is not writable ({exc.strerror}); set "
+                           "VISIONTK_CACHE to a writable folder") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_atomic_bytes(target: Path, data: bytes) -> None:
+    with atomic_cache_file(target) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def converted(name: str, source: Path, convert: Callable[[Path, Path], None], suffix: str = ".weights.h5") -> Path:
+    """A file derived once from `source` (e.g. dlib's model turned into Keras weights) and kept in the
+    cache under the source's sha256, so a changed source is converted again."""
+    source_sha = digest(source).sha256
+    target = cache_dir() / "converted" / f"{name}-{source_sha[:16]}{suffix}"
+    if target.is_file():
+        return target
+    with cache_lock(name):
+        if not target.is_file():
+            with atomic_cache_file(target) as tmp:
+                convert(source, tmp)
+    return target
