@@ -5,6 +5,7 @@ first task that needs TensorFlow calls `tensorflow()`, which applies them once.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -59,9 +60,10 @@ def tensorflow():
     if _tf is not None:
         return _tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with _native_stderr_silenced(log.getEffectiveLevel() > logging.DEBUG):
+        import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+        gpus = tf.config.list_physical_devices("GPU")
     if settings.device == "gpu" and not gpus:
         raise DeviceError("--device gpu: TensorFlow sees no GPU (use --device auto or cpu)")
     if settings.device == "cpu" and gpus:
@@ -82,6 +84,25 @@ def tensorflow():
     log.debug("TensorFlow %s on %s", tf.__version__, "GPU" if gpus else "CPU")
     _tf = tf
     return tf
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(silence: bool):
+    """TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) ignores TF_CPP_MIN_LOG_LEVEL; it is
+    written to file descriptor 2 before Python logging exists, so hide that descriptor meanwhile."""
+    if not silence:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def using_gpu() -> bool:

@@ -238,8 +238,8 @@ def fetch(name: str, timeout: float = 30.0) -> Path:
                 if not known.matches(digest(tmp)):
                     raise WeightsError(f"downloaded {known.url} but its hash is wrong; try again")
     except OSError as exc:
-        raise WeightsError(f"could not download {name!r} from {known.url} ({exc}); on an offline machine "
-                           f"copy {known.filename} here and run `visiontk models import {name} FILE`") from None
+        raise WeightsError(f"could not download {name!r} from {known.url} ({exc}); offline, download "
+                           f"{known.filename} elsewhere and run `visiontk models import {name} FILE`") from None
     return target
 
 
