@@ -60,14 +60,15 @@ def _report(message: str) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where TensorFlow runs.")
 @click.option("--seed", type=int, default=None, help="Seed every random generator, for repeatable runs.")
-def cli(verbose: int, quiet: bool, device: str, seed: int | None) -> None:
+@click.option("--mixed-precision", is_flag=True, help="Compute in float16 on a GPU (ignored on a CPU).")
+def cli(verbose: int, quiet: bool, device: str, seed: int | None, mixed_precision: bool) -> None:
     """visiontk: neural style transfer, face recognition, DCGAN and EDSR super-resolution."""
     global _verbosity
     _verbosity = verbose
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else
                                            logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="visiontk: %(message)s", stream=sys.stderr)
-    runtime.configure(device=device, seed=seed, quiet=quiet)
+    runtime.configure(device=device, seed=seed, quiet=quiet, mixed_precision=mixed_precision)
 
 
 def _register_commands() -> None:
