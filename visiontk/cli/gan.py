@@ -1,0 +1,190 @@
+"""`visiontk gan`: train a DCGAN, generate and interpolate images, score them (IS and FID)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from visiontk.cli.common import emit, json_option, overwrite_option, strategy_option
+
+
+@click.group("gan")
+def command() -> None:
+    """DCGAN (Radford et al. 2015): train, generate, interpolate, score."""
+
+
+@command.command("train")
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="Run folder for checkpoints, samples, losses.")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in this folder exactly.")
+@click.option("--image-size", type=click.Choice(["28", "32", "64"]), default="28", show_default=True,
+              help="Side of the generated images (the networks' depth follows it).")
+@click.option("--masks", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of segmentation masks named like the images: added as a 4th channel.")
+@click.option("--epochs", type=int, default=None, help="Epochs to train in all.  [default: 25]")
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--latent-dim", type=int, default=100, show_default=True)
+@click.option("--width", type=int, default=64, show_default=True, help="Filters of the widest-resolution layer.")
+@click.option("--log-every", type=int, default=20, show_default=True, help="Steps per row of losses.csv.")
+@click.option("--limit", type=int, help="Use only the first N images (for a quick trial).")
+@strategy_option
+@json_option
+def train_command(data, out, resume, image_size, masks, epochs, batch_size, latent_dim, width, log_every, limit,
+                  strategy, as_json) -> int:
+    """Train a DCGAN on DATA: a folder of images (recursive), an IDX file (MNIST layout, .gz or not) or
+    an .npz. Each epoch writes a checkpoint, a sample sheet, losses.csv and loss_curve.png into the run
+    folder; Ctrl-C saves a checkpoint too, and --resume RUN_DIR continues exactly.
+
+    \b
+    Example:
+      visiontk gan train /usr/share/datasets/fashion-mnist --out runs/fmnist --epochs 20
+    """
+    from visiontk import gan
+    from visiontk.errors import BadInputError
+
+    if resume is None and out is None:
+        raise BadInputError("give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one)")
+
+    def show(record: dict) -> None:
+        emit({"event": "epoch", **record}, as_json,
+             None if as_json else f"epoch {record['epoch']}: d_loss {record['d_loss']:.3f}  "
+                                  f"g_loss {record['g_loss']:.3f}  {record['images_per_second']:.0f} images/s")
+
+    summary = gan.train(data, resume or out, image_size=int(image_size), masks=masks,
+                        epochs=epochs if epochs is not None else (0 if resume else 25), batch_size=batch_size,
+                        latent_dim=latent_dim, width=width, strategy=strategy, log_every=log_every, limit=limit,
+                        resume=resume is not None, on_epoch=show)
+    emit({"event": "done", **summary}, as_json,
+         f"trained {summary['epochs_done']} epochs into {summary['run']} (generator: {summary['generator']})")
+    return 0
+
+
+model_option = click.option("--model", "-m", help="Shipped model name, run folder or .weights.h5 file "
+                                                  "[default: dcgan-fashion-mnist].")
+seed_option = click.option("--seed", type=int, help="Seed of the latent vectors (default: the global --seed, "
+                                                    "else random; the one used is printed).")
+
+
+@command.command("generate")
+@model_option
+@click.option("-n", "count", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), help="Write one sample sheet here.")
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), help="Write each image here.")
+@click.option("--rgba", is_flag=True, help="4-channel models: put the mask in the alpha channel instead of a "
+                                           "separate -mask file.")
+@seed_option
+@overwrite_option
+@json_option
+def generate_command(model, count, grid, output_dir, rgba, seed, overwrite, as_json) -> int:
+    """Generate images with a trained DCGAN.
+
+    \b
+    Example:
+      visiontk gan generate -n 64 --grid samples.png
+    """
+    from visiontk import gan
+
+    result = gan.generate(model, count, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba,
+                          overwrite=overwrite)
+    shown = result["written"] if len(result["written"]) <= 4 else result["written"][:2] + ["..."]
+    emit(result, as_json, f"{result['n']} images from {result['model']} (seed {result['seed']}): {', '.join(shown)}")
+    return 0
+
+
+@command.command("interpolate")
+@model_option
+@click.argument("seed_a", type=int)
+@click.argument("seed_b", type=int)
+@click.option("--steps", type=int, default=8, show_default=True, help="Images along the walk, ends included.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@overwrite_option
+@json_option
+def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json) -> int:
+    """Walk the latent space from SEED_A's sample to SEED_B's (spherical interpolation) in one strip.
+
+    \b
+    Example:
+      visiontk gan interpolate 1 2 --steps 8 -o walk.png
+    """
+    from visiontk import gan
+
+    result = gan.interpolate(model, seed_a, seed_b, steps=steps, output=output, overwrite=overwrite)
+    emit(result, as_json, f"{steps} steps from seed {seed_a} to {seed_b}: {', '.join(result['written'])}")
+    return 0
+
+
+@command.command("score")
+@click.argument("images", required=False, type=click.Path(path_type=Path))
+@model_option
+@click.option("-n", "count", type=int, default=5000, show_default=True,
+              help="Samples to generate with --model (or the most images to read from IMAGES).")
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="Real data to compute the FID against (folder, IDX file or .npz).")
+@click.option("--judge", type=click.Choice(["fashion-mnist", "inception"]), default="fashion-mnist",
+              show_default=True, help="Network whose probabilities give the IS and whose features give the FID.")
+@click.option("--splits", type=int, default=10, show_default=True)
+@seed_option
+@json_option
+def score_command(images, model, count, reference, judge, splits, seed, as_json) -> int:
+    """Inception Score (mean ± std over splits) and FID of IMAGES, or of samples of --model.
+
+    \b
+    Example:
+      visiontk gan score --model dcgan-fashion-mnist -n 10000 \\
+          --reference /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+    """
+    from visiontk import gan
+    from visiontk.errors import BadInputError
+
+    if images is not None and model is not None:
+        raise BadInputError("give IMAGES or --model, not both")
+    result = gan.score(images, model=model, n=count, reference=reference, judge=judge, splits=splits, seed=seed)
+    what = result.get("images") or f"{result['n']} samples of {result['model']}"
+    text = f"{what}: IS {result['inception_score']:.3f} ± {result['inception_score_std']:.3f} ({judge} judge)"
+    if "fid" in result:
+        text += f", FID {result['fid']:.3f} against {result['reference']}"
+    emit(result, as_json, text)
+    return 0
+
+
+@command.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("destination", type=click.Path(path_type=Path, dir_okay=False))
+@overwrite_option
+@json_option
+def export_command(run_dir, destination, overwrite, as_json) -> int:
+    """Copy the latest generator of RUN_DIR to DESTINATION (NAME.weights.h5, plus NAME.json).
+
+    \b
+    Example:
+      visiontk gan export runs/fmnist my-dcgan.weights.h5
+    """
+    from visiontk import gan
+
+    result = gan.export(run_dir, destination, overwrite=overwrite)
+    emit(result, as_json, f"{result['weights']} (sha256 {result['sha256']}, epoch {result['epochs']})")
+    return 0
+
+
+@command.command("train-judge")
+@click.argument("data", type=click.Path(path_type=Path, exists=True))
+@click.option("--test-data", type=click.Path(path_type=Path, exists=True), help="Labelled test images.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option("--epochs", type=int, default=12, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@overwrite_option
+@json_option
+def train_judge_command(data, test_data, output, epochs, batch_size, overwrite, as_json) -> int:
+    """Train the Fashion-MNIST judge (a small CNN) on labelled IDX images.
+
+    \b
+    Example:
+      visiontk gan train-judge /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \\
+          --test-data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz -o judge.weights.h5
+    """
+    from visiontk.gan.judge import train_judge
+
+    result = train_judge(data, test_data, output, epochs=epochs, batch_size=batch_size, overwrite=overwrite)
+    emit(result, as_json, f"{output}: test accuracy {result.get('test_accuracy', 'n/a')} after {epochs} epochs "
+                          f"({result['train_seconds']:.0f} s)")
+    return 0

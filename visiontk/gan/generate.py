@@ -1,0 +1,194 @@
+"""Loading trained generators (shipped, a run folder, or a weights file) and sampling from them."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visiontk import runtime
+from visiontk.errors import BadInputError, WeightsError
+from visiontk.gan.pictures import to_uint8, write_picture, write_sheet
+from visiontk.gan.train import GENERATOR_WEIGHTS, generator_config_path
+from visiontk.imageio import check_output
+
+log = logging.getLogger("visiontk")
+
+DEFAULT_MODEL = "dcgan-fashion-mnist"
+# How to rebuild the generators we ship (their weights come through the registry).
+SHIPPED = {"dcgan-fashion-mnist": {"image_size": 28, "channels": 1, "latent_dim": 100, "width": 64}}
+
+
+@dataclass
+class Generator:
+    name: str
+    model: Any
+    config: dict
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config["latent_dim"])
+
+    @property
+    def channels(self) -> int:
+        return int(self.config["channels"])
+
+    def images(self, latents: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """uint8 images (N, H, W, C) for latent vectors (N, latent_dim)."""
+        out = [to_uint8(self.model(latents[i:i + batch_size].astype(np.float32), training=False))
+               for i in range(0, len(latents), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0,), np.uint8)
+
+
+def load_generator(model: str | Path | None = None) -> Generator:
+    """A generator by shipped name (default: the Fashion-MNIST DCGAN), run folder or .weights.h5 file."""
+    model = DEFAULT_MODEL if model is None else model
+    weights, config = _locate(model)
+    from visiontk.backbones.dcgan import dcgan_generator
+
+    network = dcgan_generator(int(config["image_size"]), int(config["channels"]), int(config["latent_dim"]),
+                              int(config.get("width", 64)))
+    try:
+        network.load_weights(str(weights))
+    except (OSError, ValueError, KeyError) as exc:
+        raise WeightsError(f"{weights}: cannot load generator weights ({exc}); is {generator_config_path(weights).name} "
+                           "the configuration it was trained with?") from None
+    return Generator(str(model), network, config)
+
+
+def _locate(model: str | Path) -> tuple[Path, dict]:
+    if str(model) in SHIPPED:
+        from visiontk.weights import resolve
+
+        return resolve(str(model)), SHIPPED[str(model)]
+    path = Path(model)
+    if path.is_dir():
+        path = path / GENERATOR_WEIGHTS
+        if not path.is_file():
+            raise BadInputError(f"{model}: no {GENERATOR_WEIGHTS} in this folder (a run writes it after its "
+                                "first epoch)")
+    elif not path.is_file():
+        raise BadInputError(f"{model}: no such model (give a run folder, a .weights.h5 file, or one of "
+                            f"{', '.join(SHIPPED)})")
+    config_path = generator_config_path(path)
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{config_path}: generator configuration missing or unreadable ({exc})") from None
+    return path, config
+
+
+def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
+    """`count` latent vectors drawn from N(0, 1), the same for the same seed."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def resolve_seed(seed: int | None) -> int:
+    if seed is not None:
+        return seed
+    if runtime.settings.seed is not None:
+        return runtime.settings.seed
+    return int(np.random.SeedSequence().entropy % 2**31)
+
+
+def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path | None = None,
+             output_dir: str | Path | None = None, seed: int | None = None, rgba: bool = False,
+             overwrite: bool = False) -> dict:
+    """Sample `n` images; write them as one sheet (`grid`) and/or single files in `output_dir`.
+
+    4-channel (RGB + mask) models write the mask to a `-mask` file beside each picture, or as the
+    alpha channel with rgba=True.
+    """
+    if n < 1:
+        raise BadInputError("-n must be at least 1")
+    if grid is None and output_dir is None:
+        raise BadInputError("say where to write: --grid OUT.png and/or --output-dir DIR")
+    if grid is not None:
+        check_output(grid, overwrite)
+    generator = load_generator(model)
+    seed = resolve_seed(seed)
+    images = generator.images(latents(n, generator.latent_dim, seed))
+    written: list[Path] = []
+    if grid is not None:
+        written += _write_sheet(Path(grid), images, rgba, overwrite)
+    if output_dir is not None:
+        written += _write_singles(Path(output_dir), images, rgba, overwrite)
+    return {"model": generator.name, "n": n, "seed": seed, "shape": list(images.shape[1:]),
+            "written": [str(p) for p in written]}
+
+
+def _write_sheet(path: Path, images: np.ndarray, rgba: bool, overwrite: bool) -> list[Path]:
+    from visiontk.gan.pictures import grid
+
+    columns = int(np.ceil(np.sqrt(len(images))))
+    if rgba and images.shape[-1] == 4:
+        return write_picture(path, _rgba(grid(images, columns)), None, overwrite=overwrite)
+    return write_sheet(path, images, columns=columns, overwrite=overwrite)
+
+
+def _write_singles(folder: Path, images: np.ndarray, rgba: bool, overwrite: bool) -> list[Path]:
+    from visiontk.gan.pictures import sheet_pictures
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for i, image in enumerate(images):
+        path = folder / f"sample-{i:05d}.png"
+        if rgba and image.shape[-1] == 4:
+            written += write_picture(path, _rgba(image), None, overwrite=overwrite)
+        else:
+            written += write_picture(path, *sheet_pictures(image), overwrite=overwrite)
+    return written
+
+
+def _rgba(image: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(image), "RGBA")
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation, which keeps intermediate latents at the norm N(0, 1) samples have."""
+    cos = np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def interpolate(model: str | Path | None, seed_a: int, seed_b: int, *, steps: int = 8,
+                output: str | Path, overwrite: bool = False) -> dict:
+    """A strip of `steps` images walking the latent space from seed_a's sample to seed_b's."""
+    if steps < 2:
+        raise BadInputError("--steps must be at least 2")
+    check_output(output, overwrite)
+    generator = load_generator(model)
+    a, b = latents(1, generator.latent_dim, seed_a)[0], latents(1, generator.latent_dim, seed_b)[0]
+    walk = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)])
+    images = generator.images(walk)
+    scale = max(1, 128 // images.shape[1])
+    written = write_sheet(output, images, columns=steps, overwrite=overwrite, scale=scale)
+    return {"model": generator.name, "seeds": [seed_a, seed_b], "steps": steps,
+            "written": [str(p) for p in written]}
+
+
+def export(run_dir: str | Path, destination: str | Path, overwrite: bool = False) -> dict:
+    """Copy a run's latest generator (weights + configuration) to `destination` (a .weights.h5 path)."""
+    from visiontk.imageio import atomic_output
+    from visiontk.weights.registry import digest
+
+    source, config = _locate(Path(run_dir))
+    destination = Path(destination)
+    if not destination.name.endswith(".weights.h5"):
+        raise BadInputError(f"{destination}: the exported file's name must end in .weights.h5")
+    with atomic_output(destination, overwrite) as tmp:
+        shutil.copyfile(source, tmp)
+    config_path = generator_config_path(destination)
+    with atomic_output(config_path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
+    found = digest(destination)
+    return {"weights": str(destination), "config": str(config_path), "sha256": found.sha256,
+            "size": found.size, "epochs": config.get("epochs")}
