@@ -1,0 +1,499 @@
+"""`visiontk face`: detect, verify, embed, enroll, identify, gallery, train, eval."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argument, json_option,
+                                 overwrite_option, run_batch, strategy_option)
+from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
+
+DETECT_THRESHOLD = 0.95   # visiontk.face.detect.DEFAULT_THRESHOLD (kept here so --help needs no import)
+MIN_FACE = 20
+
+model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+                            help="A .keras model from `face train` (default: dlib's pretrained ResNet).")
+min_face_option = click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
+                               help="Smallest face to look for, in pixels.")
+distance_option = click.option("--threshold", type=click.FloatRange(min=0), default=None,
+                               help="Same person when the embedding distance is at most this "
+                                    "[default: the model's, 0.6 for dlib's].")
+detect_threshold_option = click.option("--detect-threshold", type=click.FloatRange(0, 1),
+                                       default=DETECT_THRESHOLD, show_default=True,
+                                       help="Confidence a detection needs to count as a face.")
+face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0, show_default=True,
+                                 help="Which face when there are several: 0 = the largest, 1 = the next...")
+
+
+def _detect_options(detect_threshold: float, min_face: int) -> dict:
+    return {"threshold": detect_threshold, "min_face": min_face}
+
+
+def _draw_target(draw: Path, source: Path, many: bool, suffix: str) -> Path:
+    """--draw names a file for one input, a folder for several."""
+    if many or draw.is_dir():
+        return draw / f"{source.stem}{suffix}.png"
+    return draw
+
+
+@click.group("face")
+def command() -> None:
+    """Face detection (MTCNN), verification and recognition (dlib's face ResNet, rebuilt in Keras).
+
+    \b
+      visiontk face verify obama_1.jpg obama_2.jpg        # same person? exit 0 yes, 1 no
+      visiontk face detect group.jpg --draw faces.png
+      visiontk face enroll --gallery people.npz obama obama_*.jpg
+      visiontk face identify --gallery people.npz group.jpg --draw named.png
+    """
+
+
+# ---- detect -------------------------------------------------------------------------------------------
+
+@command.command()
+@inputs_argument
+@click.option("--draw", type=click.Path(path_type=Path),
+              help="Save the image with boxes and landmarks drawn (a folder when there are several inputs).")
+@click.option("--crops", type=click.Path(file_okay=False, path_type=Path),
+              help="Save each face's aligned 150x150 chip in this folder (NAME_face0.png, ...).")
+@click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
+              help="Smallest face to look for, in pixels.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=DETECT_THRESHOLD, show_default=True,
+              help="Confidence a detection needs to count as a face.")
+@overwrite_option
+@json_option
+@continue_option
+def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continue_on_error) -> int:
+    """Find faces: boxes (left, top, right, bottom), confidence and five landmarks.
+
+    An image without faces is not an error here: it reports 0 faces.
+    """
+    from visiontk.face import align, detect_faces, load_image
+    from visiontk.face.align import to_uint8
+    from visiontk.face.draw import draw_faces
+    from visiontk.imageio import check_output, write_image
+
+    paths = input_paths(inputs)
+    many = len(paths) > 1
+
+    def work(path: Path) -> dict:
+        image = load_image(path)
+        drawn = _draw_target(draw, path, many, "_faces") if draw else None
+        if drawn:
+            check_output(drawn, overwrite)
+        faces = detect_faces(image, threshold=threshold, min_face=min_face)
+        record = {"faces": [face.to_dict() for face in faces]}
+        if drawn:
+            write_image(drawn, draw_faces(image, faces), overwrite=overwrite)
+            record["drawn"] = str(drawn)
+        if crops:
+            record["crops"] = [str(write_image(crops / f"{path.stem}_face{i}.png",
+                                               to_uint8(align(image, face.landmarks)), overwrite=overwrite))
+                               for i, face in enumerate(faces)]
+        return record
+
+    def describe(record: dict) -> str:
+        lines = [f"{record['input']}: {len(record['faces'])} face(s)"]
+        for i, face in enumerate(record["faces"]):
+            box = ", ".join(f"{v:.0f}" for v in face["box"])
+            lines.append(f"  face {i}: box ({box}) confidence {face['confidence']:.3f}")
+        return "\n".join(lines)
+
+    return run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error, describe=describe)
+
+
+# ---- verify -------------------------------------------------------------------------------------------
+
+@command.command()
+@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Verify many pairs: a CSV of two image paths per line (optional third column same "
+                   "yes/no) or LFW's pairs.txt. One result per pair.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the paths in --pairs are relative to [default: the pairs file's folder].")
+@distance_option
+@face_index_option
+@model_option
+@detect_threshold_option
+@min_face_option
+@json_option
+def verify(images, pairs_file, root, threshold, face_index, model_path, detect_threshold, min_face,
+           as_json) -> int:
+    """Are the faces in two images the same person? Exit 0 same, 1 different, 3 no face.
+
+    \b
+      visiontk face verify obama_1.jpg obama_2.jpg
+      visiontk face verify --pairs pairs.csv --json
+    """
+    from visiontk.face import load_model
+    from visiontk.face import verify as verify_faces
+
+    if pairs_file:
+        if images:
+            raise click.UsageError("give either two images or --pairs, not both")
+        return _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min_face, as_json)
+    if len(images) != 2:
+        raise click.UsageError("give two images to compare (or --pairs FILE)")
+    model = load_model(model_path)
+    result = verify_faces(images[0], images[1], model=model, threshold=threshold, face_index=face_index,
+                          detect_threshold=detect_threshold, min_face=min_face)
+    answer = "same person" if result.same else "different people"
+    emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
+         f"{answer} (distance {result.distance:.3f}, threshold {result.threshold:g})")
+    return 0 if result.same else 1
+
+
+def _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min_face, as_json) -> int:
+    import numpy as np
+
+    from visiontk.cli.common import report_failure
+    from visiontk.face import load_model
+    from visiontk.face.evaluate import EmbeddingCache, read_pairs
+
+    pairs = read_pairs(pairs_file, root)
+    cache = EmbeddingCache(load_model(model_path), **_detect_options(detect_threshold, min_face))
+    threshold = cache.model.threshold if threshold is None else threshold
+    failures = correct = labelled = 0
+    for pair in pairs:
+        try:
+            distance = float(np.linalg.norm(cache(pair.a) - cache(pair.b)))
+        except NoFaceError as exc:
+            report_failure(Path(f"{pair.a} {pair.b}"), exc, as_json)
+            failures += 1
+            continue
+        same = distance <= threshold
+        record = {"a": str(pair.a), "b": str(pair.b), "same": same, "distance": round(distance, 4),
+                  "threshold": threshold}
+        if pair.same is not None:
+            record["expected"] = pair.same
+            labelled += 1
+            correct += same == pair.same
+        emit(record, as_json, f"{pair.a} {pair.b}: {'same' if same else 'different'} ({distance:.3f})")
+    if labelled:
+        click.echo(f"{correct} of {labelled} labelled pairs answered correctly at threshold {threshold:g}",
+                   err=True)
+    if failures:
+        raise BatchFailedError(f"{failures} of {len(pairs)} pairs had an image without a face")
+    return 0
+
+
+# ---- embed --------------------------------------------------------------------------------------------
+
+@command.command()
+@inputs_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the embeddings to this .npz (paths, embeddings, boxes).")
+@click.option("--all-faces", is_flag=True, help="Every face of each image, not only the largest.")
+@face_index_option
+@model_option
+@detect_threshold_option
+@min_face_option
+@overwrite_option
+@json_option
+@continue_option
+def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, min_face, overwrite, as_json,
+          continue_on_error) -> int:
+    """Compute face embeddings (128 numbers per face with the default model).
+
+    \b
+      visiontk face embed photos/ -o embeddings.npz
+      visiontk face embed obama_1.jpg --json
+    """
+    import numpy as np
+
+    from visiontk.face import embed as embed_face
+    from visiontk.face import embed_faces, load_model
+    from visiontk.imageio import atomic_output, check_output
+
+    if output is None and not as_json:
+        raise click.UsageError("say where the embeddings go: -o FILE.npz, or --json to print them")
+    if output is not None:
+        if output.suffix.lower() != ".npz":
+            raise BadInputError(f"{output}: embeddings are written as .npz")
+        check_output(output, overwrite)
+    paths = input_paths(inputs)
+    model = load_model(model_path)
+    options = _detect_options(detect_threshold, min_face)
+    rows: list[tuple[str, int, object, list]] = []
+
+    def work(path: Path) -> dict:
+        if all_faces:
+            found = embed_faces(path, model=model, **options)
+            if not found:
+                raise NoFaceError(f"{path}: no face found")
+            items = list(enumerate(found))
+        else:
+            items = [(face_index, embed_face(path, face_index=face_index, model=model, **options))]
+        for index, item in items:
+            rows.append((str(path), index, item.embedding, list(item.face.box)))
+        return {"faces": [{"face": index, "box": [round(v, 1) for v in item.face.box],
+                           "embedding": [round(float(v), 6) for v in item.embedding]} for index, item in items]}
+
+    def describe(record: dict) -> str:
+        return f"{record['input']}: {len(record['faces'])} embedding(s)"
+
+    code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
+                     describe=describe if output else None)
+    if output is not None:
+        with atomic_output(output, overwrite) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, paths=np.array([r[0] for r in rows], dtype=str),
+                     face=np.array([r[1] for r in rows], dtype=np.int32),
+                     embeddings=np.array([r[2] for r in rows], dtype=np.float32).reshape(len(rows), -1),
+                     boxes=np.array([r[3] for r in rows], dtype=np.float32).reshape(len(rows), 4),
+                     model=np.array(model.name))
+        if not as_json:
+            click.echo(f"wrote {len(rows)} embedding(s) to {output}")
+    return code
+
+
+# ---- enroll / identify / gallery ----------------------------------------------------------------------
+
+gallery_option = click.option("--gallery", "gallery_path", required=True,
+                              type=click.Path(dir_okay=False, path_type=Path),
+                              help="The gallery file (.npz or .json); enroll creates it.")
+
+
+@command.command()
+@gallery_option
+@click.argument("name")
+@inputs_argument
+@face_index_option
+@model_option
+@detect_threshold_option
+@min_face_option
+@json_option
+@continue_option
+def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold, min_face, as_json,
+           continue_on_error) -> int:
+    """Add a person to a gallery from photos of them (the largest face of each photo).
+
+    \b
+      visiontk face enroll --gallery people.npz obama obama_1.jpg obama_2.jpg
+    """
+    from visiontk.face import Gallery, load_model
+    from visiontk.face import embed as embed_face
+
+    if not name.strip() or name == "unknown":
+        raise click.BadParameter("give the person a name other than 'unknown'", param_hint="NAME")
+    model = load_model(model_path)
+    gallery = Gallery.load(Gallery.check_path(gallery_path), model=model.name)
+    paths = input_paths(inputs)
+
+    def work(path: Path) -> dict:
+        found = embed_face(path, face_index=face_index, model=model, threshold=detect_threshold, min_face=min_face)
+        gallery.add(name, found.embedding, str(path))
+        return {"name": name, "box": [round(v, 1) for v in found.face.box]}
+
+    try:
+        code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
+                         describe=lambda r: f"{r['input']}: enrolled as {r['name']}")
+    finally:
+        # What was enrolled before a failure is kept; the file is replaced atomically.
+        if gallery.people().get(name):
+            gallery.save(gallery_path)
+    return code
+
+
+@command.command()
+@gallery_option
+@inputs_argument
+@click.option("--draw", type=click.Path(path_type=Path),
+              help="Save the image with each face boxed and named (a folder when there are several inputs).")
+@distance_option
+@model_option
+@detect_threshold_option
+@min_face_option
+@overwrite_option
+@json_option
+@continue_option
+def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, overwrite, as_json,
+             continue_on_error) -> int:
+    """Name every face in each image from a gallery; `unknown` when no one is close enough.
+
+    \b
+      visiontk face identify --gallery people.npz group.jpg --draw named.png
+    """
+    from visiontk.face import UNKNOWN, Gallery, embed_faces, load_model, load_image
+    from visiontk.face.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
+    from visiontk.imageio import check_output, write_image
+
+    model = load_model(model_path)
+    gallery = Gallery.load(gallery_path)
+    if gallery.model != model.name:
+        raise BadInputError(f"{gallery_path}: gallery was built with model {gallery.model!r}, not "
+                            f"{model.name!r}; use the same --model")
+    if not len(gallery):
+        raise BadInputError(f"{gallery_path}: gallery is empty (add people with `visiontk face enroll`)")
+    threshold = model.threshold if threshold is None else threshold
+    paths = input_paths(inputs)
+    many = len(paths) > 1
+
+    def work(path: Path) -> dict:
+        drawn = _draw_target(draw, path, many, "_named") if draw else None
+        if drawn:
+            check_output(drawn, overwrite)
+        image = load_image(path)
+        found = embed_faces(image, model=model, **_detect_options(detect_threshold, min_face))
+        matches = [gallery.identify(item.embedding, threshold) for item in found]
+        record = {"faces": [{"box": [round(v, 1) for v in item.face.box], **match.to_dict()}
+                            for item, match in zip(found, matches)]}
+        if drawn:
+            labels = [m.name if m.name == UNKNOWN else f"{m.name} {m.distance:.2f}" for m in matches]
+            colours = [UNKNOWN_COLOUR if m.name == UNKNOWN else KNOWN_COLOUR for m in matches]
+            write_image(drawn, draw_faces(image, [i.face for i in found], labels, colours), overwrite=overwrite)
+            record["drawn"] = str(drawn)
+        return record
+
+    def describe(record: dict) -> str:
+        if not record["faces"]:
+            return f"{record['input']}: no faces"
+        names = ", ".join(f"{f['name']} ({f['distance']:.3f})" for f in record["faces"])
+        return f"{record['input']}: {names}"
+
+    return run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error, describe=describe)
+
+
+@command.group()
+def gallery() -> None:
+    """Look at or edit a gallery file."""
+
+
+@gallery.command("list")
+@gallery_option
+@json_option
+def gallery_list(gallery_path, as_json) -> int:
+    """The people in a gallery and how many embeddings each has."""
+    from visiontk.face import Gallery
+
+    found = Gallery.load(gallery_path)
+    people = found.people()
+    emit({"gallery": str(gallery_path), "model": found.model, "people": people}, as_json,
+         "\n".join(f"{name}\t{count}" for name, count in sorted(people.items())) or "(empty gallery)")
+    return 0
+
+
+@gallery.command("remove")
+@gallery_option
+@click.argument("name")
+@json_option
+def gallery_remove(gallery_path, name, as_json) -> int:
+    """Remove a person (all their embeddings) from a gallery."""
+    from visiontk.face import Gallery
+
+    found = Gallery.load(gallery_path)
+    dropped = found.remove(name)
+    if not dropped:
+        raise BadInputError(f"{gallery_path}: no one named {name!r} in the gallery "
+                            "(see `visiontk face gallery list`)")
+    found.save(gallery_path)
+    emit({"gallery": str(gallery_path), "removed": name, "embeddings": dropped}, as_json,
+         f"removed {name} ({dropped} embedding(s))")
+    return 0
+
+
+# ---- train / eval -------------------------------------------------------------------------------------
+
+@command.command()
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the trained model (.keras; its threshold goes beside it as .json).")
+@click.option("--loss", type=click.Choice(["triplet", "contrastive"]), default="triplet", show_default=True,
+              help="Triplet loss with online semi-hard mining, or contrastive loss over the batch's pairs.")
+@click.option("--margin", type=click.FloatRange(min=0), default=None,
+              help="Loss margin [default: 0.2 triplet (squared distances), 1.0 contrastive].")
+@click.option("--init", "init", type=click.Choice(["pretrained", "scratch"]), default="pretrained",
+              show_default=True, help="Start from dlib's pretrained network, or from random weights.")
+@click.option("--freeze-backbone", is_flag=True, help="Train only a new embedding head on the frozen network.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--identities-per-batch", type=click.IntRange(min=2), default=8, show_default=True)
+@click.option("--images-per-identity", type=click.IntRange(min=2), default=4, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Batches per epoch [default: enough to see each training image about once].")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Adam's learning rate [default: 1e-4 from pretrained, 1e-3 from scratch or frozen].")
+@click.option("--embedding-size", type=click.IntRange(min=2), default=128, show_default=True)
+@click.option("--val-fraction", type=click.FloatRange(0, 0.9), default=0.25, show_default=True,
+              help="Share of each identity's images kept aside for the validation pairs.")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Checkpoint every epoch here [default: OUTPUT.ckpt/].")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoints in --checkpoint-dir.")
+@strategy_option
+@min_face_option
+@overwrite_option
+@json_option
+def train(data_dir, output, loss, margin, init, freeze_backbone, epochs, identities_per_batch,
+          images_per_identity, steps_per_epoch, learning_rate, embedding_size, val_fraction, checkpoint_dir,
+          resume, strategy, min_face, overwrite, as_json) -> int:
+    """Train a face-embedding network on DATA_DIR (one folder of photos per person).
+
+    Faces are detected and aligned once; each batch holds several photos of several people, and the
+    loss pulls a person's embeddings together and pushes other people's apart. Prints the validation
+    pair accuracy after every epoch. Use the result with `--model OUTPUT` in every face command.
+
+    \b
+      visiontk face train people/ -o mine.keras --loss triplet --epochs 20
+      visiontk face verify --model mine.keras a.jpg b.jpg
+    """
+    from visiontk.face.train import TrainConfig
+    from visiontk.face.train import train as train_model
+
+    config = TrainConfig(loss=loss, margin=margin, init=init, freeze_backbone=freeze_backbone, epochs=epochs,
+                         identities_per_batch=identities_per_batch, images_per_identity=images_per_identity,
+                         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
+                         embedding_size=embedding_size, val_fraction=val_fraction, strategy=strategy,
+                         min_face=min_face)
+    result = train_model(data_dir, output, config, checkpoint_dir=checkpoint_dir, resume=resume,
+                         overwrite=overwrite,
+                         on_epoch=None if as_json else lambda line: click.echo(line, err=True))
+    emit(result, as_json, f"wrote {output} (threshold {result['threshold']:.3f}, validation accuracy "
+                          f"{result['val_accuracy']:.3f})")
+    return 0
+
+
+@command.command("eval")
+@click.argument("pairs_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
+@click.option("--roc", type=click.Path(dir_okay=False, path_type=Path), help="Draw the ROC curve to this PNG.")
+@distance_option
+@model_option
+@detect_threshold_option
+@min_face_option
+@overwrite_option
+@json_option
+def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min_face, overwrite, as_json) -> int:
+    """Verification accuracy on labelled pairs (CSV with a same column, or LFW's pairs.txt).
+
+    Reports the accuracy at the threshold, the LFW protocol's 10-fold cross-validated accuracy and
+    threshold, ROC AUC and the true accept rate at a false accept rate of 1e-3.
+
+    \b
+      visiontk face eval pairs.csv --roc roc.png
+      visiontk face eval lfw/pairs.txt --root lfw/images
+    """
+    from visiontk.face import load_model
+    from visiontk.face.evaluate import draw_roc, evaluate_pairs
+    from visiontk.imageio import check_output, write_image
+
+    if roc:
+        check_output(roc, overwrite)
+    result = evaluate_pairs(pairs_file, root, model=load_model(model_path), threshold=threshold,
+                            **_detect_options(detect_threshold, min_face))
+    distances, same = result.pop("distances"), result.pop("same")
+    if roc:
+        write_image(roc, draw_roc(distances, same, title=f"{result['model']} on {pairs_file.name}"),
+                    overwrite=overwrite)
+        result["roc"] = str(roc)
+    text = "\n".join([
+        f"model {result['model']}, {result['pairs']} pairs ({result['same_pairs']} same), "
+        f"{result['no_face']} with no face found",
+        f"accuracy at threshold {result['threshold']:g}: {result['accuracy']:.4f}",
+        f"10-fold accuracy: {result['cv_accuracy']:.4f} +- {result['cv_accuracy_std']:.4f} "
+        f"(threshold {result['cv_threshold']:.3f})",
+        f"ROC AUC: {result['roc_auc']:.4f}   TAR at FAR 1e-3: {result['tar_at_far_1e-3']:.4f}",
+        f"largest same-person distance {result['max_same_distance']:.3f}, smallest different-person "
+        f"distance {result['min_different_distance']:.3f}",
+    ])
+    emit(result, as_json, text)
+    return 0

@@ -1,0 +1,40 @@
+"""Face recognition: find faces, align them, embed them, compare them.
+
+    from visiontk import face
+
+    faces = face.detect_faces(face.load_image("group.jpg"))     # boxes, confidences, 5 landmarks
+    chip = face.align(image, faces[0].landmarks)                # 150x150 aligned chip
+    result = face.verify("obama_1.jpg", "obama_2.jpg")          # .same, .distance, .threshold
+    vectors = face.face_encodings("group.jpg")                  # one 128-D embedding per face
+
+    gallery = face.Gallery.load("people.npz", model="dlib-face-resnet")
+    gallery.add("obama", face.embed("obama_1.jpg").embedding)
+    gallery.identify(face.embed("unknown.jpg").embedding, threshold=0.6).name
+
+Faces are found by MTCNN, aligned by a similarity transform onto dlib's mean face, and embedded by
+dlib's face ResNet rebuilt in Keras (same person when the distance is at most 0.6), or by a model
+made with `face.train`. Nothing here imports TensorFlow until a network is needed.
+"""
+from visiontk.face.align import align
+from visiontk.face.detect import Face, detect_faces
+from visiontk.face.gallery import UNKNOWN, Gallery, Match
+from visiontk.face.model import DEFAULT_THRESHOLD, FaceModel, load_model
+from visiontk.face.recognize import (FaceEmbedding, Verification, embed, embed_faces, face_chips,
+                                     face_distance, face_encodings, load_image, verify)
+
+
+def train(*args, **kwargs):
+    """Train an embedding network on a folder of identities (see visiontk.face.train.train)."""
+    from visiontk.face.train import train as _train
+    return _train(*args, **kwargs)
+
+
+def evaluate(*args, **kwargs):
+    """Verification metrics on a pairs file (see visiontk.face.evaluate.evaluate_pairs)."""
+    from visiontk.face.evaluate import evaluate_pairs
+    return evaluate_pairs(*args, **kwargs)
+
+
+__all__ = ["DEFAULT_THRESHOLD", "Face", "FaceEmbedding", "FaceModel", "Gallery", "Match", "UNKNOWN",
+           "Verification", "align", "detect_faces", "embed", "embed_faces", "evaluate", "face_chips",
+           "face_distance", "face_encodings", "load_image", "load_model", "train", "verify"]

@@ -1,0 +1,224 @@
+"""Pairs files (CSV or LFW's pairs.txt) and verification metrics: accuracy, the LFW 10-fold protocol,
+ROC AUC, TAR at a fixed FAR, and a ROC picture."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from visiontk.errors import BadInputError
+
+TRUE_WORDS = {"1", "yes", "true", "same", "y"}
+FALSE_WORDS = {"0", "no", "false", "different", "n"}
+
+
+@dataclass
+class Pair:
+    a: Path
+    b: Path
+    same: bool | None   # None when the file doesn't say
+
+
+def read_pairs(path: str | Path, root: str | Path | None = None) -> list[Pair]:
+    """Pairs from a CSV (two path columns, an optional third same/different column, an optional header)
+    or from LFW's pairs.txt (`name i j` = same, `name1 i name2 j` = different). Relative paths are taken
+    from `root`, else from the pairs file's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such pairs file")
+    base = Path(root) if root else path.parent
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path}: unreadable pairs file ({exc})") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise BadInputError(f"{path}: pairs file is empty")
+    is_lfw = "," not in lines[0] and all(part.isdigit() for part in lines[0].split())
+    pairs = _lfw_pairs(lines[1:], base, path) if is_lfw else _csv_pairs(lines, base, path)
+    if not pairs:
+        raise BadInputError(f"{path}: no pairs found")
+    return pairs
+
+
+def _lfw_pairs(lines: list[str], root: Path, source: Path) -> list[Pair]:
+    def image(name: str, number: str) -> Path:
+        return root / name / f"{name}_{int(number):04d}.jpg"
+
+    pairs = []
+    for number, line in enumerate(lines, start=2):
+        parts = line.split()
+        if len(parts) == 3:
+            pairs.append(Pair(image(parts[0], parts[1]), image(parts[0], parts[2]), True))
+        elif len(parts) == 4:
+            pairs.append(Pair(image(parts[0], parts[1]), image(parts[2], parts[3]), False))
+        else:
+            raise BadInputError(f"{source}:{number}: expected `name i j` or `name1 i name2 j`")
+    return pairs
+
+
+def _csv_pairs(lines: list[str], root: Path, source: Path) -> list[Pair]:
+    rows = list(csv.reader(lines))
+    first = [cell.strip().lower() for cell in rows[0]]
+    if len(first) >= 2 and not (root / rows[0][0].strip()).exists() and not Path(rows[0][0].strip()).is_file():
+        rows = rows[1:]  # a header such as file_x,file_y,same
+    pairs = []
+    for number, row in enumerate(rows, start=1):
+        if len(row) < 2:
+            raise BadInputError(f"{source}:{number}: expected two image paths separated by a comma")
+        same = None
+        if len(row) >= 3 and row[2].strip():
+            word = row[2].strip().lower()
+            if word not in TRUE_WORDS | FALSE_WORDS:
+                raise BadInputError(f"{source}:{number}: third column {row[2]!r} is not yes/no")
+            same = word in TRUE_WORDS
+        pairs.append(Pair(root / row[0].strip(), root / row[1].strip(), same))
+    return pairs
+
+
+# ---- metrics ----------------------------------------------------------------------------------------
+
+def accuracy(distances: np.ndarray, same: np.ndarray, threshold: float) -> float:
+    return float(np.mean((distances <= threshold) == same))
+
+
+def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
+    """The threshold with the highest accuracy (midway between neighbouring distances)."""
+    values = np.unique(distances)
+    candidates = np.concatenate([[values[0] - 1e-6], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]])
+    scores = [accuracy(distances, same, t) for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def ten_fold(distances: np.ndarray, same: np.ndarray, folds: int = 10) -> dict:
+    """The LFW protocol: for each fold, pick the threshold on the other folds and score this fold."""
+    order = np.arange(len(distances))
+    splits = np.array_split(order, min(folds, len(distances)))
+    scores, thresholds = [], []
+    for test in splits:
+        train = np.setdiff1d(order, test)
+        threshold = best_threshold(distances[train], same[train])
+        thresholds.append(threshold)
+        scores.append(accuracy(distances[test], same[test], threshold))
+    return {"accuracy": float(np.mean(scores)), "accuracy_std": float(np.std(scores)),
+            "threshold": float(np.mean(thresholds))}
+
+
+def roc_curve(distances: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false accept rate, true accept rate, threshold) as the threshold sweeps the distances."""
+    thresholds = np.concatenate([[-np.inf], np.unique(distances)])
+    positives, negatives = max(same.sum(), 1), max((~same).sum(), 1)
+    tar = np.array([np.sum((distances <= t) & same) / positives for t in thresholds])
+    far = np.array([np.sum((distances <= t) & ~same) / negatives for t in thresholds])
+    return far, tar, thresholds
+
+
+def roc_auc(distances: np.ndarray, same: np.ndarray) -> float:
+    far, tar, _ = roc_curve(distances, same)
+    return float(np.trapezoid(tar, far))
+
+
+def tar_at_far(distances: np.ndarray, same: np.ndarray, far_target: float = 1e-3) -> float:
+    """The true accept rate at the largest threshold whose false accept rate is at most `far_target`."""
+    far, tar, _ = roc_curve(distances, same)
+    allowed = far <= far_target
+    return float(tar[allowed].max()) if allowed.any() else 0.0
+
+
+def metrics(distances: np.ndarray, same: np.ndarray, threshold: float) -> dict:
+    """Everything `face eval` reports."""
+    distances, same = np.asarray(distances, float), np.asarray(same, bool)
+    if same.all() or not same.any():
+        raise BadInputError("pairs must include both same-person and different-person pairs to evaluate")
+    folds = ten_fold(distances, same)
+    return {"pairs": int(len(same)), "same_pairs": int(same.sum()), "threshold": threshold,
+            "accuracy": accuracy(distances, same, threshold),
+            "cv_accuracy": folds["accuracy"], "cv_accuracy_std": folds["accuracy_std"],
+            "cv_threshold": folds["threshold"], "best_threshold": best_threshold(distances, same),
+            "roc_auc": roc_auc(distances, same), "tar_at_far_1e-3": tar_at_far(distances, same, 1e-3),
+            "max_same_distance": float(distances[same].max()),
+            "min_different_distance": float(distances[~same].min())}
+
+
+def draw_roc(distances: np.ndarray, same: np.ndarray, title: str = "ROC", size: int = 480) -> Image.Image:
+    """The ROC curve (true accept rate against false accept rate) drawn with PIL."""
+    far, tar, _ = roc_curve(np.asarray(distances, float), np.asarray(same, bool))
+    margin = 50
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    span = size - 2 * margin
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        return margin + x * span, size - margin - y * span
+
+    for tick in np.linspace(0, 1, 6):
+        draw.line([point(tick, 0), point(tick, 1)], fill=(225, 225, 225))
+        draw.line([point(0, tick), point(1, tick)], fill=(225, 225, 225))
+        draw.text((point(tick, 0)[0] - 8, size - margin + 6), f"{tick:.1f}", fill="black")
+        draw.text((margin - 30, point(0, tick)[1] - 6), f"{tick:.1f}", fill="black")
+    draw.rectangle([point(0, 1), point(1, 0)], outline="black")
+    draw.line([point(0, 0), point(1, 1)], fill=(180, 180, 180))
+    curve = [point(x, y) for x, y in zip(np.concatenate([far, [1.0]]), np.concatenate([tar, [1.0]]))]
+    draw.line(curve, fill=(200, 30, 30), width=3)
+    draw.text((margin, 15), f"{title}  (AUC {roc_auc(distances, same):.4f})", fill="black")
+    draw.text((size // 2 - 55, size - 22), "false accept rate", fill="black")
+    draw.text((5, 25), "true accept rate", fill="black")
+    return image
+
+
+# ---- pairs through the network ------------------------------------------------------------------------
+
+class EmbeddingCache:
+    """Each image embedded once (its largest face), however many pairs it is in."""
+
+    def __init__(self, model=None, **detect_options):
+        from visiontk.face.model import load_model
+        self.model = model or load_model()
+        self.detect_options = detect_options
+        self._seen: dict[Path, object] = {}
+
+    def __call__(self, path: Path) -> np.ndarray:
+        from visiontk.errors import VisiontkError
+        from visiontk.face.recognize import embed
+
+        if path not in self._seen:
+            try:
+                self._seen[path] = embed(path, model=self.model, **self.detect_options).embedding
+            except VisiontkError as exc:
+                self._seen[path] = exc
+        found = self._seen[path]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, model=None,
+                   threshold: float | None = None, **detect_options) -> dict:
+    """Metrics of the model on a labelled pairs file. Pairs where a face isn't found count as
+    'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
+    `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc)."""
+    from visiontk.errors import NoFaceError
+    from visiontk.runtime import progress
+
+    pairs = read_pairs(pairs_file, root)
+    if any(pair.same is None for pair in pairs):
+        raise BadInputError(f"{pairs_file}: every pair needs a same/different label to evaluate")
+    cache = EmbeddingCache(model, **detect_options)
+    threshold = cache.model.threshold if threshold is None else threshold
+    distances, failed = [], []
+    for pair in progress(pairs, desc="pairs", unit="pair"):
+        try:
+            distances.append(float(np.linalg.norm(cache(pair.a) - cache(pair.b))))
+        except NoFaceError as exc:
+            distances.append(float("inf"))
+            failed.append(str(exc))
+    same = np.array([pair.same for pair in pairs])
+    distances = np.array(distances)
+    finite = np.where(np.isfinite(distances), distances, np.nanmax(np.where(np.isfinite(distances),
+                                                                            distances, 0)) + 10)
+    result = metrics(finite, same, threshold)
+    result.update(model=cache.model.name, no_face=len(failed), distances=finite, same=same)
+    return result
