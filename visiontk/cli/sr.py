@@ -5,7 +5,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import emit, json_option, strategy_option
+from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argument, json_option,
+                                 output_for, overwrite_option, run_batch, skip_existing_option,
+                                 strategy_option)
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -63,4 +65,126 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, h
     result = train(config, run_dir)
     emit(result, as_json, f"{result['run']}: step {result['step']}, loss {result['loss']:.3f}, "
                           f"best validation PSNR {result['best_val_psnr']:.2f} dB")
+    return 0
+
+
+@command.command("upscale")
+@inputs_argument
+@click.option("--scale", type=SCALE, default=None,
+              help="Upscaling factor [default: 4, or the scale of --model's weights file].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file (one input only).")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the outputs, named NAME_xS.EXT (default: beside each input).")
+@click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
+@click.option("--tile", type=click.IntRange(16), default=None,
+              help="Tile side in input pixels [default: automatic, bounding memory to ~1 GB].")
+@click.option("--overlap", type=click.IntRange(0), default=32, show_default=True,
+              help="Context pixels around each tile; the inner half is blended.")
+@overwrite_option
+@skip_existing_option
+@continue_option
+@json_option
+def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, overwrite, skip_existing,
+                    continue_on_error, as_json) -> int:
+    """Upscale images x2, x3 or x4 with EDSR (tiled, so any size fits in memory).
+
+    Alpha channels are upscaled with bicubic; grayscale images stay grayscale.
+
+    \b
+    Examples:
+      visiontk sr upscale photo.png                      # photo_x4.png beside it
+      visiontk sr upscale photo.png --scale 2 -o big.png
+      visiontk sr upscale shots/ --output-dir big/ --skip-existing
+    """
+    from visiontk.imageio import check_output
+    from visiontk.runtime import progress
+    from visiontk.sr.upscale import Upscaler, resolve_scale, upscale
+
+    paths = input_paths(inputs)
+    if output is not None and len(paths) > 1:
+        raise click.UsageError("-o/--output takes one input; use --output-dir for several")
+    scale = resolve_scale(int(scale) if scale else None, model)
+    upscaler = Upscaler(scale, model, tile, overlap)
+
+    def target(path: Path) -> Path:
+        return output if output is not None else output_for(path, output_dir, f"_x{scale}")
+
+    with progress(total=len(paths), desc="images", unit="img", disable=None if len(paths) > 1 else True) as bar:
+        def work(path: Path) -> dict | None:
+            out = target(path)
+            if skip_existing and out.exists():
+                bar.update(1)
+                return None
+            check_output(out, overwrite)
+            record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler)
+            bar.update(1)
+            return record
+
+        return run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
+                         describe=lambda r: f"{r['input']} -> {r['output']} ({r['output_size'][0]}x"
+                                            f"{r['output_size'][1]}, x{r['scale']})")
+
+
+@command.command("eval")
+@click.argument("hr_inputs", nargs=-1, required=True)
+@click.option("--scale", type=SCALE, default="4", show_default=True, help="Upscaling factor.")
+@click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
+@click.option("--bicubic-only", is_flag=True, help="Score only the bicubic baseline (no weights needed).")
+@json_option
+def eval_command(hr_inputs, scale, model, bicubic_only, as_json) -> int:
+    """Score EDSR against bicubic on HR images with the standard protocol.
+
+    HR is cropped to a multiple of the scale, LR made by bicubic downscaling; PSNR and SSIM are measured
+    on the BT.601 Y channel with SCALE border pixels removed.
+
+    \b
+    Example:
+      visiontk sr eval ../shared/data/sr/Set5 --scale 2
+    """
+    from visiontk.sr.evaluate import evaluate
+
+    result = evaluate(hr_inputs, int(scale), model, bicubic_only=bicubic_only)
+    if as_json:
+        for row in result["images"]:
+            emit({"scale": result["scale"], "model": result["model"], **row}, True)
+        emit({"scale": result["scale"], "model": result["model"], "image": "mean", **result["mean"]}, True)
+        return 0
+    header = f"{'image':<20} {'bicubic PSNR/SSIM':>18}"
+    if not bicubic_only:
+        header += f" {'EDSR PSNR/SSIM':>18}"
+    click.echo(f"x{result['scale']}  model: {result['model'] or 'bicubic only'}")
+    click.echo(header)
+    for row in result["images"] + [{"image": "mean", **result["mean"]}]:
+        line = f"{row['image']:<20} {row['bicubic_psnr']:>9.2f} {row['bicubic_ssim']:.4f}"
+        if not bicubic_only:
+            line += f" {row['psnr']:>10.2f} {row['ssim']:.4f}"
+        click.echo(line)
+    return 0
+
+
+@command.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Weights file to write, e.g. models/edsr-x2.weights.h5 (the card goes beside it).")
+@click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
+              help="The weights with the best validation PSNR, or the last checkpoint's.")
+@click.option("--eval-dir", type=click.Path(exists=True, path_type=Path),
+              help="HR images to score the weights on for the model card (e.g. ../shared/data/sr/Set5).")
+@overwrite_option
+@json_option
+def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
+    """Export a training run's weights with a model card (for models/).
+
+    \b
+    Example:
+      visiontk sr export /work/runs/sr/x2 -o models/edsr-x2.weights.h5 \\
+          --eval-dir ../shared/data/sr/Set5 --overwrite
+    """
+    from visiontk.sr.export import export
+
+    result = export(run_dir, output, which, eval_dir, overwrite)
+    scores = f", Set5 {result['psnr']:.2f} dB / {result['ssim']:.4f}" if result["psnr"] is not None else ""
+    emit(result, as_json, f"{result['output']} (x{result['scale']}, step {result['step']}{scores}); card "
+                          f"{result['card']}\ncatalog: {result['catalog_line']}")
     return 0

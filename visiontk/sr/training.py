@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -105,33 +106,62 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
     saved_seconds = float(seconds.numpy())
     bar = progress(total=config.steps, initial=first, desc=f"EDSR x{config.scale}", unit="step")
     last_loss = float("nan")
-    for lr_hr in batches:
-        loss = float(train_step(lr_hr))
-        losses.append(loss)
-        step.assign_add(1)
-        now = int(step.numpy())
-        bar.update(1)
-        seconds.assign(saved_seconds + time.monotonic() - started)
-        if now % progress_every == 0:
-            last_loss = float(np.mean(losses))
-            bar.set_postfix(loss=f"{last_loss:.3f}")
-            _log_row(run_dir, now, last_loss, optimizer, float(seconds.numpy()), None)
-            losses.clear()
-        if val_pairs and (now % config.val_every == 0 or now == config.steps):
-            val = validate(model, val_pairs, config.scale)
-            _log_row(run_dir, now, None, optimizer, float(seconds.numpy()), val)
-            log.info("step %d: validation PSNR %.3f dB (best %.3f)", now, val, float(best_psnr.numpy()))
-            if val > float(best_psnr.numpy()):
-                best_psnr.assign(val)
-                _save_weights(model, run_dir / "best.weights.h5")
-        if now % config.checkpoint_every == 0 or now == config.steps:
-            manager.save(checkpoint_number=now)
-            _save_weights(model, run_dir / "latest.weights.h5")
-    bar.close()
+    stop = _StopRequest()
+    try:
+        for lr_hr in batches:
+            loss = float(train_step(lr_hr))
+            losses.append(loss)
+            step.assign_add(1)
+            now = int(step.numpy())
+            bar.update(1)
+            seconds.assign(saved_seconds + time.monotonic() - started)
+            if now % progress_every == 0:
+                last_loss = float(np.mean(losses))
+                bar.set_postfix(loss=f"{last_loss:.3f}")
+                _log_row(run_dir, now, last_loss, optimizer, float(seconds.numpy()), None)
+                losses.clear()
+            if val_pairs and (now % config.val_every == 0 or now == config.steps):
+                val = validate(model, val_pairs, config.scale)
+                _log_row(run_dir, now, None, optimizer, float(seconds.numpy()), val)
+                log.info("step %d: validation PSNR %.3f dB (best %.3f)", now, val, float(best_psnr.numpy()))
+                if val > float(best_psnr.numpy()):
+                    best_psnr.assign(val)
+                    _save_weights(model, run_dir / "best.weights.h5")
+            if now % config.checkpoint_every == 0 or now == config.steps or stop.requested:
+                manager.save(checkpoint_number=now)
+                _save_weights(model, run_dir / "latest.weights.h5")
+            if stop.requested:
+                log.warning("stopped at step %d on request; run the same command again to resume", now)
+                break
+    finally:
+        bar.close()
+        stop.restore()
     if not val_pairs:  # nothing to judge "best" by: the latest is the best we have
         _save_weights(model, run_dir / "best.weights.h5")
     return {"run": str(run_dir), "step": int(step.numpy()), "loss": last_loss,
             "best_val_psnr": float(best_psnr.numpy()), "train_seconds": float(seconds.numpy())}
+
+
+class _StopRequest:
+    """SIGTERM or Ctrl-C during training: finish the step, checkpoint, and return (a second one kills)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no graceful stop
+                pass
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def build_model(config: TrainConfig):

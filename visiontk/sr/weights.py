@@ -6,11 +6,14 @@ from pathlib import Path
 from visiontk.errors import WeightsError
 
 
-def kernel_shapes(path: Path) -> dict[str, tuple]:
-    """Layer name -> kernel shape of a Keras 3 `.weights.h5` file (4-D kernels only)."""
+def kernel_shapes(path: Path) -> list[tuple]:
+    """Shapes of the convolution kernels of a Keras 3 `.weights.h5` file, in the model's layer order.
+
+    Keras 3 names the layers in the file by type and position (conv2d, conv2d_1, ...), not by the
+    layers' own names, so the structure is read from the order and shapes."""
     import h5py
 
-    shapes = {}
+    found = []
     try:
         with h5py.File(path, "r") as f:
             layers = f.get("layers")
@@ -19,32 +22,31 @@ def kernel_shapes(path: Path) -> dict[str, tuple]:
             for name, group in layers.items():
                 kernel = group.get("vars/0")
                 if kernel is not None and kernel.ndim == 4:
-                    shapes[name] = tuple(kernel.shape)
+                    index = name.rsplit("_", 1)[1] if name.rsplit("_", 1)[-1].isdigit() else "0"
+                    found.append((name.rsplit("_", 1)[0] if index != "0" or "_" in name else name,
+                                  int(index), tuple(kernel.shape)))
     except OSError as exc:
         raise WeightsError(f"{path}: not a readable HDF5 weights file ({exc})") from None
-    return shapes
+    return [shape for _, _, shape in sorted(found)]
+
+
+def structure(path: Path) -> tuple[int, int, int]:
+    """(scale, blocks, features) of an EDSR weights file, or WeightsError if it isn't EDSR."""
+    shapes = kernel_shapes(path)
+    if len(shapes) < 5 or shapes[-1][3] != 3:
+        raise WeightsError(f"{path}: not EDSR weights ({len(shapes)} convolutions, no RGB tail)")
+    features = shapes[0][3]
+    upsamplers = [s[3] for s in shapes[1:-1] if s[3] != features]
+    blocks, odd = divmod(len(shapes) - 3 - len(upsamplers), 2)
+    if odd or blocks < 1 or upsamplers not in ([features * 4], [features * 4] * 2, [features * 9]):
+        raise WeightsError(f"{path}: not EDSR weights (convolution shapes don't fit EDSR)")
+    scale = {1: round((upsamplers[0] / features) ** 0.5), 2: 4}[len(upsamplers)]
+    return scale, blocks, features
 
 
 def weights_scale(path: Path) -> int:
     """The upscaling factor an EDSR weights file was made for."""
-    shapes = kernel_shapes(path)
-    first = shapes.get("upsample1_conv")
-    features = shapes.get("head_conv", (0, 0, 0, 0))[3]
-    if first is None or not features:
-        raise WeightsError(f"{path}: not EDSR weights (no head_conv/upsample1_conv layer)")
-    if "upsample2_conv" in shapes:
-        return 4
-    factor = round((first[3] / features) ** 0.5)
-    if factor not in (2, 3):
-        raise WeightsError(f"{path}: not EDSR weights (upsampling conv has {first[3]} filters)")
-    return factor
-
-
-def architecture(path: Path) -> tuple[int, int]:
-    """(blocks, features) of an EDSR weights file."""
-    shapes = kernel_shapes(path)
-    blocks = sum(1 for name in shapes if name.startswith("block") and name.endswith("_conv1"))
-    return blocks, shapes["head_conv"][3]
+    return structure(path)[0]
 
 
 def load_edsr(path: Path, scale: int, res_scaling: float | None = None):
@@ -52,11 +54,10 @@ def load_edsr(path: Path, scale: int, res_scaling: float | None = None):
     from visiontk.backbones.edsr import EDSR
 
     path = Path(path)
-    found = weights_scale(path)
+    found, blocks, features = structure(path)
     if found != scale:
         raise WeightsError(f"{path}: these are x{found} weights, not x{scale}; use --scale {found} or "
                            f"an x{scale} model")
-    blocks, features = architecture(path)
     model = EDSR(scale, blocks, features, res_scaling)
     try:
         model.load_weights(path)

@@ -56,3 +56,12 @@ register(WeightSpec(
 ))
 
 # ---- sr ---------------------------------------------------------------------------------------------
+register(WeightSpec(
+    name="edsr-x4-krasserm",
+    description="EDSR-baseline x4 (16x64) trained on DIV2K by krasserm/super-resolution, imported from his .h5",
+    source="download weights-edsr-16-x4.tar.gz from github.com/krasserm/super-resolution, then "
+           "`visiontk models import edsr-x4-krasserm weights/edsr-16-x4/weights.h5`",
+    files=(KnownFile("weights.h5"),),  # his file's hash isn't known here: the importer checks the structure
+    importer="visiontk.sr.krasserm:import_weights",
+    tags=("sr",),
+))

@@ -1,0 +1,229 @@
+"""visiontk sr: EDSR builder, evaluation protocol, tiling, image modes, training/resume, weights."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visiontk.errors import WeightsError
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """Random-weight EDSRs (2 blocks x 8 features) for each scale: mechanics only, never quality."""
+    import keras
+
+    from visiontk.backbones.edsr import EDSR
+
+    folder = tmp_path_factory.mktemp("tiny-edsr")
+    keras.utils.set_random_seed(3)
+    paths = {}
+    for scale in (2, 3, 4):
+        paths[scale] = folder / f"tiny_x{scale}.weights.h5"
+        EDSR(scale, blocks=2, features=8).save_weights(paths[scale])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def set5(shared):
+    return shared / "data" / "sr" / "Set5"
+
+
+def test_edsr_baseline_matches_krasserm_layer_shapes():
+    from visiontk.backbones.edsr import EDSR, weighted_layers
+
+    model = EDSR(4)  # krasserm's edsr(scale=4, num_res_blocks=16): 1,517,571 parameters
+    assert model.count_params() == 1_517_571
+    shapes = [tuple(layer.weights[0].shape) for layer in weighted_layers(model)]
+    assert shapes[0] == (3, 3, 3, 64) and shapes[-3:] == [(3, 3, 64, 256)] * 2 + [(3, 3, 64, 3)]
+    assert len(shapes) == 2 + 2 * 16 + 2 + 1
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_output_shape_per_scale(tiny_weights, scale):
+    from visiontk.sr.upscale import Upscaler
+
+    rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    out = Upscaler(scale, tiny_weights[scale]).upscale_rgb(rgb)
+    assert out.shape == (37 * scale, 53 * scale, 3) and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_tiled_equals_untiled(tiny_weights, set5, scale):
+    from visiontk.imageio import read_image
+    from visiontk.sr import tiling
+    from visiontk.sr.upscale import Upscaler
+
+    rgb = read_image(set5 / "butterfly.png").astype(np.float32)
+    upscaler = Upscaler(scale, tiny_weights[scale])
+    whole = upscaler.predict(rgb)
+    # 9+ tiles with uneven edges; the tiny net sees 8 px around each pixel, the overlap gives it 8.
+    tiled = tiling.upscale_tiled(rgb, upscaler.predict, scale, tile=70, overlap=16)
+    assert tiling.count_tiles(*rgb.shape[:2], 70) >= 9
+    assert np.abs(tiled - whole).max() < 1 / 255
+
+
+def test_auto_tile_bounds_memory():
+    from visiontk.sr import tiling
+
+    for scale in (2, 3, 4):
+        side = tiling.auto_tile(scale, 32) + 64
+        assert side * side * tiling.BYTES_PER_LR_PIXEL[scale] <= tiling.DEFAULT_MEMORY
+
+
+def test_rgba_and_grayscale_keep_their_mode(tiny_weights, tmp_path, run_cli):
+    rng = np.random.default_rng(1)
+    rgba = Image.fromarray(rng.integers(0, 256, (20, 30, 4), dtype=np.uint8), "RGBA")
+    gray = Image.fromarray(rng.integers(0, 256, (20, 30), dtype=np.uint8), "L")
+    rgba.save(tmp_path / "rgba.png")
+    gray.save(tmp_path / "gray.png")
+    result = run_cli("sr", "upscale", tmp_path / "rgba.png", tmp_path / "gray.png", "--model", tiny_weights[2],
+                     "--output-dir", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["ok"] for r in records] == [True, True]
+    with Image.open(tmp_path / "out" / "rgba_x2.png") as im:
+        assert im.mode == "RGBA" and im.size == (60, 40)
+        alpha = np.asarray(im)[..., 3]
+    expected = np.asarray(Image.fromarray(np.asarray(rgba)[..., 3]).resize((60, 40), Image.BICUBIC))
+    assert np.array_equal(alpha, expected)  # alpha is bicubic, not the network
+    with Image.open(tmp_path / "out" / "gray_x2.png") as im:
+        assert im.mode == "L" and im.size == (60, 40)
+
+
+def test_batch_skip_existing_and_no_clobber(tiny_weights, tmp_path, run_cli, set5):
+    out = tmp_path / "bird.png"
+    out.write_bytes(b"keep me")
+    result = run_cli("sr", "upscale", set5 / "bird.png", "--model", tiny_weights[2], "-o", out)
+    assert result.exit_code == 3 and out.read_bytes() == b"keep me"
+    result = run_cli("sr", "upscale", set5 / "bird.png", set5, "--model", tiny_weights[2], "-o", out)
+    assert result.exit_code == 2
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    result = run_cli("sr", "upscale", bad, set5 / "head.png", "--model", tiny_weights[2], "--output-dir",
+                     tmp_path / "o", "--continue-on-error")
+    assert result.exit_code == 5 and (tmp_path / "o" / "head_x2.png").is_file()
+    assert not (tmp_path / "o" / "bad_x2.png").exists()
+    result = run_cli("sr", "upscale", set5 / "head.png", "--model", tiny_weights[2], "--output-dir",
+                     tmp_path / "o", "--skip-existing", "--json")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_wrong_scale_weights_exit_4(tiny_weights, set5, tmp_path, run_cli):
+    result = run_cli("sr", "upscale", set5 / "bird.png", "--scale", "4", "--model", tiny_weights[2],
+                     "-o", tmp_path / "x.png")
+    assert result.exit_code == 4 and "x2 weights, not x4" in result.stderr
+    assert not (tmp_path / "x.png").exists()
+    from visiontk.sr.weights import load_edsr
+
+    with pytest.raises(WeightsError):
+        load_edsr(tiny_weights[3], 2)
+
+
+@pytest.mark.parametrize("scale, expected", [(2, 33.67), (4, 28.43)])
+def test_bicubic_protocol_on_set5(set5, scale, expected):
+    from visiontk.sr.evaluate import evaluate
+
+    result = evaluate(set5, scale, bicubic_only=True)
+    assert len(result["images"]) == 5
+    assert round(result["mean"]["bicubic_psnr"], 2) == expected
+
+
+def test_eval_cli_bicubic_json(set5, run_cli):
+    result = run_cli("sr", "eval", set5, "--scale", "2", "--bicubic-only", "--json")
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[-1]["image"] == "mean" and round(rows[-1]["bicubic_psnr"], 2) == 33.67
+
+
+def test_lr_maker_is_pil_bicubic():
+    from visiontk.sr.degrade import downscale
+
+    hr = np.random.default_rng(2).integers(0, 256, (25, 31, 3), dtype=np.uint8)
+    lr = downscale(hr, 3)
+    assert lr.shape == (8, 10, 3)
+    assert np.array_equal(lr, np.asarray(Image.fromarray(hr[:24, :30]).resize((10, 8), Image.BICUBIC)))
+
+
+def test_train_writes_checkpoints_and_resumes_exactly(set5, tmp_path):
+    from visiontk.backbones.edsr import EDSR
+    from visiontk.sr.training import TrainConfig, train
+
+    def config(steps):
+        return TrainConfig(hr_dirs=[str(set5)], scale=2, steps=steps, batch=2, patch=16, val_images=1,
+                           val_every=2, checkpoint_every=2, blocks=2, features=8)
+
+    straight = train(config(4), tmp_path / "a")
+    train(config(2), tmp_path / "b")
+    resumed = train(config(4), tmp_path / "b")
+    assert straight["step"] == resumed["step"] == 4
+    assert sorted(p.name for p in (tmp_path / "b" / "ckpt").glob("*.index")) == ["ckpt-2.index", "ckpt-4.index"]
+    weights = []
+    for run in ("a", "b"):
+        model = EDSR(2, 2, 8)
+        model.load_weights(tmp_path / run / "latest.weights.h5")
+        weights.append(model.get_weights())
+    for x, y in zip(*weights):
+        np.testing.assert_array_equal(x, y)
+    assert (tmp_path / "a" / "best.weights.h5").is_file() and (tmp_path / "a" / "log.csv").is_file()
+
+
+def test_warm_start_copies_the_body(tiny_weights, set5, tmp_path):
+    from visiontk.backbones.edsr import EDSR, body_layer_count, weighted_layers
+    from visiontk.sr.training import TrainConfig, warm_start
+
+    config = TrainConfig(hr_dirs=[str(set5)], scale=4, blocks=2, features=8)
+    model = EDSR(4, 2, 8)
+    warm_start(model, tiny_weights[2], config)
+    source = EDSR(2, 2, 8)
+    source.load_weights(tiny_weights[2])
+    count = body_layer_count(2)
+    for a, b in zip(weighted_layers(source)[:count], weighted_layers(model)[:count]):
+        np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0])
+
+
+def _write_krasserm_h5(path, model, drop_last=False):
+    """Write `model`'s weights in the legacy Keras HDF5 layout with krasserm's layer names."""
+    import h5py
+
+    from visiontk.backbones.edsr import weighted_layers
+
+    layers = weighted_layers(model)[:-1] if drop_last else weighted_layers(model)
+    names = ["input_1", "lambda"]
+    with h5py.File(path, "w") as f:
+        for i, layer in enumerate(layers):
+            name = "conv2d" if i == 0 else f"conv2d_{i}"
+            names.append(name)
+            group = f.create_group(name)
+            weight_names = [f"{name}/kernel:0", f"{name}/bias:0"]
+            group.attrs["weight_names"] = [n.encode() for n in weight_names]
+            for weight_name, value in zip(weight_names, layer.get_weights()):
+                group.create_dataset(weight_name, data=value)
+        f.attrs["layer_names"] = [n.encode() for n in names + ["lambda_3"]]
+        for extra in ("input_1", "lambda", "lambda_3"):
+            f.create_group(extra).attrs["weight_names"] = []
+
+
+def test_models_import_krasserm_weights(tmp_path, run_cli, set5):
+    import keras
+
+    from visiontk.backbones.edsr import EDSR
+    from visiontk.sr.upscale import Upscaler
+
+    keras.utils.set_random_seed(5)
+    reference = EDSR(4, blocks=2, features=8)
+    _write_krasserm_h5(tmp_path / "weights.h5", reference)
+    result = run_cli("models", "import", "edsr-x4-krasserm", tmp_path / "weights.h5")
+    assert result.exit_code == 0, result.stderr
+    rgb = np.asarray(Image.open(set5 / "bird.png"))[:40, :40]
+    imported = Upscaler(4, "edsr-x4-krasserm").predict(rgb.astype(np.float32))
+    np.testing.assert_allclose(imported, reference(rgb[None].astype(np.float32))[0].numpy(), atol=1e-3)
+
+    _write_krasserm_h5(tmp_path / "broken.h5", reference, drop_last=True)
+    result = run_cli("models", "import", "edsr-x4-krasserm", tmp_path / "broken.h5")
+    assert result.exit_code == 4 and "match no EDSR" in result.stderr
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    assert run_cli("models", "import", "edsr-x4-krasserm", tmp_path / "junk.h5").exit_code == 4

@@ -1,0 +1,102 @@
+"""Exporting a training run's weights as a shipped model: the weights file plus its model card."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from visiontk.errors import BadInputError
+from visiontk.imageio import atomic_output
+
+
+def run_summary(run_dir: Path, which: str = "best") -> dict:
+    """What a run did: its settings, steps, training time and the validation PSNR of the exported weights."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "run.json"
+    if not config_path.is_file():
+        raise BadInputError(f"{run_dir}: not a visiontk sr run folder (no run.json)")
+    config = json.loads(config_path.read_text())
+    rows = list(csv.DictReader(open(run_dir / "log.csv"))) if (run_dir / "log.csv").is_file() else []
+    validated = [r for r in rows if r["val_psnr"]]
+    last = rows[-1] if rows else {"step": "0", "seconds": "0"}
+    chosen = max(validated, key=lambda r: float(r["val_psnr"])) if which == "best" and validated else \
+        (validated[-1] if validated else last)
+    return {"config": config, "steps_total": int(last["step"]), "seconds_total": float(last["seconds"]),
+            "step": int(chosen["step"]), "seconds": float(chosen["seconds"]),
+            "val_psnr": float(chosen["val_psnr"]) if chosen.get("val_psnr") else None}
+
+
+def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_dir: str | Path | None = None,
+           overwrite: bool = False) -> dict:
+    """Copy a run's `best` (by validation PSNR) or `latest` weights to `output` and write the model card
+    beside it (`edsr-x2.weights.h5` -> `edsr-x2.md`), with Set5-style scores measured on `eval_dir`."""
+    from visiontk.sr.evaluate import evaluate
+    from visiontk.sr.weights import weights_scale
+
+    run_dir, output = Path(run_dir), Path(output)
+    if which not in ("best", "latest"):
+        raise BadInputError(f"--which {which}: use best or latest")
+    source = run_dir / f"{which}.weights.h5"
+    if not source.is_file():
+        raise BadInputError(f"{source}: not found (has the run reached its first checkpoint?)")
+    if not output.name.endswith(".weights.h5"):
+        raise BadInputError(f"{output}: the weights file name must end in .weights.h5")
+    summary = run_summary(run_dir, which)
+    if which == "latest":
+        summary["step"], summary["seconds"] = summary["steps_total"], summary["seconds_total"]
+    scale = weights_scale(source)
+    with atomic_output(output, overwrite) as tmp:
+        shutil.copyfile(source, tmp)
+        scores = evaluate(eval_dir, scale, model=tmp) if eval_dir else None
+    card = output.with_name(output.name[:-len(".weights.h5")] + ".md")
+    sha256 = hashlib.sha256(output.read_bytes()).hexdigest()
+    size = output.stat().st_size
+    text = model_card(output.name, scale, summary, scores, eval_dir, sha256, size)
+    with atomic_output(card, overwrite=True) as tmp:
+        tmp.write_text(text)
+    return {"output": str(output), "card": str(card), "scale": scale, "step": summary["step"],
+            "sha256": sha256, "size": size,
+            "catalog_line": f'KnownFile("{output.name}", sha256="{sha256}", size={size})',
+            "psnr": scores["mean"]["psnr"] if scores else None, "ssim": scores["mean"]["ssim"] if scores else None}
+
+
+def model_card(filename: str, scale: int, summary: dict, scores: dict | None, eval_dir, sha256: str,
+               size: int) -> str:
+    config = summary["config"]
+    hours = summary["seconds"] / 3600
+    lines = [
+        f"# EDSR-baseline x{scale} (`{filename}`)",
+        "",
+        f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} features, "
+        f"residual scaling {config['res_scaling']}, trained by `visiontk sr train` on this project's CPU.",
+        "",
+        "## Training",
+        f"- Data: {', '.join(config['hr_dirs'])} (BSDS500 train+test, 400 photos, 481x321), "
+        f"{config['val_images']} held out for validation; LR by PIL bicubic downscaling.",
+        f"- {config['batch']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
+        f"rotations, L1 loss, Adam lr {config['learning_rate']:g} halved every {config['halve_every']} steps, "
+        f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
+        f"- Warm start: {config['init_from'] or 'none (random init)'}.",
+        f"- Command: `{config['command']}`",
+        f"- These weights: step {summary['step']} (of {summary['steps_total']} run so far), "
+        f"{hours:.2f} h of training on 2 shared CPU cores; validation PSNR (Y) "
+        f"{summary['val_psnr'] if summary['val_psnr'] is None else format(summary['val_psnr'], '.2f')} dB.",
+        f"- Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with "
+        f"`visiontk sr export RUN -o models/{filename} --eval-dir ../shared/data/sr/Set5`.",
+        "",
+        "## Evaluation",
+    ]
+    if scores:
+        lines += [f"Standard protocol (`visiontk sr eval {eval_dir} --scale {scale}`): Y channel BT.601, "
+                  f"{scale}-pixel border removed, LR by PIL bicubic.", "",
+                  "| image | EDSR PSNR | EDSR SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
+        for row in scores["images"] + [{"image": "**mean**", **scores["mean"]}]:
+            lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['bicubic_psnr']:.2f} "
+                         f"| {row['bicubic_ssim']:.4f} |")
+    else:
+        lines.append("Not evaluated at export.")
+    lines += ["", "## File", f"- sha256 `{sha256}`, {size} bytes.", ""]
+    return "\n".join(lines)
