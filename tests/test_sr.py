@@ -227,3 +227,19 @@ def test_models_import_krasserm_weights(tmp_path, run_cli, set5):
     assert result.exit_code == 4 and "match no EDSR" in result.stderr
     (tmp_path / "junk.h5").write_bytes(b"junk")
     assert run_cli("models", "import", "edsr-x4-krasserm", tmp_path / "junk.h5").exit_code == 4
+
+
+def test_train_cli_mirrored_then_export_with_card(set5, tmp_path, run_cli):
+    run = tmp_path / "run"
+    result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--steps", "2", "--batch", "2",
+                     "--patch", "16", "--val-images", "1", "--val-every", "2", "--checkpoint-every", "2",
+                     "--blocks", "1", "--features", "8", "--strategy", "mirrored", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["step"] == 2
+    out = tmp_path / "models" / "edsr-x2.weights.h5"
+    result = run_cli("sr", "export", run, "-o", out, "--eval-dir", set5 / "bird.png", "--json")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    card = (tmp_path / "models" / "edsr-x2.md").read_text()
+    assert record["step"] == 2 and record["sha256"] in card and "| bird.png |" in card
+    assert run_cli("sr", "export", run, "-o", out).exit_code == 3  # exists: not clobbered

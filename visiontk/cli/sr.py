@@ -188,3 +188,29 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
     emit(result, as_json, f"{result['output']} (x{result['scale']}, step {result['step']}{scores}); card "
                           f"{result['card']}\ncatalog: {result['catalog_line']}")
     return 0
+
+
+@command.command("compare")
+@click.argument("hr_image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--scale", type=SCALE, default="4", show_default=True, help="Upscaling factor.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The side-by-side PNG to write.")
+@click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
+@click.option("--crop", nargs=3, type=int, default=None, metavar="X Y SIZE",
+              help="HR crop to show [default: the centre third].")
+@click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True, help="Enlarge the crop.")
+@overwrite_option
+@json_option
+def compare_command(hr_image, scale, output, model, crop, zoom, overwrite, as_json) -> int:
+    """Picture bicubic | EDSR | original side by side on a crop of HR_IMAGE (downscaled first).
+
+    \b
+    Example:
+      visiontk sr compare ../shared/data/sr/Set5/butterfly.png -o butterfly_x4.png
+    """
+    from visiontk.sr.compare import side_by_side
+
+    result = side_by_side(hr_image, output, int(scale), model, tuple(crop) if crop else None, zoom, overwrite)
+    emit(result, as_json, f"{result['output']}: bicubic {result['bicubic_psnr']:.2f} dB, "
+                          f"EDSR {result['psnr']:.2f} dB")
+    return 0

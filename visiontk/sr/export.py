@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import atomic_output
+from visiontk.imageio import atomic_output, check_output
 
 
 def run_summary(run_dir: Path, which: str = "best") -> dict:
@@ -44,13 +44,14 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
         raise BadInputError(f"{source}: not found (has the run reached its first checkpoint?)")
     if not output.name.endswith(".weights.h5"):
         raise BadInputError(f"{output}: the weights file name must end in .weights.h5")
+    check_output(output, overwrite)
     summary = run_summary(run_dir, which)
     if which == "latest":
         summary["step"], summary["seconds"] = summary["steps_total"], summary["seconds_total"]
     scale = weights_scale(source)
+    scores = evaluate(eval_dir, scale, model=source) if eval_dir else None
     with atomic_output(output, overwrite) as tmp:
         shutil.copyfile(source, tmp)
-        scores = evaluate(eval_dir, scale, model=tmp) if eval_dir else None
     card = output.with_name(output.name[:-len(".weights.h5")] + ".md")
     sha256 = hashlib.sha256(output.read_bytes()).hexdigest()
     size = output.stat().st_size
