@@ -200,11 +200,9 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
       visiontk face embed photos/ -o embeddings.npz
       visiontk face embed obama_1.jpg --json
     """
-    import numpy as np
-
     from visiontk.face import embed as embed_face
     from visiontk.face import embed_faces, load_model
-    from visiontk.imageio import atomic_output, check_output
+    from visiontk.imageio import check_output
 
     if output is None and not as_json:
         raise click.UsageError("say where the embeddings go: -o FILE.npz, or --json to print them")
@@ -233,18 +231,32 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
     def describe(record: dict) -> str:
         return f"{record['input']}: {len(record['faces'])} embedding(s)"
 
-    code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
-                     describe=describe if output else None)
+    try:
+        code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
+                         describe=describe if output else None)
+    except BatchFailedError:
+        # --continue-on-error: keep what succeeded, then still exit 5.
+        if output is not None and rows:
+            _write_embeddings(output, rows, model.name, overwrite)
+        raise
     if output is not None:
-        with atomic_output(output, overwrite) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, paths=np.array([r[0] for r in rows], dtype=str),
-                     face=np.array([r[1] for r in rows], dtype=np.int32),
-                     embeddings=np.array([r[2] for r in rows], dtype=np.float32).reshape(len(rows), -1),
-                     boxes=np.array([r[3] for r in rows], dtype=np.float32).reshape(len(rows), 4),
-                     model=np.array(model.name))
+        _write_embeddings(output, rows, model.name, overwrite)
         if not as_json:
             click.echo(f"wrote {len(rows)} embedding(s) to {output}")
     return code
+
+
+def _write_embeddings(output: Path, rows: list, model_name: str, overwrite: bool) -> None:
+    import numpy as np
+
+    from visiontk.imageio import atomic_output
+
+    with atomic_output(output, overwrite) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, paths=np.array([r[0] for r in rows], dtype=str),
+                 face=np.array([r[1] for r in rows], dtype=np.int32),
+                 embeddings=np.array([r[2] for r in rows], dtype=np.float32).reshape(len(rows), -1),
+                 boxes=np.array([r[3] for r in rows], dtype=np.float32).reshape(len(rows), 4),
+                 model=np.array(model_name))
 
 
 # ---- enroll / identify / gallery ----------------------------------------------------------------------
@@ -479,7 +491,7 @@ def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min
     if roc:
         check_output(roc, overwrite)
     result = evaluate_pairs(pairs_file, root, model=load_model(model_path), threshold=threshold,
-                            **_detect_options(detect_threshold, min_face))
+                            detect_threshold=detect_threshold, min_face=min_face)
     distances, same = result.pop("distances"), result.pop("same")
     if roc:
         write_image(roc, draw_roc(distances, same, title=f"{result['model']} on {pairs_file.name}"),

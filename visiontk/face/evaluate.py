@@ -196,7 +196,8 @@ class EmbeddingCache:
 
 
 def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, model=None,
-                   threshold: float | None = None, **detect_options) -> dict:
+                   threshold: float | None = None, detect_threshold: float | None = None,
+                   min_face: int | None = None) -> dict:
     """Metrics of the model on a labelled pairs file. Pairs where a face isn't found count as
     'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
     `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc)."""
@@ -206,6 +207,8 @@ def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, mo
     pairs = read_pairs(pairs_file, root)
     if any(pair.same is None for pair in pairs):
         raise BadInputError(f"{pairs_file}: every pair needs a same/different label to evaluate")
+    detect_options = {key: value for key, value in (("threshold", detect_threshold), ("min_face", min_face))
+                      if value is not None}
     cache = EmbeddingCache(model, **detect_options)
     threshold = cache.model.threshold if threshold is None else threshold
     distances, failed = [], []
