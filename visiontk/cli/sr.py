@@ -78,7 +78,8 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, h
               help="Folder for the outputs, named NAME_xS.EXT (default: beside each input).")
 @click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
 @click.option("--tile", type=click.IntRange(16), default=None,
-              help="Tile side in input pixels [default: automatic, bounding memory to ~1 GB].")
+              help="Tile side in input pixels [default: automatic, bounding the network's memory "
+                   "to ~640 MB].")
 @click.option("--overlap", type=click.IntRange(0), default=32, show_default=True,
               help="Context pixels around each tile; the inner half is blended.")
 @overwrite_option

@@ -18,7 +18,7 @@ DEFAULT_OVERLAP = 32
 # Peak bytes of activations per LR pixel of a tile for EDSR-baseline (float32), measured as the growth
 # of peak RSS from 128x128 to 256x256 tiles (x2: 3.3 KB, x4: 11.6 KB); the upsampler's maps dominate.
 BYTES_PER_LR_PIXEL = {2: 3_500, 3: 7_500, 4: 12_000}
-DEFAULT_MEMORY = 768 * 2**20
+DEFAULT_MEMORY = 640 * 2**20
 
 
 def auto_tile(scale: int, overlap: int, memory: int = DEFAULT_MEMORY) -> int:
@@ -79,4 +79,5 @@ def upscale_tiled(lr: np.ndarray, predict: Callable[[np.ndarray], np.ndarray], s
         weight_sum[hr_rows, hr_cols] += weight
         if on_tile:
             on_tile()
-    return total / weight_sum
+    total /= weight_sum  # in place: at x4 the HR buffers are the biggest arrays
+    return total

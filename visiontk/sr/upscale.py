@@ -91,7 +91,8 @@ class Upscaler:
                       else True) as bar:
             out = tiling.upscale_tiled(rgb.astype(np.float32), self.predict, self.scale, self.tile,
                                        self.overlap, on_tile=lambda: bar.update(1))
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+        np.round(out, out=out)
+        return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
     def upscale_picture(self, picture: Picture) -> Picture:
         """Colour through EDSR, alpha by bicubic; a grayscale picture stays grayscale."""
