@@ -181,8 +181,16 @@ def test_warm_start_copies_the_body(tiny_weights, set5, tmp_path):
     source = EDSR(2, 2, 8)
     source.load_weights(tiny_weights[2])
     count = body_layer_count(2)
-    for a, b in zip(weighted_layers(source)[:count], weighted_layers(model)[:count]):
+    src, dst = weighted_layers(source), weighted_layers(model)
+    for a, b in zip(src[:count] + src[-2:], dst[:count] + [dst[-3], dst[-1]]):
         np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0])
+    # The second x2 step starts as nearest-neighbour feature upsampling: x4 = x2 net + feature copy.
+    lr = np.random.default_rng(4).uniform(0, 255, (1, 6, 7, 3)).astype(np.float32)
+    import keras
+
+    x2_features = keras.Model(source.inputs, source.get_layer("upsample1_shuffle").output)(lr).numpy()
+    x4_features = keras.Model(model.inputs, model.get_layer("upsample2_shuffle").output)(lr).numpy()
+    np.testing.assert_allclose(x4_features, np.repeat(np.repeat(x2_features, 2, 1), 2, 2), atol=1e-5)
 
 
 def _write_krasserm_h5(path, model, drop_last=False):

@@ -171,18 +171,41 @@ def build_model(config: TrainConfig):
 
 
 def warm_start(model, weights: Path, config: TrainConfig) -> None:
-    """Start from another EDSR's weights: all of them for the same scale, else the shared body (the
-    paper's x2 -> x4 warm start); the upsampler and tail start fresh."""
+    """Start from another EDSR's weights: all of them for the same scale; else the shared body (the
+    paper's x2 -> x4 warm start) and, from x2, the upsampler and tail too, arranged so that the new
+    model starts out as the x2 model followed by nearest-neighbour upsampling of its features."""
     from visiontk.backbones.edsr import EDSR, body_layer_count, weighted_layers
     from visiontk.sr.weights import weights_scale
 
     source_scale = weights_scale(weights)
     source = EDSR(source_scale, config.blocks, config.features, config.res_scaling)
     source.load_weights(weights)
-    count = len(weighted_layers(model)) if source_scale == config.scale else body_layer_count(config.blocks)
-    for src, dst in zip(weighted_layers(source)[:count], weighted_layers(model)[:count]):
-        dst.set_weights(src.get_weights())
-    log.info("initialised %d layers from %s (x%d)", count, weights, source_scale)
+    src, dst = weighted_layers(source), weighted_layers(model)
+    count = len(dst) if source_scale == config.scale else body_layer_count(config.blocks)
+    for a, b in zip(src[:count], dst[:count]):
+        b.set_weights(a.get_weights())
+    if source_scale == 2 and config.scale in (3, 4):
+        _upsampler_from_x2(src, dst, config.scale, config.features)
+    log.info("initialised %s from %s (x%d)", model.name, weights, source_scale)
+
+
+def _upsampler_from_x2(src: list, dst: list, scale: int, features: int) -> None:
+    """x4: the x2 upsampler, then a second x2 step that copies each feature to its 2x2 block.
+    x3: each of the 3x3 sub-pixels takes the x2 sub-pixel that covers its centre. Both keep x2's tail."""
+    src_up, src_tail = src[-2], src[-1]
+    dst[-1].set_weights(src_tail.get_weights())
+    kernel, bias = src_up.get_weights()
+    if scale == 4:
+        dst[-3].set_weights([kernel, bias])
+        copy = np.zeros((3, 3, features, 4 * features), np.float32)
+        for subpixel in range(4):  # depth_to_space reads channel (dy * 2 + dx) * features + c
+            copy[1, 1, np.arange(features), subpixel * features + np.arange(features)] = 1.0
+        dst[-2].set_weights([copy, np.zeros(4 * features, np.float32)])
+        return
+    nearest = [int((d + 0.5) * 2 / 3) for d in range(3)]
+    order = [(nearest[dy] * 2 + nearest[dx]) for dy in range(3) for dx in range(3)]
+    channels = np.concatenate([np.arange(features) + k * features for k in order])
+    dst[-2].set_weights([kernel[..., channels], bias[channels]])
 
 
 def _make_train_step(tf, strategy, model, optimizer, global_batch: int):
