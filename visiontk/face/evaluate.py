@@ -163,9 +163,9 @@ def draw_roc(distances: np.ndarray, same: np.ndarray, title: str = "ROC", size: 
     draw.line([point(0, 0), point(1, 1)], fill=(180, 180, 180))
     curve = [point(x, y) for x, y in zip(np.concatenate([far, [1.0]]), np.concatenate([tar, [1.0]]))]
     draw.line(curve, fill=(200, 30, 30), width=3)
-    draw.text((margin, 15), f"{title}  (AUC {roc_auc(distances, same):.4f})", fill="black")
+    draw.text((margin, 6), f"{title}  (AUC {roc_auc(distances, same):.4f})", fill="black")
     draw.text((size // 2 - 55, size - 22), "false accept rate", fill="black")
-    draw.text((5, 25), "true accept rate", fill="black")
+    draw.text((5, 30), "true accept rate", fill="black")
     return image
 
 
