@@ -11,8 +11,7 @@ FEATURES_LAYER = "features"
 
 
 def conv_block(x, filters: int, block: int):
-    """Two 3x3 convolutions with batch norm, then 2x2 max pooling."""
-    import keras
+    """Two 3x3 convolutions with batch norm, then 2x2 max pooling (and dropout)."""
     from keras import layers
 
     for i in (1, 2):

@@ -21,7 +21,8 @@ NPZ_KEYS = ("images", "x", "x_train", "arr_0")
 
 def load_images(source: str | Path, image_size: int | None = None, masks: str | Path | None = None,
                 limit: int | None = None) -> np.ndarray:
-    """All images of `source` as uint8 (N, H, W, C): C is 1 (gray) or 3 (colour), plus 1 with `masks`.
+    """All images of `source` as uint8 (N, H, W, C): C is 1 (gray) or 3 (colour), plus a mask channel
+    with `masks` (an .npz may hold RGB + mask itself).
 
     With `image_size` every image is centre-cropped to a square and resized to it (and a note says how
     many needed it); without it the images must share one size.

@@ -99,7 +99,7 @@ def _inception_judge() -> Judge:
 def _with_features(model, features_layer: str):
     import keras
 
-    return keras.Model(model.inputs, [model.get_layer(features_layer).output, model.output])
+    return keras.Model(model.input, [model.get_layer(features_layer).output, model.output])
 
 
 # ---- training the Fashion-MNIST judge -----------------------------------------------------------------
@@ -132,9 +132,12 @@ def train_judge(data: str | Path, test_data: str | Path | None, out: str | Path,
         test_x, test_y = load_images(test_data) / np.float32(255), labels_for(test_data)
         _, accuracy = model.evaluate(test_x, test_y, batch_size=512, verbose=0)
         result["test_accuracy"] = round(float(accuracy), 4)
+    # A fresh, uncompiled copy: Keras would otherwise store the optimizer's state in the file too.
+    shipped = small_classifier(train_x.shape[1:], int(train_y.max()) + 1)
+    shipped.set_weights(model.get_weights())
     with atomic_output(out, overwrite) as tmp:
         tmp_weights = Path(str(tmp) + ".weights.h5")
-        model.save_weights(str(tmp_weights))
+        shipped.save_weights(str(tmp_weights))
         tmp_weights.replace(tmp)
     result["weights"] = str(out)
     return result

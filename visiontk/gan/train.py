@@ -130,8 +130,6 @@ def _load_training_images(config: TrainConfig) -> np.ndarray:
     from visiontk.gan.data import load_images
 
     images = load_images(config.data, config.image_size, config.masks, config.limit)
-    if images.shape[-1] == 4 and config.masks is None:
-        images = images[..., :3]  # an alpha channel in the data is not a mask unless asked for
     config.channels = images.shape[-1]
     if len(images) < config.batch_size:
         raise BadInputError(f"{config.data}: only {len(images)} images, fewer than one batch of "

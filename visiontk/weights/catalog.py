@@ -54,6 +54,24 @@ register(WeightSpec(
     ),
     tags=("gan",),
 ))
+register(WeightSpec(
+    name="fashion-mnist-judge",
+    description="Small CNN trained on Fashion-MNIST (92.25% test accuracy): IS/FID judge of Fashion-MNIST GANs",
+    source="shipped in models/",
+    files=(KnownFile("fashion-mnist-judge.weights.h5",
+                     sha256="332484ae5fe00e4a187715eeb21ee92a968d3a7412d05ad8b45d9edacd87a547", size=1931552),),
+    card="fashion-mnist-judge.md",
+    tags=("gan",),
+))
+register(WeightSpec(
+    name="dcgan-fashion-mnist",
+    description="DCGAN generator trained on Fashion-MNIST (28x28 grayscale), default of `gan generate`",
+    source="shipped in models/",
+    files=(KnownFile("dcgan-fashion-mnist.weights.h5",
+                     sha256="7efea3d9536e4f4ae54976828aeef9b914b8bdbffb4c1789544fdb495ca6abc1", size=3072176),),
+    card="dcgan-fashion-mnist.md",
+    tags=("gan",),
+))
 
 # ---- sr ---------------------------------------------------------------------------------------------
 register(WeightSpec(
