@@ -66,8 +66,9 @@ def test_style_loss_falls_tenfold_from_the_photo(stylizer, images):
 
 
 def test_coarse_to_fine_sizes_and_requested_size(stylizer, images):
-    result = stylizer(images["photo"], size=96, scales=3, iterations=(3, 2))
-    # 24 px (a 16 px short side) is under the smallest working size, so that scale is left out.
+    result = stylizer(images["photo"], size=96, scales=3, iterations=(5, 3, 2))
+    # 24 px (a 16 px short side) is under the smallest working size, so that scale and its
+    # iteration count are left out.
     assert [(s.width, s.height) for s in result.scales] == [(48, 32), (96, 64)]
     assert [s.iterations for s in result.scales] == [3, 2]
     assert result.image.shape == (64, 96, 3)

@@ -59,7 +59,8 @@ def test_batch_folder_with_output_dir_and_small_style(run_cli, shared_weights, p
     # A 40x30 style is far smaller than VGG's receptive field (132 px at block5_conv1): it is enlarged.
     small_style = tmp_path / "tiny_style.png"
     Image.open(shared_weights.parent / "data/style/starry_night.jpg").resize((40, 30)).save(small_style)
-    result = run_cli("stylize", photos, "-s", small_style, "--output-dir", tmp_path / "out", *FAST, "--json")
+    result = run_cli("stylize", photos, "-s", small_style, "--output-dir", tmp_path / "out", *FAST,
+                     "--optimizer", "adam", "--json")
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert [r["ok"] for r in records] == [True, True]

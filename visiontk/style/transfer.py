@@ -281,7 +281,6 @@ class Stylizer:
                  learning_rate: float | None = None, init: str = "content", seed: int | None = None,
                  save_every: int = 0, on_save: OnSave | None = None) -> StyleResult:
         """Stylize one photo; the result's long side is `size` pixels."""
-        tf = runtime.tensorflow()
         if optimizer not in optimize.OPTIMIZERS:
             raise VisiontkError(f"unknown optimizer {optimizer!r}: use {' or '.join(optimize.OPTIMIZERS)}")
         if init not in INITS:
@@ -293,48 +292,58 @@ class Stylizer:
         steps = self._iterations_per_scale(iterations, optimizer, len(sizes))
         seed = runtime.settings.seed if seed is None else seed
         rng = np.random.default_rng(seed)
-        result, reports, x = StyleResult(image=photo), [], None
+        result, x = StyleResult(image=photo), None
         for index, (scale_size, scale_steps) in enumerate(zip(sizes, steps)):
             started = time.perf_counter()
             photo_here = resize(photo.astype(np.float32), scale_size)
-            target_image, content_y, content_targets, style_targets = self._targets(photo_here)
-            x = (self._initial(init, target_image, content_y, rng) if x is None else resize(x, scale_size))
-            shape = x.shape
-            best = {"loss": np.inf, "terms": np.zeros(3)}
+            targets = self._targets(photo_here)
+            # The first scale starts from `init`; each later one from the previous result, enlarged.
+            x = self._initial(init, *targets[:2], rng) if x is None else resize(x, scale_size)
 
-            def evaluate(flat: np.ndarray) -> tuple[float, np.ndarray]:
-                loss, grad, terms = self._objective(tf.constant(flat.reshape(shape), tf.float32),
-                                                    content_targets, style_targets)
-                loss = float(loss)
-                if loss < best["loss"]:
-                    best.update(loss=loss, terms=terms.numpy())
-                return loss, grad.numpy().ravel()
-
-            bar = runtime.progress(total=scale_steps, unit="it",
-                                   desc=f"stylize {index + 1}/{len(sizes)} {scale_size[0]}x{scale_size[1]}")
-            done = {"iterations": 0}
-
-            def on_iteration(iteration: int, flat: np.ndarray, loss: float) -> None:
-                done["iterations"] = iteration
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            def snapshot(pixels: np.ndarray, iteration: int) -> None:
                 if on_save is not None and save_every and iteration % save_every == 0:
-                    on_save(self._picture(flat.reshape(shape), photo_here), index, iteration)
+                    on_save(self._picture(pixels, photo_here), index, iteration)
 
-            with bar:
-                run = optimize.lbfgs if optimizer == "lbfgs" else optimize.adam
-                extra = {} if optimizer == "lbfgs" else {
-                    "learning_rate": learning_rate or optimize.DEFAULT_LEARNING_RATE[optimizer]}
-                x = run(evaluate, x.ravel(), scale_steps, on_iteration, **extra).reshape(shape)
-            terms = best["terms"]
-            reports.append(ScaleReport(scale_size[0], scale_size[1], done["iterations"],
-                                       time.perf_counter() - started, best["loss"],
-                                       float(terms[0]), float(terms[1]), float(terms[2])))
+            x, best, done = self._optimise(x, targets[2:], scale_steps, optimizer, learning_rate, snapshot,
+                                           f"stylize {index + 1}/{len(sizes)} {scale_size[0]}x{scale_size[1]}")
+            result.scales.append(ScaleReport(*scale_size, done, time.perf_counter() - started, best["loss"],
+                                             *(float(t) for t in best["terms"])))
             result.image = self._picture(x, photo_here)
             log.info("scale %d/%d %dx%d: %d iterations, loss %.4g, %.1f s", index + 1, len(sizes),
-                     *scale_size, done["iterations"], best["loss"], reports[-1].seconds)
-        result.scales = reports
+                     *scale_size, done, best["loss"], result.scales[-1].seconds)
         return result
+
+    def _optimise(self, x: np.ndarray, targets: tuple, iterations: int, optimizer: str,
+                  learning_rate: float | None, after_iteration: Callable, description: str) -> tuple:
+        """Run the optimiser at one scale from pixels `x`, with a progress bar showing the loss.
+        Returns the pixels, the lowest loss evaluated and its terms, and the iterations done."""
+        tf = runtime.tensorflow()
+        shape, (content_targets, style_targets) = x.shape, targets
+        best = {"loss": np.inf, "terms": np.zeros(3)}
+
+        def evaluate(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            loss, grad, terms = self._objective(tf.constant(flat.reshape(shape), tf.float32),
+                                                content_targets, style_targets)
+            loss = float(loss)
+            if loss < best["loss"]:
+                best.update(loss=loss, terms=terms.numpy())
+            return loss, grad.numpy().ravel()
+
+        done = 0
+        with runtime.progress(total=iterations, unit="it", desc=description) as bar:
+            def on_iteration(iteration: int, flat: np.ndarray, loss: float) -> None:
+                nonlocal done
+                done = iteration
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+                after_iteration(flat.reshape(shape), iteration)
+
+            if optimizer == "lbfgs":
+                x = optimize.lbfgs(evaluate, x.ravel(), iterations, on_iteration)
+            else:
+                x = optimize.adam(evaluate, x.ravel(), iterations, on_iteration,
+                                  learning_rate or optimize.DEFAULT_LEARNING_RATE[optimizer])
+        return x.reshape(shape), best, done
 
     def _targets(self, photo_here: np.ndarray) -> tuple:
         """For the photo at a working size: the image the network compares with (the photo, or its
@@ -364,6 +373,8 @@ class Stylizer:
         iterations = tuple(int(i) for i in iterations)
         if len(iterations) == 1:
             return iterations * count
+        if len(iterations) > count:  # scales too small to work at were left out: they are the coarsest
+            return iterations[-count:]
         if len(iterations) != count:
             raise VisiontkError(f"--iterations lists {len(iterations)} values for {count} scales")
         return iterations
