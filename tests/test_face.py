@@ -335,3 +335,18 @@ def test_cli_verify_usage_errors(run_cli, tmp_path):
     assert run_cli("face", "verify", "only-one.jpg").exit_code == 2
     missing = run_cli("face", "verify", tmp_path / "nope.jpg", tmp_path / "nope2.jpg")
     assert missing.exit_code == 3 and "nope.jpg: no such file" in missing.stderr
+
+
+@pytest.mark.slow
+def test_cli_enroll_failure_leaves_the_gallery_untouched(run_cli, faces_dir, shared, tmp_path):
+    gallery = tmp_path / "people.json"
+    assert run_cli("face", "enroll", "--gallery", gallery, "obama", faces_dir / "obama_6.jpg").exit_code == 0
+    before = gallery.read_bytes()
+    coffee = shared / "data" / "content" / "coffee.png"
+    failed = run_cli("face", "enroll", "--gallery", gallery, "obama", faces_dir / "obama_5.jpg", coffee)
+    assert failed.exit_code == 3 and "coffee.png: no face found" in failed.stderr
+    assert gallery.read_bytes() == before
+    partial = run_cli("face", "enroll", "--gallery", gallery, "obama", faces_dir / "obama_5.jpg", coffee,
+                      "--continue-on-error")
+    assert partial.exit_code == 5
+    assert json.loads(gallery.read_text())["faces"][1]["source"] == str(faces_dir / "obama_5.jpg")

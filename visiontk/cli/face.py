@@ -297,13 +297,17 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
         gallery.add(name, found.embedding, str(path))
         return {"name": name, "box": [round(v, 1) for v in found.face.box]}
 
+    before = len(gallery)
     try:
         code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
                          describe=lambda r: f"{r['input']}: enrolled as {r['name']}")
-    finally:
-        # What was enrolled before a failure is kept; the file is replaced atomically.
-        if gallery.people().get(name):
+    except BatchFailedError:
+        # --continue-on-error: keep the photos that worked, then still exit 5.
+        if len(gallery) > before:
             gallery.save(gallery_path)
+        raise
+    # Without --continue-on-error a failure leaves the gallery file as it was.
+    gallery.save(gallery_path)
     return code
 
 
