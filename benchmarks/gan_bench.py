@@ -44,7 +44,8 @@ def score_figures(model: str = "dcgan-fashion-mnist") -> dict:
     generated_seconds = time.time() - started
     return {
         "test_set": {k: test[k] for k in ("n", "inception_score", "inception_score_std", "fid")},
-        "generator": {k: generated[k] for k in ("model", "n", "seed", "inception_score", "inception_score_std", "fid")},
+        "generator": {k: generated[k] for k in
+                      ("model", "n", "seed", "inception_score", "inception_score_std", "fid")},
         "generator_is_fraction_of_test": round(generated["inception_score"] / test["inception_score"], 3),
         "generate_and_score_seconds": round(generated_seconds, 1),
     }
@@ -55,7 +56,8 @@ def speed_figures(steps: int = 60, batch_size: int = 128) -> dict:
     from visiontk import gan
 
     with tempfile.TemporaryDirectory() as folder:
-        gan.train(TRAIN, Path(folder) / "run", epochs=2, batch_size=batch_size, limit=steps * batch_size, seed=SEED)
+        gan.train(TRAIN, Path(folder) / "run", epochs=2, batch_size=batch_size, limit=steps * batch_size,
+                  seed=SEED)
         with open(Path(folder) / "run" / "epochs.csv", newline="") as handle:
             second = list(csv.DictReader(handle))[1]  # the first epoch includes building the graph
     ips = float(second["images_per_second"])
@@ -104,10 +106,19 @@ def refresh(run: Path) -> dict:
 
 def model_card(exported: dict, figures: dict, training: dict, config: dict) -> str:
     test, gen = figures["test_set"], figures["generator"]
-    planned = config["epochs"]
-    status = ("finished" if training["epochs"] >= planned else
-              f"**{training['epochs']} of the {planned} planned epochs: the run was still training when this was "
-              "exported**, latest epoch so far)")
+    epochs, planned = training["epochs"], config["epochs"]
+    status = ("finished" if epochs >= planned else
+              f"**{epochs} of the {planned} planned epochs: the run was still training when this "
+              "was exported**, latest epoch so far")
+    command = (f"visiontk --seed {config['seed']} gan train {config['data']} --out {training['run']} "
+               f"--epochs {planned}")
+    minutes = training["total_seconds"] / 60
+    speed = (f"median {training['epoch_seconds_median']:.0f} s and "
+             f"{training['images_per_second_median']:.0f} images/s per epoch")
+    test_is = f"{test['inception_score']:.2f} ± {test['inception_score_std']:.2f}"
+    gen_is = f"{gen['inception_score']:.2f} ± {gen['inception_score_std']:.2f}"
+    fraction = 100 * figures["generator_is_fraction_of_test"]
+    score_command = f"visiontk gan score --model {MODEL} -n {SAMPLES} --seed {SEED} --reference {TRAIN}"
     return f"""# dcgan-fashion-mnist
 
 DCGAN (Radford, Metz & Chintala 2015) generator for 28x28 grayscale Fashion-MNIST images, the default
@@ -118,33 +129,38 @@ model of `visiontk gan generate`.
   transposed conv (1, stride 2) -> tanh. Discriminator (not shipped): 4x4 conv 64 s2 -> LeakyReLU(0.2)
   -> conv 128 s2 -> BN -> LeakyReLU(0.2) -> dense 1. Init N(0, 0.02); Adam 2e-4, beta1 0.5; batch 128.
 - Data: Fashion-MNIST training set (60 000 images, Debian package `dataset-fashion-mnist`).
-- Training command (on 2 shared CPU cores, run with `nice -n 15` beside other jobs):
-  `visiontk --seed {config['seed']} gan train /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --out /work/runs/gan/fashion-mnist --epochs {planned}`
-- Training: {training['epochs']} epochs ({status}), {training['epochs'] * 468} steps, {training['total_seconds'] / 60:.0f} minutes
-  in all; median {training['epoch_seconds_median']:.0f} s and {training['images_per_second_median']:.0f} images/s per epoch on the shared CPU.
-- Exported with `visiontk gan export /work/runs/gan/fashion-mnist models/{MODEL}.weights.h5` (epoch {exported['epochs']}).
+- Training command (on 2 CPU cores shared with other jobs, run with `nice -n 15`):
+  `{command}`
+- Training: {epochs} epochs ({status}), {epochs * 468} steps, {minutes:.0f} minutes in all;
+  {speed} on the shared CPU.
+- Exported (epoch {exported['epochs']}) with
+  `visiontk gan export {training['run']} models/{MODEL}.weights.h5`.
 
-## Scores (judge: `fashion-mnist-judge`, {SAMPLES} images, IS over 10 splits, FID against the 60 000 training images)
+## Scores
+
+Judge `fashion-mnist-judge`; {SAMPLES} images; IS over 10 splits; FID against the 60 000 training images.
 
 | images | Inception Score | FID |
 |---|---|---|
-| Fashion-MNIST test set (ceiling / floor) | {test['inception_score']:.2f} ± {test['inception_score_std']:.2f} | {test['fid']:.2f} |
-| this generator, {gen['n']} samples (seed {gen['seed']}) | {gen['inception_score']:.2f} ± {gen['inception_score_std']:.2f} | {gen['fid']:.2f} |
+| Fashion-MNIST test set (ceiling / floor) | {test_is} | {test['fid']:.2f} |
+| this generator, {gen['n']} samples (seed {gen['seed']}) | {gen_is} | {gen['fid']:.2f} |
 
-The generator's IS is {100 * figures['generator_is_fraction_of_test']:.0f}% of the test set's (target: >= 80%).
-Measured with `python benchmarks/gan_bench.py --only scores` (same as
-`visiontk gan score --model {MODEL} -n {SAMPLES} --seed {SEED} --reference /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz`).
+The generator's IS is {fraction:.0f}% of the test set's (target: >= 80%).
+Measured with `python benchmarks/gan_bench.py --only scores`, the same as
+`{score_command}`.
 
 ## File
 
 - `{MODEL}.weights.h5`: {exported['size']} bytes, sha256 `{exported['sha256']}`
 - `{MODEL}.json`: the generator configuration.
-- Samples: `docs/images/gan_fashion_mnist_samples.png`; loss curve: `docs/images/gan_fashion_mnist_loss_curve.png`.
+- Samples: `docs/images/gan_fashion_mnist_samples.png`;
+  loss curve: `docs/images/gan_fashion_mnist_loss_curve.png`.
 """
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("scores", "speed"))
     parser.add_argument("--run", type=Path, help="also report the epochs of this training run")
     parser.add_argument("--refresh", type=Path, metavar="RUN_DIR", help="ship RUN_DIR's latest generator")

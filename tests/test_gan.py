@@ -105,7 +105,8 @@ def test_corrupt_file_is_named(tmp_path, run_cli):
 def test_bad_idx_and_npz_are_clear_errors(tmp_path):
     from visiontk.gan.data import load_images
 
-    (tmp_path / "x-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + (5).to_bytes(4, "big") * 3 + b"\0" * 7)
+    header = bytes([0, 0, 8, 3]) + (5).to_bytes(4, "big") * 3
+    (tmp_path / "x-images-idx3-ubyte").write_bytes(header + b"\0" * 7)
     with pytest.raises(BadInputError, match="truncated"):
         load_images(tmp_path / "x-images-idx3-ubyte")
     np.savez(tmp_path / "d.npz", labels=np.zeros(3))
@@ -139,9 +140,9 @@ def trained_run(tmp_path_factory, discs) -> Path:
     from click.testing import CliRunner
 
     run = tmp_path_factory.mktemp("gan") / "run"
-    result = CliRunner().invoke(cli, ["--seed", "5", "gan", "train", str(discs), "--out", str(run), "--epochs", "2",
-                                      "--batch-size", "32", "--log-every", "1", "--width", "16", "--json"],
-                                catch_exceptions=False)
+    args = ["--seed", "5", "gan", "train", str(discs), "--out", str(run), "--epochs", "2",
+            "--batch-size", "32", "--log-every", "1", "--width", "16", "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["event"] for e in events] == ["epoch", "epoch", "done"]
@@ -203,8 +204,8 @@ def test_new_run_refuses_an_existing_run(trained_run, discs):
 def test_four_channel_training_and_generation(tmp_path, run_cli):
     images = make_discs(tmp_path / "images", count=64, size=32, masks=tmp_path / "masks")
     run = tmp_path / "run"
-    result = run_cli("gan", "train", images, "--masks", tmp_path / "masks", "--out", run, "--image-size", "32",
-                     "--epochs", "1", "--batch-size", "32", "--width", "8")
+    result = run_cli("gan", "train", images, "--masks", tmp_path / "masks", "--out", run,
+                     "--image-size", "32", "--epochs", "1", "--batch-size", "32", "--width", "8")
     assert result.exit_code == 0, result.stderr
     assert json.loads((run / "generator.json").read_text())["channels"] == 4
     assert (run / "samples" / "epoch-001-mask.png").is_file()
@@ -218,7 +219,8 @@ def test_four_channel_training_and_generation(tmp_path, run_cli):
     assert single.mode == "RGB" and single.size == (32, 32)
     assert Image.open(tmp_path / "single" / "sample-00000-mask.png").size == (32, 32)
 
-    result = run_cli("gan", "generate", "--model", run, "-n", "2", "--output-dir", tmp_path / "rgba", "--rgba")
+    result = run_cli("gan", "generate", "--model", run, "-n", "2", "--output-dir", tmp_path / "rgba",
+                     "--rgba")
     assert result.exit_code == 0, result.stderr
     assert Image.open(tmp_path / "rgba" / "sample-00001.png").mode == "RGBA"
 
@@ -231,8 +233,8 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path, discs):
     code = ("import sys; from visiontk import gan, runtime; runtime.configure(cpu_devices=2); "
             "gan.train(sys.argv[1], sys.argv[2], epochs=1, batch_size=32, log_every=1, width=8, seed=2, "
             "strategy='mirrored', limit=64)")
-    done = subprocess.run([sys.executable, "-c", code, str(discs), str(tmp_path / "run")], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, str(discs), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = read_losses(tmp_path / "run")
     assert len(rows) == 2 and all(np.isfinite(float(r["g_loss"])) for r in rows)

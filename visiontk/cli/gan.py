@@ -15,7 +15,8 @@ def command() -> None:
 
 @command.command("train")
 @click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "-o", type=click.Path(path_type=Path), help="Run folder for checkpoints, samples, losses.")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Run folder for checkpoints, samples, losses.")
 @click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in this folder exactly.")
 @click.option("--image-size", type=click.Choice(["28", "32", "64"]), default="28", show_default=True,
               help="Side of the generated images (the networks' depth follows it).")
@@ -24,13 +25,14 @@ def command() -> None:
 @click.option("--epochs", type=int, default=None, help="Epochs to train in all.  [default: 25]")
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--latent-dim", type=int, default=100, show_default=True)
-@click.option("--width", type=int, default=64, show_default=True, help="Filters of the widest-resolution layer.")
+@click.option("--width", type=int, default=64, show_default=True,
+              help="Filters of the widest-resolution layer.")
 @click.option("--log-every", type=int, default=20, show_default=True, help="Steps per row of losses.csv.")
 @click.option("--limit", type=int, help="Use only the first N images (for a quick trial).")
 @strategy_option
 @json_option
-def train_command(data, out, resume, image_size, masks, epochs, batch_size, latent_dim, width, log_every, limit,
-                  strategy, as_json) -> int:
+def train_command(data, out, resume, image_size, masks, epochs, batch_size, latent_dim, width, log_every,
+                  limit, strategy, as_json) -> int:
     """Train a DCGAN on DATA: a folder of images (recursive), an IDX file (MNIST layout, .gz or not) or
     an .npz. Each epoch writes a checkpoint, a sample sheet, losses.csv and loss_curve.png into the run
     folder; Ctrl-C saves a checkpoint too, and --resume RUN_DIR continues exactly.
@@ -47,13 +49,13 @@ def train_command(data, out, resume, image_size, masks, epochs, batch_size, late
 
     def show(record: dict) -> None:
         emit({"event": "epoch", **record}, as_json,
-             None if as_json else f"epoch {record['epoch']}: d_loss {record['d_loss']:.3f}  "
-                                  f"g_loss {record['g_loss']:.3f}  {record['images_per_second']:.0f} images/s")
+             f"epoch {record['epoch']}: d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
+             f"{record['images_per_second']:.0f} images/s")
 
     summary = gan.train(data, resume or out, image_size=int(image_size), masks=masks,
                         epochs=epochs if epochs is not None else (0 if resume else 25), batch_size=batch_size,
-                        latent_dim=latent_dim, width=width, strategy=strategy, log_every=log_every, limit=limit,
-                        resume=resume is not None, on_epoch=show)
+                        latent_dim=latent_dim, width=width, strategy=strategy, log_every=log_every,
+                        limit=limit, resume=resume is not None, on_epoch=show)
     emit({"event": "done", **summary}, as_json,
          f"trained {summary['epochs_done']} epochs into {summary['run']} (generator: {summary['generator']})")
     return 0
@@ -87,7 +89,8 @@ def generate_command(model, count, grid, output_dir, rgba, seed, overwrite, as_j
     result = gan.generate(model, count, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba,
                           overwrite=overwrite)
     shown = result["written"] if len(result["written"]) <= 4 else result["written"][:2] + ["..."]
-    emit(result, as_json, f"{result['n']} images from {result['model']} (seed {result['seed']}): {', '.join(shown)}")
+    emit(result, as_json,
+         f"{result['n']} images from {result['model']} (seed {result['seed']}): {', '.join(shown)}")
     return 0
 
 
@@ -121,7 +124,8 @@ def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json
 @click.option("--reference", type=click.Path(path_type=Path),
               help="Real data to compute the FID against (folder, IDX file or .npz).")
 @click.option("--judge", type=click.Choice(["fashion-mnist", "inception"]), default="fashion-mnist",
-              show_default=True, help="Network whose probabilities give the IS and whose features give the FID.")
+              show_default=True,
+              help="Network whose probabilities give the IS and whose features give the FID.")
 @click.option("--splits", type=int, default=10, show_default=True)
 @seed_option
 @json_option
@@ -138,9 +142,11 @@ def score_command(images, model, count, reference, judge, splits, seed, as_json)
 
     if images is not None and model is not None:
         raise BadInputError("give IMAGES or --model, not both")
-    result = gan.score(images, model=model, n=count, reference=reference, judge=judge, splits=splits, seed=seed)
+    result = gan.score(images, model=model, n=count, reference=reference, judge=judge, splits=splits,
+                       seed=seed)
     what = result.get("images") or f"{result['n']} samples of {result['model']}"
-    text = f"{what}: IS {result['inception_score']:.3f} ± {result['inception_score_std']:.3f} ({judge} judge)"
+    text = (f"{what}: IS {result['inception_score']:.3f} ± {result['inception_score_std']:.3f} "
+            f"({judge} judge)")
     if "fid" in result:
         text += f", FID {result['fid']:.3f} against {result['reference']}"
     emit(result, as_json, text)
@@ -185,6 +191,6 @@ def train_judge_command(data, test_data, output, epochs, batch_size, overwrite, 
     from visiontk.gan.judge import train_judge
 
     result = train_judge(data, test_data, output, epochs=epochs, batch_size=batch_size, overwrite=overwrite)
-    emit(result, as_json, f"{output}: test accuracy {result.get('test_accuracy', 'n/a')} after {epochs} epochs "
-                          f"({result['train_seconds']:.0f} s)")
+    emit(result, as_json, f"{output}: test accuracy {result.get('test_accuracy', 'n/a')} after {epochs} "
+                          f"epochs ({result['train_seconds']:.0f} s)")
     return 0

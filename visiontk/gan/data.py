@@ -40,7 +40,8 @@ def load_images(source: str | Path, image_size: int | None = None, masks: str | 
     elif source.suffix.lower() == ".npz":
         images = _load_npz(source)
     elif source.suffix.lower() in IMAGE_EXTENSIONS:
-        raise BadInputError(f"{source}: a single image is not a data set; give the folder that holds the images")
+        raise BadInputError(f"{source}: a single image is not a data set; give the folder that holds the "
+                            "images")
     else:
         raise BadInputError(f"{source}: unsupported data (use a folder of images, an IDX file like "
                             "train-images-idx3-ubyte[.gz], or an .npz with an 'images' array)")
@@ -101,7 +102,8 @@ def _load_npz(path: Path) -> np.ndarray:
         with np.load(path) as archive:
             key = next((k for k in NPZ_KEYS if k in archive.files), None)
             if key is None:
-                raise BadInputError(f"{path}: no image array in the .npz (name it one of {', '.join(NPZ_KEYS)})")
+                raise BadInputError(f"{path}: no image array in the .npz (name it one of "
+                                    f"{', '.join(NPZ_KEYS)})")
             images = archive[key]
     except (OSError, ValueError) as exc:
         raise BadInputError(f"{path}: cannot read .npz ({exc})") from None
@@ -120,7 +122,8 @@ def _load_folder(folder: Path, image_size: int | None, masks: str | Path | None,
                  limit: int | None) -> np.ndarray:
     paths = expand_inputs([folder])[:limit]
     if not paths:
-        raise BadInputError(f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)")
+        raise BadInputError(f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, "
+                            "recursively)")
     pictures = [read_picture(p) for p in _progress(paths, "reading images")]
     sizes = {pic.size for pic in pictures}
     if len(sizes) > 1 and image_size is None:
@@ -157,7 +160,8 @@ def _mask_path(mask_dir: Path, folder: Path, image: Path) -> Path:
 def _read_mask(path: Path) -> np.ndarray:
     """A mask as one uint8 channel: 0 background, 255 object (any non-zero pixel counts as object)."""
     picture = read_picture(path)
-    mask = picture.alpha if picture.alpha is not None and picture.alpha.min() < 255 else picture.rgb.max(axis=-1)
+    has_alpha = picture.alpha is not None and picture.alpha.min() < 255
+    mask = picture.alpha if has_alpha else picture.rgb.max(axis=-1)
     return np.where(mask > 0, 255, 0).astype(np.uint8)[..., None]
 
 
@@ -169,7 +173,8 @@ def _fit_square(image: np.ndarray, side: int, resample=Image.BICUBIC) -> np.ndar
     crop = min(height, width)
     top, left = (height - crop) // 2, (width - crop) // 2
     square = image[top:top + crop, left:left + crop]
-    planes = [np.asarray(Image.fromarray(square[..., c]).resize((side, side), resample)) for c in range(channels)]
+    planes = [np.asarray(Image.fromarray(square[..., c]).resize((side, side), resample))
+              for c in range(channels)]
     return np.stack(planes, axis=-1)
 
 

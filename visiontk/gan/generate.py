@@ -55,8 +55,9 @@ def load_generator(model: str | Path | None = None) -> Generator:
     try:
         network.load_weights(str(weights))
     except (OSError, ValueError, KeyError) as exc:
-        raise WeightsError(f"{weights}: cannot load generator weights ({exc}); is {generator_config_path(weights).name} "
-                           "the configuration it was trained with?") from None
+        config_name = generator_config_path(weights).name
+        raise WeightsError(f"{weights}: cannot load generator weights ({exc}); is {config_name} the "
+                           "configuration it was trained with?") from None
     return Generator(str(model), network, config)
 
 

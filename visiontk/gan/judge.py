@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,7 @@ from PIL import Image
 from visiontk import runtime
 from visiontk.errors import BadInputError, VisiontkError, WeightsError
 from visiontk.weights import resolve
-
-log = logging.getLogger("visiontk")
+from visiontk.weights.registry import digest
 
 JUDGES = ("fashion-mnist", "inception")
 FASHION_MNIST_JUDGE = "fashion-mnist-judge"
@@ -36,6 +34,7 @@ class Judge:
     input_size: int
     grayscale: bool
     preprocess: Any         # float32 batch in [0, 255] -> model input
+    weights_sha256: str = ""  # so that cached reference statistics follow the weights
 
     def judge(self, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         probabilities, features = [], []
@@ -72,7 +71,8 @@ def load_judge(name: str = "fashion-mnist") -> Judge:
 def _fashion_mnist_judge() -> Judge:
     path = resolve(FASHION_MNIST_JUDGE)
     classifier = _load_classifier(path)
-    return Judge("fashion-mnist", _with_features(classifier, "features"), 28, True, lambda x: x / 255.0)
+    return Judge("fashion-mnist", _with_features(classifier, "features"), 28, True, lambda x: x / 255.0,
+                 digest(path).sha256)
 
 
 def _load_classifier(path: Path):
@@ -93,7 +93,7 @@ def _inception_judge() -> Judge:
 
     model = keras.applications.InceptionV3(weights=str(path))
     preprocess = keras.applications.inception_v3.preprocess_input
-    return Judge("inception", _with_features(model, "avg_pool"), 299, False, preprocess)
+    return Judge("inception", _with_features(model, "avg_pool"), 299, False, preprocess, digest(path).sha256)
 
 
 def _with_features(model, features_layer: str):

@@ -46,7 +46,8 @@ def frechet_distance(stats_a: tuple[np.ndarray, np.ndarray], stats_b: tuple[np.n
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b) - 2 * np.trace(covmean))
 
 
-def reference_statistics(judge, reference: str | Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def reference_statistics(judge, reference: str | Path,
+                         limit: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """The judge's feature mean and covariance on the reference data, cached by file identity."""
     from visiontk.gan.data import load_images
     from visiontk.weights import cache_dir
@@ -56,7 +57,8 @@ def reference_statistics(judge, reference: str | Path, limit: int | None = None)
     if not reference.exists():
         raise BadInputError(f"{reference}: reference data not found")
     stat = reference.stat()
-    key = hashlib.sha256(f"{judge.name}|{reference}|{stat.st_size}|{stat.st_mtime_ns}|{limit}".encode()).hexdigest()
+    identity = f"{judge.name}|{judge.weights_sha256}|{reference}|{stat.st_size}|{stat.st_mtime_ns}|{limit}"
+    key = hashlib.sha256(identity.encode()).hexdigest()
     cached = cache_dir() / "fid-stats" / f"{judge.name}-{key[:24]}.npz"
     if cached.is_file():
         with np.load(cached) as saved:
@@ -98,7 +100,8 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
         result["images"] = str(images)
     probabilities, features = the_judge.judge(pixels)
     mean, std = inception_score(probabilities, splits)
-    result.update(n=len(pixels), inception_score=round(mean, 4), inception_score_std=round(std, 4), splits=splits)
+    result.update(n=len(pixels), inception_score=round(mean, 4), inception_score_std=round(std, 4),
+                  splits=splits)
     if reference is not None:
         mu, sigma, count = reference_statistics(the_judge, reference, reference_limit)
         result.update(fid=round(frechet_distance(feature_statistics(features), (mu, sigma)), 4),

@@ -104,22 +104,25 @@ def _new_config(data, out: Path, image_size, masks, epochs, batch_size, latent_d
         raise BadInputError(f"{out}: already holds a training run; use --resume {out} to continue it "
                             "or choose another --out")
     if seed is None:
-        seed = runtime.settings.seed if runtime.settings.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        seed = runtime.settings.seed
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**31)
     if batch_size < 2 or epochs < 1 or latent_dim < 1 or log_every < 1:
         raise BadInputError("--batch-size must be >= 2, --epochs, --latent-dim and --log-every >= 1")
     from visiontk.backbones.dcgan import dcgan_depth
 
     dcgan_depth(image_size)
     return TrainConfig(data=str(Path(data).resolve()), image_size=image_size,
-                       masks=str(Path(masks).resolve()) if masks else None, epochs=epochs, batch_size=batch_size,
-                       latent_dim=latent_dim, width=width, seed=seed, log_every=log_every, strategy=strategy,
-                       limit=limit)
+                       masks=str(Path(masks).resolve()) if masks else None, epochs=epochs,
+                       batch_size=batch_size, latent_dim=latent_dim, width=width, seed=seed,
+                       log_every=log_every, strategy=strategy, limit=limit)
 
 
 def _read_config(out: Path) -> TrainConfig:
     path = out / CONFIG
     if not path.is_file():
-        raise BadInputError(f"{out}: not a training run folder (no {CONFIG}); start one with `gan train DATA --out`")
+        raise BadInputError(f"{out}: not a training run folder (no {CONFIG}); start one with "
+                            "`gan train DATA --out`")
     try:
         return TrainConfig(**json.loads(path.read_text()))
     except (ValueError, TypeError) as exc:
@@ -150,7 +153,8 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         self.strategy = runtime.training_strategy(config.strategy)
         with self.strategy.scope():
-            self.generator = dcgan_generator(config.image_size, config.channels, config.latent_dim, config.width)
+            self.generator = dcgan_generator(config.image_size, config.channels, config.latent_dim,
+                                             config.width)
             self.discriminator = dcgan_discriminator(config.image_size, config.channels, config.width)
             self.g_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
             self.d_optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
@@ -175,7 +179,8 @@ class Trainer:
             fake = self.generator(noise, training=True)
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
-            d_loss = bce(tf.ones_like(real_logits), real_logits) + bce(tf.zeros_like(fake_logits), fake_logits)
+            d_loss = (bce(tf.ones_like(real_logits), real_logits)
+                      + bce(tf.zeros_like(fake_logits), fake_logits))
         grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
         with tf.GradientTape() as tape:
@@ -210,7 +215,8 @@ class Trainer:
         (self.out / "samples").mkdir(exist_ok=True)
         _drop_rows_after(self.out / LOSSES, self.progress.global_step)
         _drop_epochs_from(self.out / EPOCHS, self.progress.epoch + 1)
-        summary: dict[str, Any] = {"run": str(self.out), "images": len(images), "steps_per_epoch": steps_per_epoch}
+        summary: dict[str, Any] = {"run": str(self.out), "images": len(images),
+                                   "steps_per_epoch": steps_per_epoch}
         with _StopRequest() as stop:
             while self.progress.epoch < config.epochs:
                 record = self._run_epoch(images, steps_per_epoch, stop)
@@ -229,8 +235,8 @@ class Trainer:
         order = np.random.default_rng([config.seed, epoch]).permutation(len(images))
         window, rows = [], []
         started, first_step = time.time(), progress.step
-        bar = runtime.progress(total=steps_per_epoch, initial=first_step, desc=f"epoch {epoch + 1}/{config.epochs}",
-                               unit="batch")
+        bar = runtime.progress(total=steps_per_epoch, initial=first_step,
+                               desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
         with bar:
             for step in range(first_step, steps_per_epoch):
                 batch = images[np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])]
@@ -238,8 +244,9 @@ class Trainer:
                 noise = self.noise.standard_normal((config.batch_size, config.latent_dim)).astype(np.float32)
                 values = np.asarray(self._step(self._split(real), self._split(noise)), dtype=np.float64)
                 if not np.all(np.isfinite(values)):
-                    raise VisiontkError(f"training diverged at epoch {epoch + 1} step {step + 1} (loss is not "
-                                        f"finite); resume from the last checkpoint with a lower learning rate")
+                    raise VisiontkError(f"training diverged at epoch {epoch + 1} step {step + 1} (loss is "
+                                        "not finite); resume from the last checkpoint with a lower "
+                                        "learning rate")
                 window.append(values)
                 progress.step, progress.global_step = step + 1, progress.global_step + 1
                 bar.update(1)
@@ -261,7 +268,8 @@ class Trainer:
         losses = np.array([r[2:4] for r in rows]) if rows else np.full((1, 2), np.nan)
         record = {"epoch": epoch + 1, "steps": done, "seconds": round(seconds, 2),
                   "images_per_second": round(done * config.batch_size / max(seconds, 1e-9), 1),
-                  "d_loss": round(float(losses[:, 0].mean()), 4), "g_loss": round(float(losses[:, 1].mean()), 4)}
+                  "d_loss": round(float(losses[:, 0].mean()), 4),
+                  "g_loss": round(float(losses[:, 1].mean()), 4)}
         _append_csv(self.out / EPOCHS, EPOCH_FIELDS, [[record[k] for k in EPOCH_FIELDS]])
         self.write_samples(epoch + 1)
         self.write_curve()
