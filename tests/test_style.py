@@ -74,6 +74,15 @@ def test_coarse_to_fine_sizes_and_requested_size(stylizer, images):
     assert result.image.shape == (64, 96, 3)
 
 
+def test_a_batch_computes_the_style_targets_once(stylizer, images, shared, monkeypatch):
+    prepared = []
+    original = stylizer._style_at
+    monkeypatch.setattr(stylizer, "_style_at", lambda *args: prepared.append(args[1]) or original(*args))
+    for photo in (images["photo"], shared / "data/content/coffee.png"):
+        stylizer(photo, size=100, scales=2, iterations=1)
+    assert prepared == [50, 100]  # one style image per working size, for both photos
+
+
 def test_same_seed_same_result(stylizer, images):
     first = stylizer(images["photo"], size=SIZE, scales=1, iterations=5, init="noise", seed=7).image
     again = stylizer(images["photo"], size=SIZE, scales=1, iterations=5, init="noise", seed=7).image

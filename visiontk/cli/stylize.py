@@ -33,7 +33,7 @@ def _names(ctx, param, value: str) -> tuple[str, ...]:
 
 
 @click.command("stylize")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=True, metavar="CONTENT STYLE [STYLE...]")
 @click.option("-s", "--style", "styles", multiple=True, metavar="STYLE",
               help="A style image (repeatable). With it, every IMAGE is a photo to stylize.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
