@@ -67,12 +67,15 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
 def model_card(filename: str, scale: int, summary: dict, scores: dict | None, eval_dir, sha256: str,
                size: int) -> str:
     config = summary["config"]
+    # Runs store sys.argv; show it as the `visiontk ...` command a user would type.
+    command = "visiontk " + config["command"].split(" ", 1)[-1]
+    scaling = config["res_scaling"] or "none"
     hours = summary["seconds"] / 3600
     lines = [
         f"# EDSR-baseline x{scale} (`{filename}`)",
         "",
         f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} features, "
-        f"residual scaling {config['res_scaling']}, trained by `visiontk sr train` on this project's CPU.",
+        f"residual scaling {scaling}, trained by `visiontk sr train` on this project's CPU.",
         "",
         "## Training",
         f"- Data: {', '.join(config['hr_dirs'])} (BSDS500 train+test, 400 photos, 481x321), "
@@ -81,7 +84,7 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"rotations, L1 loss, Adam lr {config['learning_rate']:g} halved every {config['halve_every']} steps, "
         f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",
-        f"- Command: `{config['command']}`",
+        f"- Command: `{command}`",
         f"- These weights: step {summary['step']} (of {summary['steps_total']} run so far), "
         f"{hours:.2f} h of training on 2 shared CPU cores; validation PSNR (Y) "
         f"{summary['val_psnr'] if summary['val_psnr'] is None else format(summary['val_psnr'], '.2f')} dB.",

@@ -47,7 +47,7 @@ class TrainConfig:
     strategy: str = "default"
     # mixed_bfloat16 trains ~5x faster on CPUs with AMX (bf16 matrix units) and the weights stay float32.
     precision: str = "float32"
-    command: str = field(default_factory=lambda: " ".join(sys.argv))
+    command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
 
 
 def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10) -> dict:
@@ -92,6 +92,7 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log.info("resumed %s at step %d", run_dir, int(step.numpy()))
+        _forget_log_after(run_dir, int(step.numpy()))
     elif config.init_from:
         warm_start(model, Path(config.init_from), config)
 
@@ -258,6 +259,17 @@ def _load_or_store_config(config: TrainConfig, run_dir: Path) -> TrainConfig:
     tmp.write_text(json.dumps(asdict(config), indent=2))
     tmp.replace(stored)
     return config
+
+
+def _forget_log_after(run_dir: Path, step: int) -> None:
+    """Drop the log rows of steps a resumed run will redo (those after its last checkpoint)."""
+    path = run_dir / "log.csv"
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
+    if len(kept) != len(lines):
+        path.write_text("".join(kept))
 
 
 def _log_row(run_dir: Path, step: int, loss: float | None, optimizer, seconds: float,

@@ -74,6 +74,17 @@ register(WeightSpec(
 ))
 
 # ---- sr ---------------------------------------------------------------------------------------------
+for _scale, _sha256, _size in (
+    (2, "df476d91a2ef13ac7ff79d9d1b068d468bacb3b1497072afcc18f36dbb05ab41", 5627152),
+):
+    register(WeightSpec(
+        name=f"edsr-x{_scale}",
+        description=f"EDSR-baseline x{_scale} (16x64) trained here on BSDS500 (see its model card)",
+        source="shipped in models/",
+        files=(KnownFile(f"edsr-x{_scale}.weights.h5", sha256=_sha256, size=_size),),
+        card=f"edsr-x{_scale}.md",
+        tags=("sr",),
+    ))
 register(WeightSpec(
     name="edsr-x4-krasserm",
     description="EDSR-baseline x4 (16x64) trained on DIV2K by krasserm/super-resolution, imported from his .h5",
