@@ -187,7 +187,8 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
     result = export(run_dir, output, which, eval_dir, overwrite)
     scores = f", Set5 {result['psnr']:.2f} dB / {result['ssim']:.4f}" if result["psnr"] is not None else ""
     emit(result, as_json, f"{result['output']} (x{result['scale']}, step {result['step']}{scores}); card "
-                          f"{result['card']}\ncatalog: {result['catalog_line']}")
+                          f"{result['card']}\nput this line in the sr section of visiontk/weights/catalog.py "
+                          f"(replacing the x{result['scale']} one): {result['catalog_line']}")
     return 0
 
 

@@ -60,7 +60,8 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
         tmp.write_text(text)
     return {"output": str(output), "card": str(card), "scale": scale, "step": summary["step"],
             "sha256": sha256, "size": size,
-            "catalog_line": f'KnownFile("{output.name}", sha256="{sha256}", size={size})',
+            # the entry to put in the `# ---- sr ----` section of visiontk/weights/catalog.py
+            "catalog_line": f'({scale}, "{sha256}", {size}),',
             "psnr": scores["mean"]["psnr"] if scores else None, "ssim": scores["mean"]["ssim"] if scores else None}
 
 
