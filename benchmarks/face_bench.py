@@ -98,7 +98,8 @@ def speed(images: dict, seconds: float, cpu_seconds: float) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2, help="timed passes over the images (after a warm-up)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed passes over the images (after a warm-up)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -127,7 +128,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(results))
         return 0
-    print(f"{len(images)} photos ({megapixels:.1f} megapixels), {len(pairs)} pairs, {results['cores']} CPU cores")
+    print(f"{len(images)} photos ({megapixels:.1f} megapixels), {len(pairs)} pairs, "
+          f"{results['cores']} CPU cores")
     e = results["embedding_only"]
     print(f"{'embedding only':20s} {e['chips_per_second']:.1f} chips/s in batches of 32, "
           f"{e['cpu_seconds_per_chip']:.4f} CPU s per chip")

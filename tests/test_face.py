@@ -169,9 +169,9 @@ def test_all_pairs_are_answered_correctly_at_06(faces_dir, embeddings):
     with open(faces_dir / "pairs.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 153
-    wrong = [(r["file_x"], r["file_y"], face_distance(embeddings[r["file_x"]], embeddings[r["file_y"]]))
-             for r in rows
-             if (face_distance(embeddings[r["file_x"]], embeddings[r["file_y"]]) <= 0.6) != (r["same"] == "yes")]
+    distances = [face_distance(embeddings[r["file_x"]], embeddings[r["file_y"]]) for r in rows]
+    wrong = [(r["file_x"], r["file_y"], d) for r, d in zip(rows, distances)
+             if (d <= 0.6) != (r["same"] == "yes")]
     assert wrong == []
 
 
@@ -224,7 +224,8 @@ def test_read_pairs_csv_and_lfw(tmp_path):
     from visiontk.face.evaluate import read_pairs
     (tmp_path / "pairs.csv").write_text("file_x,file_y,same\na.jpg,b.jpg,yes\na.jpg,c.jpg,no\n")
     pairs = read_pairs(tmp_path / "pairs.csv")
-    assert [(p.a.name, p.b.name, p.same) for p in pairs] == [("a.jpg", "b.jpg", True), ("a.jpg", "c.jpg", False)]
+    assert [(p.a.name, p.b.name, p.same) for p in pairs] == [("a.jpg", "b.jpg", True),
+                                                             ("a.jpg", "c.jpg", False)]
     (tmp_path / "pairs.txt").write_text("1\t2\nAbel\t1\t2\nAbel\t1\tBob\t3\n")
     pairs = read_pairs(tmp_path / "pairs.txt", root=tmp_path / "lfw")
     assert pairs[0].a == tmp_path / "lfw" / "Abel" / "Abel_0001.jpg" and pairs[0].same
@@ -282,7 +283,8 @@ def test_cli_enroll_identify_group_photo(run_cli, faces_dir, tmp_path):
     assert Image.open(drawn).size == (2000, 1428)
     removed = run_cli("face", "gallery", "remove", "--gallery", gallery, "biden")
     assert removed.exit_code == 0
-    again = run_cli("face", "identify", "--gallery", gallery, faces_dir / "group_obama_and_biden.jpg", "--json")
+    again = run_cli("face", "identify", "--gallery", gallery, faces_dir / "group_obama_and_biden.jpg",
+                    "--json")
     assert sorted(f["name"] for f in json.loads(again.stdout)["faces"]) == ["obama", "unknown", "unknown"]
     missing = run_cli("face", "gallery", "remove", "--gallery", gallery, "nobody")
     assert missing.exit_code == 3 and "nobody" in missing.stderr
@@ -312,7 +314,8 @@ def test_cli_detect_draw_crops_and_embed(run_cli, faces_dir, tmp_path, shared):
     done = run_cli("face", "embed", faces_dir / "obama_6.jpg", coffee, "-o", out, "--continue-on-error")
     assert done.exit_code == 5
     with np.load(out) as data:
-        assert data["embeddings"].shape == (1, 128) and list(data["paths"]) == [str(faces_dir / "obama_6.jpg")]
+        assert data["embeddings"].shape == (1, 128)
+        assert list(data["paths"]) == [str(faces_dir / "obama_6.jpg")]
 
 
 @pytest.mark.slow

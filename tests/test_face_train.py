@@ -1,4 +1,5 @@
-"""visiontk face train: the losses, the batch sampling, and a real (small) training run on the shared photos."""
+"""visiontk face train: the losses, the batch sampling, and a real (small) training run on the shared
+photos."""
 from __future__ import annotations
 
 import csv
@@ -64,7 +65,8 @@ def test_train_needs_two_people(tmp_path):
 
 
 @pytest.mark.slow
-def test_triplet_training_lowers_the_loss_and_the_model_serves_verify(run_cli, identity_dir, tmp_path, shared):
+def test_triplet_training_lowers_the_loss_and_the_model_serves_verify(run_cli, identity_dir, tmp_path,
+                                                                      shared):
     output = tmp_path / "mine.keras"
     result = run_cli("--seed", "1", "face", "train", identity_dir, "-o", output, "--loss", "triplet",
                      "--freeze-backbone", "--epochs", "2", "--steps-per-epoch", "3",

@@ -22,7 +22,8 @@ distance_option = click.option("--threshold", type=click.FloatRange(min=0), defa
 detect_threshold_option = click.option("--detect-threshold", type=click.FloatRange(0, 1),
                                        default=DETECT_THRESHOLD, show_default=True,
                                        help="Confidence a detection needs to count as a face.")
-face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0, show_default=True,
+face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
+                                 show_default=True,
                                  help="Which face when there are several: 0 = the largest, 1 = the next...")
 
 
@@ -226,7 +227,8 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
         for index, item in items:
             rows.append((str(path), index, item.embedding, list(item.face.box)))
         return {"faces": [{"face": index, "box": [round(v, 1) for v in item.face.box],
-                           "embedding": [round(float(v), 6) for v in item.embedding]} for index, item in items]}
+                           "embedding": [round(float(v), 6) for v in item.embedding]}
+                          for index, item in items]}
 
     def describe(record: dict) -> str:
         return f"{record['input']}: {len(record['faces'])} embedding(s)"
@@ -293,7 +295,8 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
     paths = input_paths(inputs)
 
     def work(path: Path) -> dict:
-        found = embed_face(path, face_index=face_index, model=model, threshold=detect_threshold, min_face=min_face)
+        found = embed_face(path, face_index=face_index, model=model, threshold=detect_threshold,
+                           min_face=min_face)
         gallery.add(name, found.embedding, str(path))
         return {"name": name, "box": [round(v, 1) for v in found.face.box]}
 
@@ -323,8 +326,8 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
 @overwrite_option
 @json_option
 @continue_option
-def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, overwrite, as_json,
-             continue_on_error) -> int:
+def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, overwrite,
+             as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.
 
     \b
@@ -357,7 +360,8 @@ def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold
         if drawn:
             labels = [m.name if m.name == UNKNOWN else f"{m.name} {m.distance:.2f}" for m in matches]
             colours = [UNKNOWN_COLOUR if m.name == UNKNOWN else KNOWN_COLOUR for m in matches]
-            write_image(drawn, draw_faces(image, [i.face for i in found], labels, colours), overwrite=overwrite)
+            picture = draw_faces(image, [item.face for item in found], labels, colours)
+            write_image(drawn, picture, overwrite=overwrite)
             record["drawn"] = str(drawn)
         return record
 
@@ -420,7 +424,8 @@ def gallery_remove(gallery_path, name, as_json) -> int:
               help="Loss margin [default: 0.2 triplet (squared distances), 1.0 contrastive].")
 @click.option("--init", "init", type=click.Choice(["pretrained", "scratch"]), default="pretrained",
               show_default=True, help="Start from dlib's pretrained network, or from random weights.")
-@click.option("--freeze-backbone", is_flag=True, help="Train only a new embedding head on the frozen network.")
+@click.option("--freeze-backbone", is_flag=True,
+              help="Train only a new embedding head on the frozen network.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--identities-per-batch", type=click.IntRange(min=2), default=8, show_default=True)
 @click.option("--images-per-identity", type=click.IntRange(min=2), default=4, show_default=True)
@@ -471,14 +476,16 @@ def train(data_dir, output, loss, margin, init, freeze_backbone, epochs, identit
 @click.argument("pairs_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-@click.option("--roc", type=click.Path(dir_okay=False, path_type=Path), help="Draw the ROC curve to this PNG.")
+@click.option("--roc", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the ROC curve to this PNG.")
 @distance_option
 @model_option
 @detect_threshold_option
 @min_face_option
 @overwrite_option
 @json_option
-def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min_face, overwrite, as_json) -> int:
+def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min_face, overwrite,
+             as_json) -> int:
     """Verification accuracy on labelled pairs (CSV with a same column, or LFW's pairs.txt).
 
     Reports the accuracy at the threshold, the LFW protocol's 10-fold cross-validated accuracy and

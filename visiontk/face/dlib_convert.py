@@ -29,7 +29,8 @@ def build_from_dlib(network: DlibNetwork):
     from visiontk.backbones.dlib_resnet import DLIB_FACE_STAGES, DlibFaceResNet, stage_plan
 
     if residual_plan(network) != stage_plan(DLIB_FACE_STAGES):
-        raise WeightsError("dlib network: its residual blocks differ from dlib_face_recognition_resnet_model_v1")
+        raise WeightsError("dlib network: its residual blocks differ from "
+                           "dlib_face_recognition_resnet_model_v1")
     model = DlibFaceResNet(input_mean=network.input_mean)
     convs = [l for l in network.layers if l.kind == "con"]
     affines = [l for l in network.layers if l.kind == "affine"]

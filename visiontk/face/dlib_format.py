@@ -42,7 +42,8 @@ class _Reader:
 
     def fail(self, what: str) -> WeightsError:
         return WeightsError(f"{self.path}: not a dlib face-recognition network we can read ({what} at byte "
-                            f"{self.pos}); reinstall it with `pip install --force-reinstall face-recognition-models`")
+                            f"{self.pos}); reinstall it with "
+                            "`pip install --force-reinstall face-recognition-models`")
 
     def byte(self) -> int:
         if self.pos >= len(self.data):

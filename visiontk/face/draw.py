@@ -28,6 +28,7 @@ def draw_faces(image: np.ndarray, faces: list[Face], labels: list[str] | None = 
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=LANDMARK_COLOUR)
         text_box = draw.textbbox((left, bottom), label, font=font)
         pad = line
-        draw.rectangle([text_box[0] - pad, text_box[1] - pad, text_box[2] + pad, text_box[3] + pad], fill=colour)
+        draw.rectangle([text_box[0] - pad, text_box[1] - pad, text_box[2] + pad, text_box[3] + pad],
+                       fill=colour)
         draw.text((left, bottom), label, fill="white", font=font)
     return canvas

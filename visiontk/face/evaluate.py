@@ -62,8 +62,8 @@ def _lfw_pairs(lines: list[str], root: Path, source: Path) -> list[Pair]:
 
 def _csv_pairs(lines: list[str], root: Path, source: Path) -> list[Pair]:
     rows = list(csv.reader(lines))
-    first = [cell.strip().lower() for cell in rows[0]]
-    if len(first) >= 2 and not (root / rows[0][0].strip()).exists() and not Path(rows[0][0].strip()).is_file():
+    first = rows[0][0].strip() if rows[0] else ""
+    if len(rows[0]) >= 2 and not (root / first).exists() and not Path(first).is_file():
         rows = rows[1:]  # a header such as file_x,file_y,same
     pairs = []
     for number, row in enumerate(rows, start=1):

@@ -93,13 +93,15 @@ class Gallery:
                 people = data["faces"]
                 gallery = cls(str(data["model"]))
                 for item in people:
-                    gallery.add(str(item["name"]), np.asarray(item["embedding"], np.float32), item.get("source", ""))
+                    gallery.add(str(item["name"]), np.asarray(item["embedding"], np.float32),
+                                item.get("source", ""))
             else:
                 with np.load(path, allow_pickle=False) as data:
                     gallery = cls(str(data["model"]), [str(n) for n in data["names"]],
                                   data["embeddings"].astype(np.float32), [str(s) for s in data["sources"]])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BadInputError(f"{path}: not a visiontk gallery file ({type(exc).__name__}: {exc})") from None
+            raise BadInputError(f"{path}: not a visiontk gallery file "
+                                f"({type(exc).__name__}: {exc})") from None
         if model is not None and gallery.model != model:
             raise BadInputError(f"{path}: gallery was built with model {gallery.model!r}, not {model!r}; "
                                 "use the same --model or a new gallery")

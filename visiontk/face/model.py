@@ -72,7 +72,9 @@ def _load_trained(path: Path) -> FaceModel:
     tensorflow()
     import keras
 
-    import visiontk.backbones.dlib_resnet  # noqa: F401  (registers the custom layers)
+    from visiontk.backbones import dlib_resnet
+
+    del dlib_resnet  # imported for its side effect: registering the custom layers with Keras
 
     if not path.is_file():
         raise BadInputError(f"{path}: no such model file (make one with `visiontk face train`)")
@@ -83,7 +85,8 @@ def _load_trained(path: Path) -> FaceModel:
     except Exception as exc:  # Keras raises many kinds for a bad archive
         raise BadInputError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
     if tuple(network.input_shape[1:]) != (150, 150, 3):
-        raise BadInputError(f"{path}: model input is {network.input_shape[1:]}, expected 150x150x3 face chips")
+        raise BadInputError(f"{path}: model input is {network.input_shape[1:]}, "
+                            "expected 150x150x3 face chips")
     threshold = DEFAULT_THRESHOLD
     meta = metadata_path(path)
     if meta.is_file():

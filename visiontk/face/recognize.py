@@ -46,7 +46,8 @@ class FaceEmbedding:
 
 
 def embed_faces(image: str | Path | np.ndarray, *, model: FaceModel | None = None,
-                threshold: float = DEFAULT_THRESHOLD, min_face: int = DEFAULT_MIN_FACE) -> list[FaceEmbedding]:
+                threshold: float = DEFAULT_THRESHOLD,
+                min_face: int = DEFAULT_MIN_FACE) -> list[FaceEmbedding]:
     """Every face in an image with its embedding, largest first."""
     model = model or load_model()
     pixels = load_image(image)

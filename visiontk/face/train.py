@@ -352,8 +352,9 @@ def train(data_dir: str | Path, output: str | Path, config: TrainConfig | None =
                             "raise --epochs to train further")
     final = history[-1]
     record = {"model": str(output), "data_dir": str(data_dir), "identities": len(faces.names),
-              "photos": len(faces.files), "train_photos": int(len(train_idx)), "val_photos": int(len(val_idx)),
-              "val_pairs": int(len(pairs)), "threshold": final["threshold"], "val_accuracy": final["val_accuracy"],
+              "photos": len(faces.files), "train_photos": int(len(train_idx)),
+              "val_photos": int(len(val_idx)), "val_pairs": int(len(pairs)),
+              "threshold": final["threshold"], "val_accuracy": final["val_accuracy"],
               "loss_before": loss_before, "loss_after": final["fixed_batch_loss"],
               "seconds": round(time.time() - started, 1), "config": asdict(config), "history": history}
     with atomic_output(output, overwrite) as tmp:
