@@ -77,6 +77,8 @@ def test_triplet_training_lowers_the_loss_and_the_model_serves_verify(run_cli, i
     assert record["val_accuracy"] > 0.5 and record["val_pairs"] > 0
     assert len(record["history"]) == 2
     assert json.loads(output.with_suffix(".json").read_text())["threshold"] == record["threshold"]
+    from PIL import Image
+    assert Image.open(output.with_name(output.name + ".ckpt") / "curves.png").size == (640, 360)
 
     faces = shared / "data" / "faces"
     same = run_cli("face", "verify", "--model", output, faces / "obama_5.jpg", faces / "obama_6.jpg")

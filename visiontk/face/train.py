@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 
 from visiontk.errors import BadInputError, NoFaceError, VisiontkError
-from visiontk.imageio import atomic_output, check_output, expand_inputs
+from visiontk.face.draw import draw_training_curves
+from visiontk.imageio import atomic_output, check_output, expand_inputs, write_image
 
 CHIP = 150
 
@@ -261,7 +262,8 @@ def _fit_threshold(embeddings: np.ndarray, labels: np.ndarray) -> float:
 def train(data_dir: str | Path, output: str | Path, config: TrainConfig | None = None, *,
           checkpoint_dir: str | Path | None = None, resume: bool = False, overwrite: bool = False,
           on_epoch: Callable[[str], None] | None = None) -> dict:
-    """Train, write OUTPUT (.keras) and OUTPUT's .json (threshold, history), and return the record."""
+    """Train, write OUTPUT (.keras) and OUTPUT's .json (threshold, history), and return the record.
+    The checkpoint folder also holds history.json and curves.png (loss and validation accuracy)."""
     from visiontk.face.model import metadata_path
     from visiontk.runtime import seed_everything, settings, tensorflow, training_strategy
 
@@ -333,6 +335,7 @@ def train(data_dir: str | Path, output: str | Path, config: TrainConfig | None =
             history.append(record)
             with atomic_output(history_path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps(history, indent=1))
+            write_image(checkpoint_dir / "curves.png", draw_training_curves(history), overwrite=True)
             log(f"epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.4f}, fixed-batch loss "
                 f"{record['fixed_batch_loss']:.4f} (was {loss_before:.4f}), validation pair accuracy "
                 f"{val_accuracy:.3f} at threshold {threshold:.3f}")
