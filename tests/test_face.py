@@ -353,3 +353,14 @@ def test_cli_enroll_failure_leaves_the_gallery_untouched(run_cli, faces_dir, sha
                       "--continue-on-error")
     assert partial.exit_code == 5
     assert json.loads(gallery.read_text())["faces"][1]["source"] == str(faces_dir / "obama_5.jpg")
+
+
+@pytest.mark.slow
+def test_cli_detect_min_face_and_threshold(run_cli, faces_dir):
+    small = faces_dir / "obama_6.jpg"     # one face about 106 pixels wide
+    found = json.loads(run_cli("face", "detect", small, "--json").stdout)["faces"]
+    assert len(found) == 1
+    assert json.loads(run_cli("face", "detect", small, "--min-face", "150", "--json").stdout)["faces"] == []
+    above = found[0]["confidence"] + 1e-4   # confidences are printed to 4 decimals
+    strict = run_cli("face", "detect", small, "--threshold", str(min(above, 1.0)), "--json")
+    assert json.loads(strict.stdout)["faces"] == []

@@ -84,14 +84,17 @@ def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continu
         if drawn:
             check_output(drawn, overwrite)
         faces = detect_faces(image, threshold=threshold, min_face=min_face)
+        chips = [crops / f"{path.stem}_face{i}.png" for i in range(len(faces))] if crops else []
+        for chip in chips:  # refuse before writing anything
+            check_output(chip, overwrite)
         record = {"faces": [face.to_dict() for face in faces]}
         if drawn:
             write_image(drawn, draw_faces(image, faces), overwrite=overwrite)
             record["drawn"] = str(drawn)
         if crops:
-            record["crops"] = [str(write_image(crops / f"{path.stem}_face{i}.png",
-                                               to_uint8(align(image, face.landmarks)), overwrite=overwrite))
-                               for i, face in enumerate(faces)]
+            for chip, face in zip(chips, faces):
+                write_image(chip, to_uint8(align(image, face.landmarks)), overwrite=overwrite)
+            record["crops"] = [str(chip) for chip in chips]
         return record
 
     def describe(record: dict) -> str:
