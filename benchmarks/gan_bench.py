@@ -110,8 +110,13 @@ def model_card(exported: dict, figures: dict, training: dict, config: dict) -> s
     status = ("finished" if epochs >= planned else
               f"**{epochs} of the {planned} planned epochs: the run was still training when this "
               "was exported**, latest epoch so far")
+    resumed = config.get("extra", {}).get("resumed", [])
+    first_planned = resumed[0]["epochs_before"] if resumed else planned
     command = (f"visiontk --seed {config['seed']} gan train {config['data']} --out {training['run']} "
-               f"--epochs {planned}")
+               f"--epochs {first_planned}")
+    for extension in resumed:
+        command += (f"`, then after epoch {extension['at_epoch']} "
+                    f"`visiontk gan train --resume {training['run']} --epochs {extension['epochs']}")
     minutes = training["total_seconds"] / 60
     speed = (f"median {training['epoch_seconds_median']:.0f} s and "
              f"{training['images_per_second_median']:.0f} images/s per epoch")

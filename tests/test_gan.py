@@ -169,6 +169,9 @@ def test_resume_continues_exactly(tmp_path, discs, trained_run):
     assert len(read_losses(tmp_path / "run")) == 3
     gan.train(None, tmp_path / "run", epochs=2, resume=True)
     assert read_losses(tmp_path / "run") == read_losses(trained_run)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["epochs"] == 2
+    assert config["extra"]["resumed"] == [{"at_epoch": 1, "epochs_before": 1, "epochs": 2}]
 
 
 def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path, discs, trained_run, monkeypatch):

@@ -83,16 +83,19 @@ def train(data: str | Path | None, out: str | Path, *, image_size: int = 28, mas
     out = Path(out)
     if resume:
         config = _read_config(out)
-        config.epochs = epochs or config.epochs
     else:
         config = _new_config(data, out, image_size, masks, epochs, batch_size, latent_dim, width, strategy,
                              seed, log_every, limit)
     images = _load_training_images(config)
     trainer = Trainer(config, out)
     if resume:
-        trainer.restore()
-    else:
-        _write_json(out / CONFIG, asdict(config))
+        progress = trainer.restore()
+        if epochs and epochs != config.epochs:
+            # Remember that the run was extended (or shortened), for its model card.
+            config.extra.setdefault("resumed", []).append(
+                {"at_epoch": progress.epoch, "epochs_before": config.epochs, "epochs": epochs})
+            config.epochs = epochs
+    _write_json(out / CONFIG, asdict(config))
     return trainer.fit(images, on_epoch)
 
 
