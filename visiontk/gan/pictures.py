@@ -95,7 +95,7 @@ def loss_curve(steps: list[int], series: dict[str, list[float]], epoch_steps: li
         draw.line([x, top, x, height - bottom], fill=(225, 225, 225))
         if epoch % label_every == 0 or epoch == len(epoch_steps):
             draw.text((x - 6, height - bottom + 4), str(epoch), fill="black", font=font)
-    draw.text((width // 2 - 40, height - 16), "epoch (grid) / step", fill="black", font=font)
+    draw.text((width // 2 - 16, height - 16), "epoch", fill="black", font=font)
     for index, (name, vals) in enumerate(series.items()):
         colour = CURVE_COLOURS.get(name, (80, 160, 80))
         points = [xy(s, v) for s, v in zip(steps, vals) if math.isfinite(v)]
