@@ -18,7 +18,6 @@ import argparse
 import csv
 import json
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -85,6 +84,7 @@ DOCS = ROOT / "docs" / "images"
 
 def refresh(run: Path) -> dict:
     from visiontk import gan
+    from visiontk.gan.train import draw_loss_curve
 
     weights = ROOT / "models" / f"{MODEL}.weights.h5"
     exported = gan.export(run, weights, overwrite=True)
@@ -97,7 +97,7 @@ def refresh(run: Path) -> dict:
     training = run_figures(run)
     config = json.loads((run / "config.json").read_text())
     DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / "loss_curve.png", DOCS / "gan_fashion_mnist_loss_curve.png")
+    draw_loss_curve(run / "losses.csv", DOCS / "gan_fashion_mnist_loss_curve.png")
     gan.generate(MODEL, 64, grid=DOCS / "gan_fashion_mnist_samples.png", seed=SEED, overwrite=True)
     gan.interpolate(MODEL, 1, 2, steps=8, output=DOCS / "gan_fashion_mnist_interpolation.png", overwrite=True)
     (ROOT / "models" / f"{MODEL}.md").write_text(model_card(exported, figures, training, config))

@@ -292,19 +292,7 @@ class Trainer:
         return path
 
     def write_curve(self) -> Path:
-        from visiontk.gan.pictures import loss_curve
-
-        rows = _read_csv(self.out / LOSSES)
-        epoch_ends = {}
-        for row in rows:
-            epoch_ends[int(row["epoch"])] = int(row["step"])
-        picture = loss_curve([int(r["step"]) for r in rows],
-                             {name: [float(r[name]) for r in rows] for name in ("d_loss", "g_loss")},
-                             [epoch_ends[e] for e in sorted(epoch_ends)])
-        path = self.out / CURVE
-        with atomic_output(path, overwrite=True) as tmp:
-            picture.save(tmp, format="PNG")
-        return path
+        return draw_loss_curve(self.out / LOSSES, self.out / CURVE)
 
     # ---- checkpoints ----------------------------------------------------------------------------------
 
@@ -349,6 +337,20 @@ class Trainer:
         self.noise.bit_generator.state = json.loads(str(arrays["noise_state"]))
         log.info("resuming %s at epoch %d step %d", self.out, epoch + 1, step + 1)
         return self.progress
+
+
+def draw_loss_curve(losses_csv: Path, path: Path) -> Path:
+    """Draw a run's losses.csv as a PNG (the epochs marked on the step axis)."""
+    from visiontk.gan.pictures import loss_curve
+
+    rows = _read_csv(losses_csv)
+    epoch_ends = {int(row["epoch"]): int(row["step"]) for row in rows}
+    picture = loss_curve([int(r["step"]) for r in rows],
+                         {name: [float(r[name]) for r in rows] for name in ("d_loss", "g_loss")},
+                         [epoch_ends[e] for e in sorted(epoch_ends)])
+    with atomic_output(path, overwrite=True) as tmp:
+        picture.save(tmp, format="PNG")
+    return path
 
 
 def save_generator(generator, config: dict, path: Path, extra: dict | None = None) -> Path:
