@@ -175,6 +175,14 @@ def test_all_pairs_are_answered_correctly_at_06(faces_dir, embeddings):
     assert wrong == []
 
 
+def test_compare_faces_and_distance():
+    from visiontk.face import compare_faces, face_distance
+    known = np.array([[0.0, 0.0], [1.0, 0.0]])
+    assert compare_faces(known, np.array([0.1, 0.0])) == [True, False]
+    assert compare_faces(known[0], np.array([0.1, 0.0])) == [True]
+    assert face_distance(known[1], np.array([1.0, 0.5])) == pytest.approx(0.5)
+
+
 # ---- galleries -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("suffix", [".npz", ".json"])

@@ -2,10 +2,12 @@
 
     from visiontk import face
 
-    faces = face.detect_faces(face.load_image("group.jpg"))     # boxes, confidences, 5 landmarks
+    image = face.load_image("group.jpg")
+    faces = face.detect_faces(image)                            # boxes, confidences, 5 landmarks
     chip = face.align(image, faces[0].landmarks)                # 150x150 aligned chip
     result = face.verify("obama_1.jpg", "obama_2.jpg")          # .same, .distance, .threshold
     vectors = face.face_encodings("group.jpg")                  # one 128-D embedding per face
+    face.compare_faces(vectors, face.face_encodings("obama_1.jpg")[0])  # one True/False per face
 
     gallery = face.Gallery.load("people.npz", model="dlib-face-resnet")
     gallery.add("obama", face.embed("obama_1.jpg").embedding)
@@ -19,8 +21,8 @@ from visiontk.face.align import align
 from visiontk.face.detect import Face, detect_faces
 from visiontk.face.gallery import UNKNOWN, Gallery, Match
 from visiontk.face.model import DEFAULT_THRESHOLD, FaceModel, load_model
-from visiontk.face.recognize import (FaceEmbedding, Verification, embed, embed_faces, face_chips,
-                                     face_distance, face_encodings, load_image, verify)
+from visiontk.face.recognize import (FaceEmbedding, Verification, compare_faces, embed, embed_faces,
+                                     face_chips, face_distance, face_encodings, load_image, verify)
 
 
 def train(*args, **kwargs):
@@ -36,5 +38,5 @@ def evaluate(*args, **kwargs):
 
 
 __all__ = ["DEFAULT_THRESHOLD", "Face", "FaceEmbedding", "FaceModel", "Gallery", "Match", "UNKNOWN",
-           "Verification", "align", "detect_faces", "embed", "embed_faces", "evaluate", "face_chips",
+           "Verification", "align", "compare_faces", "detect_faces", "embed", "embed_faces", "evaluate", "face_chips",
            "face_distance", "face_encodings", "load_image", "load_model", "train", "verify"]

@@ -78,6 +78,12 @@ def face_distance(known: np.ndarray, candidate: np.ndarray) -> np.ndarray | floa
     return float(distances[0]) if np.ndim(known) == 1 else distances
 
 
+def compare_faces(known: list[np.ndarray] | np.ndarray, candidate: np.ndarray,
+                  threshold: float = 0.6) -> list[bool]:
+    """For each known embedding: is `candidate` the same person (like face_recognition.compare_faces)?"""
+    return [bool(d <= threshold) for d in np.atleast_1d(face_distance(np.atleast_2d(known), candidate))]
+
+
 @dataclass
 class Verification:
     same: bool
