@@ -154,18 +154,19 @@ def keras_io_baseline(photo: np.ndarray, painting: np.ndarray, seconds: float,
 # ---- end of BASELINE ---------------------------------------------------------------------------------
 
 
-def peak_flops(precision: str, size: int = 4096, repeats: int = 5) -> float:
+def peak_flops(precision: str, sizes: tuple[int, ...] = (2048, 4096), repeats: int = 5) -> float:
     """The machine's attainable FLOP/s in `precision`: the best of several large matrix products."""
     tf = runtime.tensorflow()
-    a = tf.cast(tf.random.normal((size, size)), precision)
     matmul = tf.function(lambda x: tf.reduce_sum(tf.cast(tf.matmul(x, x), tf.float32)))
-    matmul(a).numpy()
-    best = np.inf
-    for _ in range(repeats):
-        started = time.perf_counter()
+    best = 0.0
+    for size in sizes:
+        a = tf.cast(tf.random.normal((size, size)), precision)
         matmul(a).numpy()
-        best = min(best, time.perf_counter() - started)
-    return 2 * size ** 3 / best
+        for _ in range(repeats):
+            started = time.perf_counter()
+            matmul(a).numpy()
+            best = max(best, 2 * size ** 3 / (time.perf_counter() - started))
+    return best
 
 
 def vgg_forward_flops(width: int, height: int, deepest: str) -> float:
@@ -226,17 +227,29 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--baseline-seconds", type=float, default=240.0)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "stylize_bench")
+    parser.add_argument("--speed-only", action="store_true", help="Only seconds per iteration and FLOP/s.")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from visiontk.imageio import write_image
-
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           "(shared with other jobs: timings are noisy)")
     photo = resize_long_side(read_image(args.content), args.size)
     painting = read_image(args.style)
-    judge = Judge(photo, painting)
     report: dict = {"load_average_start": load}
+    if not args.speed_only:
+        compare_with_baseline(args, photo, painting, report)
+    measure_speed(args, painting, report)
+    report["load_average_end"] = os.getloadavg()
+    print(f"\nload average at the end: {report['load_average_end'][0]:.2f}")
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"images and report.json in {args.out}")
+
+
+def compare_with_baseline(args, photo: np.ndarray, painting: np.ndarray, report: dict) -> None:
+    """Ours (the real CLI, default settings) and the keras.io loop, judged alike."""
+    from visiontk.imageio import write_image
+
+    judge = Judge(photo, painting)
 
     print("\n== ours: `visiontk stylize` with default settings (fresh process, start-up included) ==")
     runs = {"ours": [], "ours_float32": ["--precision", "float32"]}
@@ -271,12 +284,15 @@ def main() -> None:
           f"in at most {final['seconds'] / 5:.0f} s): {'MET' if report['target_met'] else 'NOT met'} "
           f"(ours {seconds:.1f} s = 1/{final['seconds'] / seconds:.1f} of the baseline's time)")
 
+
+def measure_speed(args, painting: np.ndarray, report: dict) -> None:
+    """Seconds per iteration at 256 and 512 px, and the share of the measured matmul peak."""
     print("\n== seconds per iteration (VGG16, forward + backward on the result) and share of peak ==")
     report["peak_gflops"], report["per_iteration"] = {}, []
     for precision in ("bfloat16", "float32"):
         peak = peak_flops(precision)
         report["peak_gflops"][precision] = peak / 1e9
-        print(f"peak {precision} matmul: {peak / 1e9:.0f} GFLOP/s (4096x4096, best of 5, measured now)")
+        print(f"peak {precision} matmul: {peak / 1e9:.0f} GFLOP/s (2048² and 4096², best of 5 each, measured now)")
         for long_side in (256, 512):
             width, height, per_iteration = seconds_per_iteration(read_image(args.content), painting,
                                                                  long_side, precision)
@@ -288,10 +304,8 @@ def main() -> None:
                                             "peak_fraction": share})
             print(f"  {precision} {width}x{height}: {per_iteration:.3f} s/iteration, {flops / 1e9:.1f} GFLOP, "
                   f"{flops / per_iteration / 1e9:.0f} GFLOP/s = {100 * share:.0f}% of the {precision} peak")
-    report["load_average_end"] = os.getloadavg()
-    print(f"\nload average at the end: {report['load_average_end'][0]:.2f}")
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"images and report.json in {args.out}")
+    print("  (TensorFlow's bfloat16 matmul does not reach the AMX units' rate that oneDNN's bfloat16 "
+          "convolutions get, so the bfloat16 'peak' here is a floor and the share can pass 100%)")
 
 
 if __name__ == "__main__":
