@@ -7,8 +7,6 @@ import pytest
 
 from visiontk.style import color
 
-pytestmark = pytest.mark.slow
-
 SIZE = 64
 
 
@@ -51,6 +49,7 @@ def test_ycbcr_round_trip_and_chrominance_swap():
     np.testing.assert_allclose(swapped[..., 1:], color.rgb_to_ycbcr(muted)[..., 1:], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_style_loss_falls_tenfold_from_the_photo(stylizer, images):
     from visiontk.imageio import read_image, resize_long_side
 
@@ -65,6 +64,7 @@ def test_style_loss_falls_tenfold_from_the_photo(stylizer, images):
     assert result.image.shape == (43, 64, 3) and result.image.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_sizes_and_requested_size(stylizer, images):
     result = stylizer(images["photo"], size=96, scales=3, iterations=(5, 3, 2))
     # 24 px (a 16 px short side) is under the smallest working size, so that scale and its
@@ -74,6 +74,7 @@ def test_coarse_to_fine_sizes_and_requested_size(stylizer, images):
     assert result.image.shape == (64, 96, 3)
 
 
+@pytest.mark.slow
 def test_a_batch_computes_the_style_targets_once(stylizer, images, shared, monkeypatch):
     prepared = []
     original = stylizer._style_at
@@ -83,6 +84,7 @@ def test_a_batch_computes_the_style_targets_once(stylizer, images, shared, monke
     assert prepared == [50, 100]  # one style image per working size, for both photos
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(stylizer, images):
     first = stylizer(images["photo"], size=SIZE, scales=1, iterations=5, init="noise", seed=7).image
     again = stylizer(images["photo"], size=SIZE, scales=1, iterations=5, init="noise", seed=7).image
@@ -91,6 +93,7 @@ def test_same_seed_same_result(stylizer, images):
     assert np.abs(first.astype(int) - other).mean() > 1.0
 
 
+@pytest.mark.slow
 def test_blend_one_zero_equals_the_first_style_alone(stylizer, images):
     from visiontk.style import Stylizer
 
@@ -105,6 +108,7 @@ def test_blend_one_zero_equals_the_first_style_alone(stylizer, images):
     assert not np.allclose(stylizer.style_targets(SIZE)[0].numpy(), even.style_targets(SIZE)[0].numpy())
 
 
+@pytest.mark.slow
 def test_preserve_color_keeps_the_photos_chrominance(stylizer, images):
     from visiontk.imageio import read_image, resize_long_side
     from visiontk.style import Stylizer
