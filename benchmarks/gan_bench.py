@@ -64,9 +64,9 @@ def speed_figures(steps: int = 60, batch_size: int = 128) -> dict:
             "epoch_of_60000_seconds": round(60000 / ips, 1)}
 
 
-def run_figures(run: Path) -> dict:
+def run_figures(run: Path, last_epoch: int | None = None) -> dict:
     with open(run / "epochs.csv", newline="") as handle:
-        epochs = list(csv.DictReader(handle))
+        epochs = [e for e in csv.DictReader(handle) if last_epoch is None or int(e["epoch"]) <= last_epoch]
     seconds = [float(e["seconds"]) for e in epochs]
     speeds = [float(e["images_per_second"]) for e in epochs]
     return {"run": str(run), "epochs": len(epochs), "total_seconds": round(sum(seconds)),
@@ -93,11 +93,12 @@ def refresh(run: Path) -> dict:
     if not pattern.search(catalog):
         sys.exit(f"{CATALOG}: no KnownFile line for {MODEL} to update")
     CATALOG.write_text(pattern.sub(rf'\g<1>{exported["sha256"]}\g<2>{exported["size"]}', catalog))
-    figures = score_figures(MODEL)
-    training = run_figures(run)
+    # The run may still be training: describe it up to the exported epoch only.
+    training = run_figures(run, last_epoch=exported["epochs"])
     config = json.loads((run / "config.json").read_text())
     DOCS.mkdir(parents=True, exist_ok=True)
-    draw_loss_curve(run / "losses.csv", DOCS / "gan_fashion_mnist_loss_curve.png")
+    draw_loss_curve(run / "losses.csv", DOCS / "gan_fashion_mnist_loss_curve.png", last_epoch=exported["epochs"])
+    figures = score_figures(MODEL)
     gan.generate(MODEL, 64, grid=DOCS / "gan_fashion_mnist_samples.png", seed=SEED, overwrite=True)
     gan.interpolate(MODEL, 1, 2, steps=8, output=DOCS / "gan_fashion_mnist_interpolation.png", overwrite=True)
     (ROOT / "models" / f"{MODEL}.md").write_text(model_card(exported, figures, training, config))

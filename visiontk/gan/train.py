@@ -339,11 +339,11 @@ class Trainer:
         return self.progress
 
 
-def draw_loss_curve(losses_csv: Path, path: Path) -> Path:
-    """Draw a run's losses.csv as a PNG (the epochs marked on the step axis)."""
+def draw_loss_curve(losses_csv: Path, path: Path, last_epoch: int | None = None) -> Path:
+    """Draw a run's losses.csv (up to `last_epoch`) as a PNG, the epochs marked on the step axis."""
     from visiontk.gan.pictures import loss_curve
 
-    rows = _read_csv(losses_csv)
+    rows = [r for r in _read_csv(losses_csv) if last_epoch is None or int(r["epoch"]) <= last_epoch]
     epoch_ends = {int(row["epoch"]): int(row["step"]) for row in rows}
     picture = loss_curve([int(r["step"]) for r in rows],
                          {name: [float(r[name]) for r in rows] for name in ("d_loss", "g_loss")},
