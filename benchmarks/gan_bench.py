@@ -97,7 +97,8 @@ def refresh(run: Path) -> dict:
     training = run_figures(run, last_epoch=exported["epochs"])
     config = json.loads((run / "config.json").read_text())
     DOCS.mkdir(parents=True, exist_ok=True)
-    draw_loss_curve(run / "losses.csv", DOCS / "gan_fashion_mnist_loss_curve.png", last_epoch=exported["epochs"])
+    curve = DOCS / "gan_fashion_mnist_loss_curve.png"
+    draw_loss_curve(run / "losses.csv", curve, last_epoch=exported["epochs"])
     figures = score_figures(MODEL)
     gan.generate(MODEL, 64, grid=DOCS / "gan_fashion_mnist_samples.png", seed=SEED, overwrite=True)
     gan.interpolate(MODEL, 1, 2, steps=8, output=DOCS / "gan_fashion_mnist_interpolation.png", overwrite=True)
