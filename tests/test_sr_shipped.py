@@ -23,6 +23,21 @@ def test_shipped_x2_beats_bicubic_on_every_set5_image(set5):
         assert row["ssim"] > row["bicubic_ssim"], row
 
 
+@pytest.mark.parametrize("scale", [4])
+def test_shipped_models_beat_bicubic_on_set5(set5, scale):
+    from visiontk.sr.evaluate import evaluate
+
+    mean = evaluate(set5, scale)["mean"]
+    assert mean["psnr"] > mean["bicubic_psnr"] + 1.0 and mean["ssim"] > mean["bicubic_ssim"]
+
+
+def test_fresh_install_default_upscale_is_x4(set5, tmp_path, run_cli):
+    result = run_cli("sr", "upscale", set5 / "head.png", "-o", tmp_path / "big.png")
+    assert result.exit_code == 0, result.stderr
+    with Image.open(tmp_path / "big.png") as im, Image.open(set5 / "head.png") as small:
+        assert im.size == (small.size[0] * 4, small.size[1] * 4) and im.mode == "RGB"
+
+
 def test_shipped_x2_upscale_command(set5, tmp_path, run_cli):
     result = run_cli("sr", "upscale", set5 / "head.png", "--scale", "2", "-o", tmp_path / "big.png")
     assert result.exit_code == 0, result.stderr
