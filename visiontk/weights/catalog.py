@@ -68,7 +68,7 @@ register(WeightSpec(
     description="DCGAN generator trained on Fashion-MNIST (28x28 grayscale), default of `gan generate`",
     source="shipped in models/",
     files=(KnownFile("dcgan-fashion-mnist.weights.h5",
-                     sha256="7efea3d9536e4f4ae54976828aeef9b914b8bdbffb4c1789544fdb495ca6abc1", size=3072176),),
+                     sha256="4813bf954d1eee10fa5c273bbdb59c5b5db1ea76b6a13dc521f6a82e8d4edfdd", size=3072176),),
     card="dcgan-fashion-mnist.md",
     tags=("gan",),
 ))
