@@ -100,7 +100,7 @@ def refresh(run: Path) -> dict:
     curve = DOCS / "gan_fashion_mnist_loss_curve.png"
     draw_loss_curve(run / "losses.csv", curve, last_epoch=exported["epochs"])
     figures = score_figures(MODEL)
-    gan.generate(MODEL, 64, grid=DOCS / "gan_fashion_mnist_samples.png", seed=SEED, overwrite=True)
+    gan.generate(MODEL, 64, grid=DOCS / "gan_fashion_mnist_samples.png", seed=SEED, scale=2, overwrite=True)
     gan.interpolate(MODEL, 1, 2, steps=8, output=DOCS / "gan_fashion_mnist_interpolation.png", overwrite=True)
     (ROOT / "models" / f"{MODEL}.md").write_text(model_card(exported, figures, training, config))
     return {"exported": exported, "scores": figures, "training": training}

@@ -252,6 +252,8 @@ def test_shipped_model_generates_varied_fashion_images(tmp_path, run_cli):
     assert record["model"] == "dcgan-fashion-mnist" and record["shape"] == [28, 28, 1]
     sheet = Image.open(tmp_path / "sheet.png")
     assert sheet.mode == "L" and sheet.size == (8 * 30 + 2, 8 * 30 + 2)
+    result = run_cli("gan", "generate", "-n", "4", "--grid", tmp_path / "big.png", "--scale", "3")
+    assert result.exit_code == 0 and Image.open(tmp_path / "big.png").size == (3 * 62, 3 * 62)
 
     from visiontk.gan import load_generator
     from visiontk.gan.generate import latents

@@ -72,12 +72,14 @@ seed_option = click.option("--seed", type=int, help="Seed of the latent vectors 
 @click.option("-n", "count", type=int, default=64, show_default=True, help="Number of images.")
 @click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), help="Write one sample sheet here.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), help="Write each image here.")
+@click.option("--scale", type=int, default=1, show_default=True,
+              help="Enlarge the --grid sheet this many times (nearest neighbour), for viewing.")
 @click.option("--rgba", is_flag=True, help="4-channel models: put the mask in the alpha channel instead of a "
                                            "separate -mask file.")
 @seed_option
 @overwrite_option
 @json_option
-def generate_command(model, count, grid, output_dir, rgba, seed, overwrite, as_json) -> int:
+def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrite, as_json) -> int:
     """Generate images with a trained DCGAN.
 
     \b
@@ -86,7 +88,7 @@ def generate_command(model, count, grid, output_dir, rgba, seed, overwrite, as_j
     """
     from visiontk import gan
 
-    result = gan.generate(model, count, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba,
+    result = gan.generate(model, count, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba, scale=scale,
                           overwrite=overwrite)
     shown = result["written"] if len(result["written"]) <= 4 else result["written"][:2] + ["..."]
     emit(result, as_json,

@@ -98,14 +98,14 @@ def resolve_seed(seed: int | None) -> int:
 
 def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path | None = None,
              output_dir: str | Path | None = None, seed: int | None = None, rgba: bool = False,
-             overwrite: bool = False) -> dict:
+             scale: int = 1, overwrite: bool = False) -> dict:
     """Sample `n` images; write them as one sheet (`grid`) and/or single files in `output_dir`.
 
     4-channel (RGB + mask) models write the mask to a `-mask` file beside each picture, or as the
-    alpha channel with rgba=True.
+    alpha channel with rgba=True. `scale` enlarges the sheet (nearest neighbour) for viewing.
     """
-    if n < 1:
-        raise BadInputError("-n must be at least 1")
+    if n < 1 or scale < 1:
+        raise BadInputError("-n and --scale must be at least 1")
     if grid is None and output_dir is None:
         raise BadInputError("say where to write: --grid OUT.png and/or --output-dir DIR")
     if grid is not None:
@@ -115,20 +115,20 @@ def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path |
     images = generator.images(latents(n, generator.latent_dim, seed))
     written: list[Path] = []
     if grid is not None:
-        written += _write_sheet(Path(grid), images, rgba, overwrite)
+        written += _write_sheet(Path(grid), images, rgba, scale, overwrite)
     if output_dir is not None:
         written += _write_singles(Path(output_dir), images, rgba, overwrite)
     return {"model": generator.name, "n": n, "seed": seed, "shape": list(images.shape[1:]),
             "written": [str(p) for p in written]}
 
 
-def _write_sheet(path: Path, images: np.ndarray, rgba: bool, overwrite: bool) -> list[Path]:
+def _write_sheet(path: Path, images: np.ndarray, rgba: bool, scale: int, overwrite: bool) -> list[Path]:
     from visiontk.gan.pictures import grid
 
     columns = int(np.ceil(np.sqrt(len(images))))
     if rgba and images.shape[-1] == 4:
-        return write_picture(path, _rgba(grid(images, columns)), None, overwrite=overwrite)
-    return write_sheet(path, images, columns=columns, overwrite=overwrite)
+        return write_picture(path, _rgba(grid(images, columns, scale=scale)), None, overwrite=overwrite)
+    return write_sheet(path, images, columns=columns, overwrite=overwrite, scale=scale)
 
 
 def _write_singles(folder: Path, images: np.ndarray, rgba: bool, overwrite: bool) -> list[Path]:
