@@ -23,7 +23,7 @@ def test_shipped_x2_beats_bicubic_on_every_set5_image(set5):
         assert row["ssim"] > row["bicubic_ssim"], row
 
 
-@pytest.mark.parametrize("scale", [4])
+@pytest.mark.parametrize("scale", [3, 4])
 def test_shipped_models_beat_bicubic_on_set5(set5, scale):
     from visiontk.sr.evaluate import evaluate
 
