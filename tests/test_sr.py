@@ -169,6 +169,8 @@ def test_train_writes_checkpoints_and_resumes_exactly(set5, tmp_path):
     for x, y in zip(*weights):
         np.testing.assert_array_equal(x, y)
     assert (tmp_path / "a" / "best.weights.h5").is_file() and (tmp_path / "a" / "log.csv").is_file()
+    with Image.open(tmp_path / "a" / "curves.png") as curves:  # loss and validation PSNR, drawn
+        assert curves.size == (840, 260)
 
 
 def test_warm_start_copies_the_body(tiny_weights, set5, tmp_path):

@@ -22,6 +22,7 @@ import numpy as np
 from visiontk.errors import BadInputError, VisiontkError
 from visiontk.runtime import progress, tensorflow, training_strategy
 from visiontk.sr import data
+from visiontk.sr.curves import draw_curves
 from visiontk.sr.metrics import y_psnr_ssim
 
 log = logging.getLogger("visiontk.sr")
@@ -124,6 +125,7 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
             if val_pairs and (now % config.val_every == 0 or now == config.steps):
                 val = validate(model, val_pairs, config.scale)
                 _log_row(run_dir, now, None, optimizer, float(seconds.numpy()), val)
+                draw_curves(run_dir / "log.csv", run_dir / "curves.png")
                 log.info("step %d: validation PSNR %.3f dB (best %.3f)", now, val, float(best_psnr.numpy()))
                 if val > float(best_psnr.numpy()):
                     best_psnr.assign(val)
