@@ -190,8 +190,8 @@ def test_warm_start_copies_the_body(tiny_weights, set5, tmp_path):
     lr = np.random.default_rng(4).uniform(0, 255, (1, 6, 7, 3)).astype(np.float32)
     import keras
 
-    x2_features = keras.Model(source.inputs, source.get_layer("upsample1_shuffle").output)(lr).numpy()
-    x4_features = keras.Model(model.inputs, model.get_layer("upsample2_shuffle").output)(lr).numpy()
+    x2_features = keras.Model(source.input, source.get_layer("upsample1_shuffle").output)(lr).numpy()
+    x4_features = keras.Model(model.input, model.get_layer("upsample2_shuffle").output)(lr).numpy()
     np.testing.assert_allclose(x4_features, np.repeat(np.repeat(x2_features, 2, 1), 2, 2), atol=1e-5)
 
 
