@@ -77,7 +77,7 @@ register(WeightSpec(
 for _scale, _sha256, _size in (
     (2, "a3c1fcd3d05e145ace964b8d7c0ae4da19394c1be139ef9dca256ee2f8bc74a4", 5627152),
     (3, "84d2075c43af7d3c60abe55c1d7fa25a73f21510108a4b5b8ae22cf46bab7a15", 6366736),
-    (4, "69a7655b4b8875cde907ca3e2b75bcbf361e9cabfe1dfd22f0dc6420a369ded3", 6223560),
+    (4, "4636eb13a454ac6df11abf6f1da0bf8b55c25c06212c63775f12f7daf845a4fc", 6223560),
 ):
     register(WeightSpec(
         name=f"edsr-x{_scale}",
