@@ -59,7 +59,7 @@ def read_picture(path: str | os.PathLike) -> Picture:
     if not path.exists():
         raise BadInputError(f"{path}: no such file")
     if path.is_dir():
-        raise BadInputError(f"{path}: is a directory, expected an image file")
+        raise BadInputError(f"{path}: is a directory with no images in it, expected an image file")
     try:
         with Image.open(path) as im:
             _check_pixel_count(path, im.size)
@@ -195,22 +195,29 @@ def is_image_path(path: Path) -> bool:
 def expand_inputs(inputs: Iterable[str | os.PathLike], stdin=None) -> list[Path]:
     """Turn command-line inputs into a list of files.
 
-    Directories are searched recursively for images (sorted, hidden files skipped); `-` reads one path
-    per line from stdin. Files are kept as given, even if missing, so that the batch reports them.
+    `-` reads one path per line from stdin. Folders are searched recursively for images (sorted,
+    hidden files skipped). Files, and folders without images, are kept as given, even if missing, so
+    that the batch reports them.
     """
     paths: list[Path] = []
+    for item in _with_stdin(inputs, stdin):
+        found = _images_in(item) if item.is_dir() else []
+        paths.extend(found or [item])
+    return paths
+
+
+def _with_stdin(inputs: Iterable[str | os.PathLike], stdin) -> Iterator[Path]:
     for item in inputs:
         if str(item) == "-":
             stream = stdin or sys.stdin
-            paths.extend(Path(line.rstrip("\r\n")) for line in stream if line.strip())
-            continue
-        item = Path(item)
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and is_image_path(p)
-                                and not any(part.startswith(".") for part in p.relative_to(item).parts)))
+            yield from (Path(line.rstrip("\r\n")) for line in stream if line.strip())
         else:
-            paths.append(item)
-    return paths
+            yield Path(item)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p)
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def resize_long_side(rgb: np.ndarray, long_side: int, resample=Image.BICUBIC) -> np.ndarray:

@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from visiontk.errors import BadInputError, BatchFailedError, VisiontkError
-from visiontk.imageio import expand_inputs
+from visiontk.imageio import WRITE_FORMATS, expand_inputs
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print results as JSON, one object per line.")
@@ -123,7 +123,10 @@ def run_batch(paths: list[Path], work: Callable[[Path], dict | None], *, as_json
 
 
 def output_for(path: Path, output_dir: Path | None, suffix: str, extension: str | None = None) -> Path:
-    """Where a batch writes the result for `path`: beside it, or in `output_dir`, as NAME+suffix+ext."""
+    """Where a batch writes the result for `path`: beside it, or in `output_dir`, as NAME+suffix+ext.
+    The extension defaults to the input's, or .png for inputs we read but don't write (GIF)."""
     folder = output_dir if output_dir is not None else path.parent
-    return folder / f"{path.stem}{suffix}{extension or path.suffix}"
+    if extension is None:
+        extension = path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
+    return folder / f"{path.stem}{suffix}{extension}"
 
