@@ -68,7 +68,7 @@ register(WeightSpec(
     description="DCGAN generator trained on Fashion-MNIST (28x28 grayscale), default of `gan generate`",
     source="shipped in models/",
     files=(KnownFile("dcgan-fashion-mnist.weights.h5",
-                     sha256="f5c71023a90f188f7b04e5ff47ff72610002fabd7af7a6b00d6b4d2a4ff29b98", size=3072176),),
+                     sha256="c849f698c415a0a6375322384fa4c795879bd6a7abbd934bf11c64e18b24fed2", size=3072176),),
     card="dcgan-fashion-mnist.md",
     tags=("gan",),
 ))
