@@ -120,7 +120,7 @@ def _load_npz(path: Path) -> np.ndarray:
 
 def _load_folder(folder: Path, image_size: int | None, masks: str | Path | None,
                  limit: int | None) -> np.ndarray:
-    paths = expand_inputs([folder])[:limit]
+    paths = [p for p in expand_inputs([folder]) if p.is_file()][:limit]
     if not paths:
         raise BadInputError(f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, "
                             "recursively)")
