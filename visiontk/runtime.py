@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import random
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -151,3 +152,32 @@ def progress(iterable: Iterable | None = None, **kwargs: Any):
     kwargs.setdefault("leave", False)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, file=sys.stderr, **kwargs)
+
+
+class GracefulStop:
+    """While active, SIGTERM and a first Ctrl-C only set `requested`, so that a batch or training loop
+    can finish its current item or step (and save) before stopping; a second one interrupts at once."""
+
+    def __init__(self, notice: str | None = None) -> None:
+        self.requested = False
+        self.notice = notice
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "GracefulStop":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: signals can't be caught here
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.notice:
+            print(f"visiontk: {self.notice}", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

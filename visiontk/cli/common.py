@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from visiontk.errors import BadInputError, BatchFailedError, VisiontkError
 from visiontk.imageio import WRITE_FORMATS, expand_inputs
+from visiontk.runtime import GracefulStop
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print results as JSON, one object per line.")
@@ -65,32 +65,6 @@ def report_failure(path: Path, exc: VisiontkError, as_json: bool) -> None:
         emit({"input": str(path), "ok": False, "error": message, "exit_code": exc.exit_code}, True)
 
 
-class _StopAfterCurrent:
-    """While a batch runs, SIGTERM (and a first Ctrl-C) let the current item finish, then stop."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopAfterCurrent":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        click.echo("visiontk: stopping after the current item (Ctrl-C again to stop now)", err=True)
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 def run_batch(paths: list[Path], work: Callable[[Path], dict | None], *, as_json: bool,
               continue_on_error: bool, describe: Callable[[dict], str] | None = None) -> int:
     """Run `work` on each path, printing each result as it comes.
@@ -100,7 +74,7 @@ def run_batch(paths: list[Path], work: Callable[[Path], dict | None], *, as_json
     failures are reported one by one and the batch ends with exit 5.
     """
     failures = 0
-    with _StopAfterCurrent() as stop:
+    with GracefulStop("stopping after the current item (Ctrl-C again to stop now)") as stop:
         for path in paths:
             try:
                 record = work(path)

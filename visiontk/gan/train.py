@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from visiontk import runtime
+from visiontk.runtime import GracefulStop
 from visiontk.errors import BadInputError, VisiontkError
 from visiontk.imageio import atomic_output
 
@@ -220,7 +220,7 @@ class Trainer:
         _drop_epochs_from(self.out / EPOCHS, self.progress.epoch + 1)
         summary: dict[str, Any] = {"run": str(self.out), "images": len(images),
                                    "steps_per_epoch": steps_per_epoch}
-        with _StopRequest() as stop:
+        with GracefulStop() as stop:
             while self.progress.epoch < config.epochs:
                 record = self._run_epoch(images, steps_per_epoch, stop)
                 if record is None:  # interrupted: the checkpoint is written, stop here
@@ -232,7 +232,7 @@ class Trainer:
                        generator=str(self.out / GENERATOR_WEIGHTS), curve=str(self.out / CURVE))
         return summary
 
-    def _run_epoch(self, images: np.ndarray, steps_per_epoch: int, stop: "_StopRequest") -> dict | None:
+    def _run_epoch(self, images: np.ndarray, steps_per_epoch: int, stop: GracefulStop) -> dict | None:
         config, progress = self.config, self.progress
         epoch = progress.epoch
         order = np.random.default_rng([config.seed, epoch]).permutation(len(images))
@@ -412,29 +412,3 @@ def _drop_rows_after(path: Path, global_step: int) -> None:
 
 def _drop_epochs_from(path: Path, epoch: int) -> None:
     _rewrite_csv(path, lambda r: int(r["epoch"]) < epoch)
-
-
-class _StopRequest:
-    """Ctrl-C or SIGTERM during training: finish the current step, save a checkpoint, then stop.
-    A second Ctrl-C stops at once (the last epoch's checkpoint remains)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)

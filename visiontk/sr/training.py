@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from visiontk.errors import BadInputError, VisiontkError
-from visiontk.runtime import progress, tensorflow, training_strategy
+from visiontk.runtime import GracefulStop, progress, tensorflow, training_strategy
 from visiontk.sr import data
 from visiontk.sr.curves import draw_curves
 from visiontk.sr.metrics import y_psnr_ssim
@@ -108,8 +107,7 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
     saved_seconds = float(seconds.numpy())
     bar = progress(total=config.steps, initial=first, desc=f"EDSR x{config.scale}", unit="step")
     last_loss = float("nan")
-    stop = _StopRequest()
-    try:
+    with GracefulStop() as stop:
         for lr_hr in batches:
             loss = float(train_step(lr_hr))
             losses.append(loss)
@@ -136,35 +134,11 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
             if stop.requested:
                 log.warning("stopped at step %d on request; run the same command again to resume", now)
                 break
-    finally:
-        bar.close()
-        stop.restore()
+    bar.close()
     if not val_pairs:  # nothing to judge "best" by: the latest is the best we have
         _save_weights(model, run_dir / "best.weights.h5")
     return {"run": str(run_dir), "step": int(step.numpy()), "loss": last_loss,
             "best_val_psnr": float(best_psnr.numpy()), "train_seconds": float(seconds.numpy())}
-
-
-class _StopRequest:
-    """SIGTERM or Ctrl-C during training: finish the step, checkpoint, and return (a second one kills)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: no graceful stop
-                pass
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def build_model(config: TrainConfig):
