@@ -182,3 +182,34 @@ def test_gan_score_on_a_folder_with_bad_files(zoo, run_cli, tmp_path):
     result = run_cli("gan", "score", good_dir, "--json")
     assert result.exit_code == 3 and "zz truncated.png" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_every_face_command_rejects_each_bad_file_cleanly(zoo, run_cli, shared, tmp_path):
+    _, _, bad = zoo
+    good = shared / "data" / "faces" / "obama_1.jpg"
+    gallery = tmp_path / "gallery.npz"
+    assert run_cli("face", "enroll", "--gallery", gallery, "obama", good).exit_code == 0
+    before = gallery.read_bytes()
+    for path in bad:
+        for args in (["face", "verify", good, path], ["face", "embed", path, "--json"],
+                     ["face", "enroll", "--gallery", gallery, "someone", path],
+                     ["face", "identify", "--gallery", gallery, path]):
+            result = run_cli(*args)
+            assert result.exit_code == 3, (args, result.stderr)
+            assert str(path) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+            assert "Traceback" not in result.stderr
+    assert gallery.read_bytes() == before
+
+
+def test_face_embed_batch_keeps_the_good_embeddings(zoo, run_cli, shared, tmp_path):
+    good_dir, _, bad = zoo
+    for name in ("obama_1.jpg", "biden_1.jpg", "kit_harington_1.jpg"):
+        shutil.copy(shared / "data" / "faces" / name, good_dir / name)
+    out = tmp_path / "embeddings.npz"
+    result = run_cli("face", "embed", good_dir, *bad, "-o", out, "--continue-on-error")
+    assert result.exit_code == 5
+    assert_clean_errors(result, bad)
+    with np.load(out) as saved:
+        assert saved["embeddings"].shape == (3, 128)
+        assert sorted(Path(p).name for p in saved["paths"]) == ["biden_1.jpg", "kit_harington_1.jpg",
+                                                                 "obama_1.jpg"]
