@@ -8,7 +8,7 @@ import click
 from visiontk.cli.common import emit, json_option, overwrite_option, strategy_option
 
 
-@click.group("gan")
+@click.group("gan", short_help="DCGAN: train, generate, interpolate, score.")
 def command() -> None:
     """DCGAN (Radford et al. 2015): train, generate, interpolate, score."""
 

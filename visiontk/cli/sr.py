@@ -12,7 +12,7 @@ from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argu
 SCALE = click.Choice(["2", "3", "4"])
 
 
-@click.group("sr")
+@click.group("sr", short_help="Super-resolution with EDSR: upscale, eval, train.")
 def command() -> None:
     """Super-resolution with EDSR (Lim et al. 2017): upscale images x2, x3 or x4."""
 
