@@ -68,7 +68,7 @@ register(WeightSpec(
     description="DCGAN generator trained on Fashion-MNIST (28x28 grayscale), default of `gan generate`",
     source="shipped in models/",
     files=(KnownFile("dcgan-fashion-mnist.weights.h5",
-                     sha256="c849f698c415a0a6375322384fa4c795879bd6a7abbd934bf11c64e18b24fed2", size=3072176),),
+                     sha256="a2e7f1e19d0a1f616146b0c1e69678f351b9bd6700e2e5a07b418098939bbb30", size=3072176),),
     card="dcgan-fashion-mnist.md",
     tags=("gan",),
 ))
