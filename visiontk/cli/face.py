@@ -16,6 +16,9 @@ model_option = click.option("--model", "model_path", type=click.Path(dir_okay=Fa
                             help="A .keras model from `face train` (default: dlib's pretrained ResNet).")
 min_face_option = click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
                                help="Smallest face to look for, in pixels.")
+pairs_root_option = click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path),
+    help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
 distance_option = click.option("--threshold", type=click.FloatRange(min=0), default=None,
                                help="Same person when the embedding distance is at most this "
                                     "[default: the model's, 0.6 for dlib's].")
@@ -114,8 +117,7 @@ def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continu
 @click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Verify many pairs: a CSV of two image paths per line (optional third column same "
                    "yes/no) or LFW's pairs.txt. One result per pair.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder the paths in --pairs are relative to [default: the pairs file's folder].")
+@pairs_root_option
 @distance_option
 @face_index_option
 @model_option
@@ -477,8 +479,7 @@ def train(data_dir, output, loss, margin, init, freeze_backbone, epochs, identit
 
 @command.command("eval")
 @click.argument("pairs_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
+@pairs_root_option
 @click.option("--roc", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the ROC curve to this PNG.")
 @distance_option
