@@ -25,9 +25,10 @@ def command() -> None:
 @click.option("--steps", type=int, default=300_000, show_default=True, help="Total training steps to reach.")
 @click.option("--batch", type=int, default=16, show_default=True, help="Patches per step.")
 @click.option("--patch", type=int, default=48, show_default=True, help="LR patch side in pixels.")
-@click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True, help="Adam learning rate.")
+@click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True,
+              help="Adam learning rate (given when resuming: replaces the run's).")
 @click.option("--halve-every", type=int, default=200_000, show_default=True,
-              help="Halve the learning rate every this many steps.")
+              help="Halve the learning rate every this many steps (given when resuming: replaces the run's).")
 @click.option("--val-every", type=int, default=500, show_default=True,
               help="Validation PSNR on the held-out images every this many steps.")
 @click.option("--val-images", type=int, default=10, show_default=True,
@@ -53,7 +54,9 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, h
       visiontk sr train ../shared/data/sr-train/bsds500/{train,test} --scale 2 --out runs/x2
     """
     from visiontk.runtime import seed_everything
-    from visiontk.sr.training import TrainConfig, train
+    from click.core import ParameterSource
+
+    from visiontk.sr.training import RESCHEDULABLE, TrainConfig, train
 
     seed_everything(seed)
     config = TrainConfig(hr_dirs=[str(d) for d in hr_dirs], scale=int(scale), steps=steps, batch=batch,
@@ -62,7 +65,9 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, h
                          blocks=blocks, features=features, res_scaling=res_scaling,
                          init_from=str(init_from) if init_from else None, strategy=strategy,
                          precision=precision, seed=seed)
-    result = train(config, run_dir)
+    given = click.get_current_context().get_parameter_source
+    reschedule = tuple(name for name in RESCHEDULABLE if given(name) is not ParameterSource.DEFAULT)
+    result = train(config, run_dir, reschedule=reschedule)
     emit(result, as_json, f"{result['run']}: step {result['step']}, loss {result['loss']:.3f}, "
                           f"best validation PSNR {result['best_val_psnr']:.2f} dB")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,21 @@ def run_summary(run_dir: Path, which: str = "best") -> dict:
         (validated[-1] if validated else last)
     return {"config": config, "steps_total": int(last["step"]), "seconds_total": float(last["seconds"]),
             "step": int(chosen["step"]), "seconds": float(chosen["seconds"]),
-            "val_psnr": float(chosen["val_psnr"]) if chosen.get("val_psnr") else None}
+            "val_psnr": float(chosen["val_psnr"]) if chosen.get("val_psnr") else None,
+            "learning_rates": learning_rate_history(rows)}
+
+
+def learning_rate_history(rows: list[dict]) -> str:
+    """The learning rates a run used, as "0.0001 to step 6000, 5e-05 to step 9000" (runs can be
+    rescheduled on resume, so the stored settings alone don't tell)."""
+    segments: list[list] = []
+    for row in rows:
+        rate = float(row["learning_rate"])
+        if segments and segments[-1][0] == rate:
+            segments[-1][1] = int(row["step"])
+        else:
+            segments.append([rate, int(row["step"])])
+    return ", ".join(f"{rate:g} to step {step}" for rate, step in segments)
 
 
 def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_dir: str | Path | None = None,
@@ -68,8 +83,10 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
 def model_card(filename: str, scale: int, summary: dict, scores: dict | None, eval_dir, sha256: str,
                size: int) -> str:
     config = summary["config"]
-    # Runs store sys.argv; show it as the `visiontk ...` command a user would type.
+    # Runs store the sys.argv of their first start; show it as the `visiontk ...` command a user would type,
+    # with the total steps the run has reached since (resuming raises --steps).
     command = "visiontk " + config["command"].split(" ", 1)[-1]
+    command = re.sub(r"--steps \d+", f"--steps {summary['steps_total']}", command)
     scaling = config["res_scaling"] or "none"
     hours = summary["seconds"] / 3600
     lines = [
@@ -82,7 +99,7 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"- Data: {', '.join(config['hr_dirs'])} (BSDS500 train+test, 400 photos, 481x321), "
         f"{config['val_images']} held out for validation; LR by PIL bicubic downscaling.",
         f"- {config['batch']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
-        f"rotations, L1 loss, Adam lr {config['learning_rate']:g} halved every {config['halve_every']} steps, "
+        f"rotations, L1 loss, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
         f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",
         f"- Command: `{command}`",

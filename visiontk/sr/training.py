@@ -50,15 +50,20 @@ class TrainConfig:
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
 
 
-def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10) -> dict:
+RESCHEDULABLE = ("learning_rate", "halve_every")
+
+
+def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
+          reschedule: tuple[str, ...] = ()) -> dict:
     """Train (or resume training) into `run_dir`; returns the final step, loss and best validation PSNR.
 
     If `run_dir` already holds a run, its stored settings are used, except `steps` (the total to reach),
-    which may be raised to train longer.
+    which may be raised to train longer, and the fields named in `reschedule` (`learning_rate`,
+    `halve_every`), which take config's values: a longer run usually wants its learning rate to decay sooner.
     """
     tf = tensorflow()
     run_dir = Path(run_dir)
-    config = _load_or_store_config(config, run_dir)
+    config = _load_or_store_config(config, run_dir, reschedule)
     paths = data.find_images([Path(d) for d in config.hr_dirs])
     train_paths, val_paths = data.split_validation(paths, config.val_images)
     pairs = data.load_pairs(train_paths, config.scale, min_lr_size=config.patch)
@@ -218,7 +223,7 @@ def _save_weights(model, path: Path) -> None:
     tmp.replace(path)
 
 
-def _load_or_store_config(config: TrainConfig, run_dir: Path) -> TrainConfig:
+def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[str, ...] = ()) -> TrainConfig:
     stored = run_dir / "run.json"
     if stored.is_file():
         try:
@@ -229,6 +234,14 @@ def _load_or_store_config(config: TrainConfig, run_dir: Path) -> TrainConfig:
             raise VisiontkError(f"{run_dir} is an x{saved.scale} run, not x{config.scale}: "
                                 "use another --out folder")
         saved.steps = max(saved.steps, config.steps)
+        for name in reschedule:
+            if name not in RESCHEDULABLE:
+                raise VisiontkError(f"{name} is fixed when a run starts; only {', '.join(RESCHEDULABLE)} "
+                                    "can change on resume")
+            if getattr(saved, name) != getattr(config, name):
+                log.warning("%s: %s changed from %s to %s", run_dir, name, getattr(saved, name),
+                            getattr(config, name))
+                setattr(saved, name, getattr(config, name))
         config = saved
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = stored.with_suffix(".json.part")
