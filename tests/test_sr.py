@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,6 +253,12 @@ def test_models_import_krasserm_weights(tmp_path, run_cli, set5):
     rgb = np.asarray(Image.open(set5 / "bird.png"))[:40, :40]
     imported = Upscaler(4, "edsr-x4-krasserm").predict(rgb.astype(np.float32))
     np.testing.assert_allclose(imported, reference(rgb[None].astype(np.float32))[0].numpy(), atol=1e-3)
+    listed = [json.loads(line) for line in run_cli("models", "list", "--json").stdout.splitlines()]
+    assert next(m for m in listed if m["name"] == "edsr-x4-krasserm")["present"]
+    converted = Path(result.stdout.rsplit(" ", 1)[-1].strip())
+    converted.write_bytes(converted.read_bytes() + b"tampered")  # no longer the file the import wrote
+    result = run_cli("sr", "upscale", set5 / "bird.png", "--model", "edsr-x4-krasserm", "-o", tmp_path / "x.png")
+    assert result.exit_code == 4 and "hash mismatch" in result.stderr
 
     _write_krasserm_h5(tmp_path / "broken.h5", reference, drop_last=True)
     result = run_cli("models", "import", "edsr-x4-krasserm", tmp_path / "broken.h5")

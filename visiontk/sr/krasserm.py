@@ -84,10 +84,3 @@ def import_weights(source: Path, spec) -> Path:
             raise WeightsError(f"{source}: these are x{scale} EDSR weights, not x{wanted} as {spec.name!r} needs")
     return target
 
-
-def imported_path(name: str) -> Path | None:
-    """The converted file of an imported weight set, if `models import` made one."""
-    from visiontk.weights.registry import cache_dir
-
-    path = cache_dir() / f"{name}{IMPORTED_SUFFIX}"
-    return path if path.is_file() else None

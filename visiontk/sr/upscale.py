@@ -26,7 +26,6 @@ def default_model(scale: int) -> str:
 def weights_path(model: str | Path | None, scale: int) -> Path:
     """A weights file for `model`: a registry name (default: the shipped model for `scale`) or a path."""
     from visiontk import weights
-    from visiontk.sr.krasserm import imported_path
 
     model = model or default_model(scale)
     candidate = Path(model)
@@ -34,9 +33,6 @@ def weights_path(model: str | Path | None, scale: int) -> Path:
         if not candidate.is_file():
             raise WeightsError(f"{candidate}: no such weights file")
         return candidate
-    imported = imported_path(str(model))
-    if imported is not None:
-        return imported
     return weights.resolve(str(model))
 
 

@@ -126,7 +126,7 @@ def _pip_file(spec: WeightSpec) -> Path | None:
 def candidates(spec: WeightSpec) -> Iterator[Path]:
     """Every existing file that could hold `spec`, in resolution order (unverified)."""
     for folder in search_dirs():
-        for known in spec.files:
+        for known in accepted_files(spec):
             path = folder / known.filename
             if path.is_file():
                 yield path
@@ -175,7 +175,20 @@ def _write_memo(memo: dict) -> None:
 
 def match(spec: WeightSpec, path: Path) -> KnownFile | None:
     d = digest(path)
-    return next((known for known in spec.files if known.matches(d)), None)
+    return next((known for known in accepted_files(spec) if known.matches(d)), None)
+
+
+def accepted_files(spec: WeightSpec) -> tuple[KnownFile, ...]:
+    """The catalog's files for `spec`, plus the one `models import` converted with its importer."""
+    record = _import_record(spec)
+    if not spec.importer or not record.is_file():
+        return spec.files
+    sha256, _, filename = record.read_text().strip().partition("  ")
+    return spec.files + (KnownFile(filename, sha256=sha256),)
+
+
+def _import_record(spec: WeightSpec) -> Path:
+    return cache_dir() / f"{spec.name}.imported.sha256"
 
 
 # ---- resolving, fetching, importing -----------------------------------------------------------------
@@ -252,7 +265,10 @@ def import_file(name: str, source: str | os.PathLike) -> Path:
     known = match(spec, source)
     if known is None and spec.importer:
         module, func = spec.importer.split(":")
-        return getattr(importlib.import_module(module), func)(source, spec)
+        target = getattr(importlib.import_module(module), func)(source, spec)
+        # The converted file's hash can't be in the catalog: record it, so it is verified like the others.
+        write_atomic_bytes(_import_record(spec), f"{digest(target).sha256}  {target.name}\n".encode())
+        return target
     if known is None:
         raise WeightsError(f"{source}: not a known file for {name!r} (hash mismatch); expected "
                            + " or ".join(k.filename for k in spec.files))
