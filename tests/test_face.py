@@ -259,17 +259,27 @@ def test_cli_verify_same_different_and_no_face(run_cli, faces_dir, shared):
 
 
 @pytest.mark.slow
-def test_cli_verify_pairs_lfw_format(run_cli, faces_dir, tmp_path):
+def test_cli_verify_pairs_lfw_format(run_cli, faces_dir, shared, tmp_path):
     root = tmp_path / "lfw"
-    for person, files in {"Obama": ["obama_5.jpg", "obama_6.jpg"], "Biden": ["biden_2.jpg"]}.items():
+    people = {"Obama": [faces_dir / "obama_5.jpg", faces_dir / "obama_6.jpg"], "Biden": [faces_dir / "biden_2.jpg"],
+              "Cup": [shared / "data" / "content" / "coffee.png"]}
+    for person, files in people.items():
         (root / person).mkdir(parents=True)
-        for i, name in enumerate(files, start=1):
-            (root / person / f"{person}_{i:04d}.jpg").symlink_to(faces_dir / name)
+        for i, source in enumerate(files, start=1):
+            (root / person / f"{person}_{i:04d}.jpg").symlink_to(source)
     (tmp_path / "pairs.txt").write_text("1\t1\nObama\t1\t2\nObama\t1\tBiden\t1\n")
     result = run_cli("face", "verify", "--pairs", tmp_path / "pairs.txt", "--root", root, "--json")
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["same"] for r in records] == [True, False] == [r["expected"] for r in records]
+    assert "2 of 2 labelled pairs answered correctly at threshold 0.6" in result.stderr
+
+    # A pair with a faceless image is reported and the others still answered; exit 5 at the end.
+    (tmp_path / "pairs.txt").write_text("2\t1\nObama\t1\tCup\t1\nObama\t1\t2\n")
+    result = run_cli("face", "verify", "--pairs", tmp_path / "pairs.txt", "--root", root, "--json")
+    assert result.exit_code == 5 and "1 of 2 pairs had an image without a face" in result.stderr
+    failed, answered = [json.loads(line) for line in result.stdout.splitlines()]
+    assert failed["ok"] is False and "no face found" in failed["error"] and answered["same"] is True
 
 
 @pytest.mark.slow

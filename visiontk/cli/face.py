@@ -151,31 +151,28 @@ def verify(images, pairs_file, root, threshold, face_index, model_path, detect_t
 
 
 def _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min_face, as_json) -> int:
-    import numpy as np
-
     from visiontk.cli.common import report_failure
     from visiontk.face import load_model
-    from visiontk.face.evaluate import EmbeddingCache, read_pairs
+    from visiontk.face.evaluate import read_pairs, verify_pairs
 
     pairs = read_pairs(pairs_file, root)
-    cache = EmbeddingCache(load_model(model_path), **_detect_options(detect_threshold, min_face))
-    threshold = cache.model.threshold if threshold is None else threshold
-    failures = correct = labelled = 0
-    for pair in pairs:
-        try:
-            distance = float(np.linalg.norm(cache(pair.a) - cache(pair.b)))
-        except NoFaceError as exc:
-            report_failure(Path(f"{pair.a} {pair.b}"), exc, as_json)
+    failures, labelled, correct = 0, 0, 0
+    for verdict in verify_pairs(pairs, model=load_model(model_path), threshold=threshold,
+                                detect_threshold=detect_threshold, min_face=min_face):
+        pair = verdict.pair
+        if verdict.error:
+            report_failure(Path(f"{pair.a} {pair.b}"), verdict.error, as_json)
             failures += 1
             continue
-        same = distance <= threshold
-        record = {"a": str(pair.a), "b": str(pair.b), "same": same, "distance": round(distance, 4),
-                  "threshold": threshold}
+        record = {"a": str(pair.a), "b": str(pair.b), "same": verdict.same,
+                  "distance": round(verdict.distance, 4), "threshold": verdict.threshold}
         if pair.same is not None:
             record["expected"] = pair.same
             labelled += 1
-            correct += same == pair.same
-        emit(record, as_json, f"{pair.a} {pair.b}: {'same' if same else 'different'} ({distance:.3f})")
+            correct += verdict.same == pair.same
+        emit(record, as_json, f"{pair.a} {pair.b}: {'same' if verdict.same else 'different'} "
+                              f"({verdict.distance:.3f})")
+        threshold = verdict.threshold
     if labelled:
         click.echo(f"{correct} of {labelled} labelled pairs answered correctly at threshold {threshold:g}",
                    err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -195,33 +196,57 @@ class EmbeddingCache:
         return found
 
 
+@dataclass
+class PairVerdict:
+    """One pair through the network: its distance, or the error of an image without a face."""
+
+    pair: Pair
+    threshold: float
+    distance: float | None = None
+    error: Exception | None = None
+
+    @property
+    def same(self) -> bool | None:
+        return None if self.distance is None else self.distance <= self.threshold
+
+
+def verify_pairs(pairs: Iterable[Pair], *, model=None, threshold: float | None = None,
+                 detect_threshold: float | None = None, min_face: int | None = None) -> Iterator[PairVerdict]:
+    """Each pair's distance and answer at `threshold` (default: the model's), embedding every image
+    once; a pair with an image where no face is found gets that NoFaceError instead of a distance."""
+    from visiontk.errors import NoFaceError
+
+    detect_options = {key: value for key, value in (("threshold", detect_threshold), ("min_face", min_face))
+                      if value is not None}
+    cache = EmbeddingCache(model, **detect_options)
+    threshold = cache.model.threshold if threshold is None else threshold
+    for pair in pairs:
+        try:
+            yield PairVerdict(pair, threshold, distance=float(np.linalg.norm(cache(pair.a) - cache(pair.b))))
+        except NoFaceError as exc:
+            yield PairVerdict(pair, threshold, error=exc)
+
+
 def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, model=None,
                    threshold: float | None = None, detect_threshold: float | None = None,
                    min_face: int | None = None) -> dict:
     """Metrics of the model on a labelled pairs file. Pairs where a face isn't found count as
     'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
     `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc)."""
-    from visiontk.errors import NoFaceError
+    from visiontk.face.model import load_model
     from visiontk.runtime import progress
 
     pairs = read_pairs(pairs_file, root)
     if any(pair.same is None for pair in pairs):
         raise BadInputError(f"{pairs_file}: every pair needs a same/different label to evaluate")
-    detect_options = {key: value for key, value in (("threshold", detect_threshold), ("min_face", min_face))
-                      if value is not None}
-    cache = EmbeddingCache(model, **detect_options)
-    threshold = cache.model.threshold if threshold is None else threshold
-    distances, failed = [], []
-    for pair in progress(pairs, desc="pairs", unit="pair"):
-        try:
-            distances.append(float(np.linalg.norm(cache(pair.a) - cache(pair.b))))
-        except NoFaceError as exc:
-            distances.append(float("inf"))
-            failed.append(str(exc))
+    model = model or load_model()
+    verdicts = list(verify_pairs(progress(pairs, desc="pairs", unit="pair"), model=model, threshold=threshold,
+                                 detect_threshold=detect_threshold, min_face=min_face))
     same = np.array([pair.same for pair in pairs])
-    distances = np.array(distances)
+    distances = np.array([np.inf if v.distance is None else v.distance for v in verdicts])
     finite = np.where(np.isfinite(distances), distances, np.nanmax(np.where(np.isfinite(distances),
                                                                             distances, 0)) + 10)
-    result = metrics(finite, same, threshold)
-    result.update(model=cache.model.name, no_face=len(failed), distances=finite, same=same)
+    result = metrics(finite, same, verdicts[0].threshold)
+    result.update(model=model.name, no_face=sum(v.error is not None for v in verdicts), distances=finite,
+                  same=same)
     return result
