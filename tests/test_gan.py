@@ -336,6 +336,18 @@ def test_score_cli_json_with_the_shipped_model(run_cli):
     assert record["n"] == 200 and record["inception_score"] > 2 and record["inception_score_std"] >= 0
 
 
+def test_score_reads_image_paths_from_stdin_like_a_folder(run_cli, discs, tmp_path):
+    listed = "".join(f"{path}\n" for path in sorted(discs.glob("*.png")))
+    from_stdin = run_cli("gan", "score", "-", "--json", input=listed)
+    from_folder = run_cli("gan", "score", discs, "--json")
+    assert from_stdin.exit_code == from_folder.exit_code == 0, from_stdin.stderr
+    assert json.loads(from_stdin.stdout)["inception_score"] == json.loads(from_folder.stdout)["inception_score"]
+    missing = run_cli("gan", "score", "-", input=listed + f"{tmp_path / 'gone.png'}\n")
+    assert missing.exit_code == 3 and "gone.png" in missing.stderr
+    refused = run_cli("gan", "train", "-", "--out", tmp_path / "run", input=listed)
+    assert refused.exit_code == 3 and "not paths on stdin" in refused.stderr
+
+
 def test_inception_judge_cannot_be_downloaded_here(run_cli, tmp_path):
     result = run_cli("gan", "score", "--judge", "inception", "--model", "dcgan-fashion-mnist", "-n", "20")
     assert result.exit_code == 4

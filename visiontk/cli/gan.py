@@ -132,7 +132,8 @@ def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json
 @seed_option
 @json_option
 def score_command(images, model, count, reference, judge, splits, seed, as_json) -> int:
-    """Inception Score (mean ± std over splits) and FID of IMAGES, or of samples of --model.
+    """Inception Score (mean ± std over splits) and FID of IMAGES (a folder, IDX file, .npz, or `-` for
+    image paths on stdin), or of samples of --model.
 
     \b
     Example:

@@ -22,17 +22,19 @@ NPZ_KEYS = ("images", "x", "x_train", "arr_0")
 def load_images(source: str | Path, image_size: int | None = None, masks: str | Path | None = None,
                 limit: int | None = None) -> np.ndarray:
     """All images of `source` as uint8 (N, H, W, C): C is 1 (gray) or 3 (colour), plus a mask channel
-    with `masks` (an .npz may hold RGB + mask itself).
+    with `masks` (an .npz may hold RGB + mask itself). `-` reads image paths (or folders) from stdin.
 
     With `image_size` every image is centre-cropped to a square and resized to it (and a note says how
     many needed it); without it the images must share one size.
     """
     source = Path(source)
-    if not source.exists():
-        raise BadInputError(f"{source}: no such file or folder")
     if masks is not None and not source.is_dir():
         raise BadInputError(f"{source}: --masks needs DATA to be a folder of images (masks match by name)")
-    if source.is_dir():
+    if str(source) == "-":
+        images = _read_images(expand_inputs(["-"])[:limit], "the paths on stdin", image_size)
+    elif not source.exists():
+        raise BadInputError(f"{source}: no such file or folder")
+    elif source.is_dir():
         idx = _idx_in_folder(source)
         images = load_idx(idx) if idx else _load_folder(source, image_size, masks, limit)
     elif _is_idx(source):
@@ -124,24 +126,31 @@ def _load_folder(folder: Path, image_size: int | None, masks: str | Path | None,
     if not paths:
         raise BadInputError(f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, "
                             "recursively)")
-    pictures = [read_picture(p) for p in _progress(paths, "reading images")]
-    sizes = {pic.size for pic in pictures}
-    if len(sizes) > 1 and image_size is None:
-        raise BadInputError(f"{folder}: images have {len(sizes)} different sizes (e.g. "
-                            f"{', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:3])}); pass --image-size to "
-                            "crop and resize them all")
-    side = image_size or pictures[0].size[0]
-    resized = sum(pic.size != (side, side) for pic in pictures)
-    if resized:
-        log.warning("%s: %d of %d images were centre-cropped and resized to %dx%d", folder, resized,
-                    len(pictures), side, side)
-    gray = all(pic.grayscale for pic in pictures)
-    images = np.stack([_fit_square(pic.rgb[..., :1] if gray else pic.rgb, side) for pic in pictures])
+    images = _read_images(paths, str(folder), image_size)
     if masks is not None:
         mask_images = np.stack([_fit_square(_read_mask(_mask_path(Path(masks), folder, p)), side,
                                             Image.NEAREST) for p in paths])
         images = np.concatenate([images, mask_images], axis=-1)
     return images
+
+
+def _read_images(paths: list[Path], where: str, image_size: int | None) -> np.ndarray:
+    """Read image files into one array: gray if all are, squared to `image_size` (or their common size)."""
+    if not paths:
+        raise BadInputError(f"{where}: no images")
+    pictures = [read_picture(p) for p in _progress(paths, "reading images")]
+    sizes = {pic.size for pic in pictures}
+    if len(sizes) > 1 and image_size is None:
+        raise BadInputError(f"{where}: images have {len(sizes)} different sizes (e.g. "
+                            f"{', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:3])}); pass --image-size to "
+                            "crop and resize them all")
+    side = image_size or pictures[0].size[0]
+    resized = sum(pic.size != (side, side) for pic in pictures)
+    if resized:
+        log.warning("%s: %d of %d images were centre-cropped and resized to %dx%d", where, resized,
+                    len(pictures), side, side)
+    gray = all(pic.grayscale for pic in pictures)
+    return np.stack([_fit_square(pic.rgb[..., :1] if gray else pic.rgb, side) for pic in pictures])
 
 
 def _mask_path(mask_dir: Path, folder: Path, image: Path) -> Path:

@@ -103,6 +103,8 @@ def _new_config(data, out: Path, image_size, masks, epochs, batch_size, latent_d
                 log_every, limit) -> TrainConfig:
     if data is None:
         raise BadInputError("give the training DATA (or --resume RUN_DIR to continue a run)")
+    if str(data) == "-":  # a run re-reads its data when resumed, so it must be something that stays
+        raise BadInputError("gan train needs DATA as a folder, IDX file or .npz, not paths on stdin")
     if (out / CHECKPOINT).exists() or (out / CONFIG).exists():
         raise BadInputError(f"{out}: already holds a training run; use --resume {out} to continue it "
                             "or choose another --out")
