@@ -187,9 +187,9 @@ def test_resume_can_change_the_learning_rate_schedule_only(set5, tmp_path):
 
     train(config(2, 1000), tmp_path)
     train(config(4, 1), tmp_path)  # not asked to reschedule: the run keeps halving every 1000 steps
-    train(config(6, 1), tmp_path, reschedule=("halve_every",))
+    train(config(6, 1), tmp_path, reschedule=("steps", "halve_every"))
     rates = {int(r["step"]): float(r["learning_rate"]) for r in csv.DictReader(open(tmp_path / "log.csv"))}
-    assert rates[4] == pytest.approx(1e-4) and rates[6] == pytest.approx(1e-4 / 2 ** 6, rel=0.01)
+    assert rates[4] == pytest.approx(1e-4) and rates[6] == pytest.approx(1e-4 / 2 ** 5, rel=0.01)
     assert json.loads((tmp_path / "run.json").read_text())["halve_every"] == 1
     with pytest.raises(VisiontkError, match="fixed when a run starts"):
         train(config(8, 1), tmp_path, reschedule=("batch",))
@@ -276,11 +276,13 @@ def test_train_cli_mirrored_then_export_with_card(set5, tmp_path, run_cli):
     assert json.loads(result.stdout)["step"] == 2
     result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--steps", "4", "--halve-every", "2")
     assert result.exit_code == 0, result.stderr  # resumed, learning rate now halved every 2 steps
+    result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--json")
+    assert json.loads(result.stdout)["step"] == 4  # no --steps: the run's own total, not the default
     out = tmp_path / "models" / "edsr-x2.weights.h5"
     result = run_cli("sr", "export", run, "-o", out, "--eval-dir", set5 / "bird.png", "--json")
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)
     card = (tmp_path / "models" / "edsr-x2.md").read_text()
     assert record["sha256"] in card and "| bird.png |" in card
-    assert "learning rate 0.0001 to step 2, 2.5e-05 to step 4" in card
+    assert "learning rate 0.0001 for steps 1-2, 5e-05 for steps 3-4" in card
     assert run_cli("sr", "export", run, "-o", out).exit_code == 3  # exists: not clobbered

@@ -22,7 +22,8 @@ def command() -> None:
 @click.option("--scale", type=SCALE, default="2", show_default=True, help="Upscaling factor.")
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run folder for checkpoints, log.csv and best.weights.h5; an existing run resumes.")
-@click.option("--steps", type=int, default=300_000, show_default=True, help="Total training steps to reach.")
+@click.option("--steps", type=int, default=300_000, show_default=True,
+              help="Total training steps to reach (given when resuming: replaces the run's).")
 @click.option("--batch", type=int, default=16, show_default=True, help="Patches per step.")
 @click.option("--patch", type=int, default=48, show_default=True, help="LR patch side in pixels.")
 @click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True,

@@ -32,16 +32,16 @@ def run_summary(run_dir: Path, which: str = "best") -> dict:
 
 
 def learning_rate_history(rows: list[dict]) -> str:
-    """The learning rates a run used, as "0.0001 to step 6000, 5e-05 to step 9000" (runs can be
-    rescheduled on resume, so the stored settings alone don't tell)."""
-    segments: list[list] = []
+    """The learning rates a run used, as "0.0001 for steps 1-7000, 5e-05 for steps 7001-9000" (runs can
+    be rescheduled on resume, so the stored settings alone don't tell)."""
+    segments: list[list] = []  # [rate, first step, last step]
     for row in rows:
-        rate = float(row["learning_rate"])
+        rate, step = float(row["learning_rate"]), int(row["step"])
         if segments and segments[-1][0] == rate:
-            segments[-1][1] = int(row["step"])
+            segments[-1][2] = step
         else:
-            segments.append([rate, int(row["step"])])
-    return ", ".join(f"{rate:g} to step {step}" for rate, step in segments)
+            segments.append([rate, segments[-1][2] + 1 if segments else 1, step])
+    return ", ".join(f"{rate:g} for steps {first}-{last}" for rate, first, last in segments)
 
 
 def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_dir: str | Path | None = None,
@@ -84,9 +84,11 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
                size: int) -> str:
     config = summary["config"]
     # Runs store the sys.argv of their first start; show it as the `visiontk ...` command a user would type,
-    # with the total steps the run has reached since (resuming raises --steps).
+    # with the steps reached and the schedule as resumed since: run straight, it trains the same way.
     command = "visiontk " + config["command"].split(" ", 1)[-1]
-    command = re.sub(r"--steps \d+", f"--steps {summary['steps_total']}", command)
+    for option, value in (("--steps", summary["steps_total"]), ("--halve-every", config["halve_every"]),
+                          ("--lr", f"{config['learning_rate']:g}")):
+        command = re.sub(rf"{option} \S+", f"{option} {value}", command)
     scaling = config["res_scaling"] or "none"
     hours = summary["seconds"] / 3600
     lines = [

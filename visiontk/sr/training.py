@@ -50,16 +50,16 @@ class TrainConfig:
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
 
 
-RESCHEDULABLE = ("learning_rate", "halve_every")
+RESCHEDULABLE = ("steps", "learning_rate", "halve_every")
 
 
 def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
-          reschedule: tuple[str, ...] = ()) -> dict:
+          reschedule: tuple[str, ...] = ("steps",)) -> dict:
     """Train (or resume training) into `run_dir`; returns the final step, loss and best validation PSNR.
 
-    If `run_dir` already holds a run, its stored settings are used, except `steps` (the total to reach),
-    which may be raised to train longer, and the fields named in `reschedule` (`learning_rate`,
-    `halve_every`), which take config's values: a longer run usually wants its learning rate to decay sooner.
+    If `run_dir` already holds a run, its stored settings are used, except the fields named in
+    `reschedule` (`steps`, the total to reach; `learning_rate`; `halve_every`), which take config's
+    values: a run resumed to train longer usually wants its learning rate to decay sooner too.
     """
     tf = tensorflow()
     run_dir = Path(run_dir)
@@ -123,11 +123,11 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
             if now % progress_every == 0:
                 last_loss = float(np.mean(losses))
                 bar.set_postfix(loss=f"{last_loss:.3f}")
-                _log_row(run_dir, now, last_loss, optimizer, float(seconds.numpy()), None)
+                _log_row(run_dir, now, last_loss, schedule, float(seconds.numpy()), None)
                 losses.clear()
             if val_pairs and (now % config.val_every == 0 or now == config.steps):
                 val = validate(model, val_pairs, config.scale)
-                _log_row(run_dir, now, None, optimizer, float(seconds.numpy()), val)
+                _log_row(run_dir, now, None, schedule, float(seconds.numpy()), val)
                 draw_curves(run_dir / "log.csv", run_dir / "curves.png")
                 log.info("step %d: validation PSNR %.3f dB (best %.3f)", now, val, float(best_psnr.numpy()))
                 if val > float(best_psnr.numpy()):
@@ -223,7 +223,7 @@ def _save_weights(model, path: Path) -> None:
     tmp.replace(path)
 
 
-def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[str, ...] = ()) -> TrainConfig:
+def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[str, ...]) -> TrainConfig:
     stored = run_dir / "run.json"
     if stored.is_file():
         try:
@@ -233,15 +233,14 @@ def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[
         if saved.scale != config.scale:
             raise VisiontkError(f"{run_dir} is an x{saved.scale} run, not x{config.scale}: "
                                 "use another --out folder")
-        saved.steps = max(saved.steps, config.steps)
         for name in reschedule:
             if name not in RESCHEDULABLE:
                 raise VisiontkError(f"{name} is fixed when a run starts; only {', '.join(RESCHEDULABLE)} "
                                     "can change on resume")
-            if getattr(saved, name) != getattr(config, name):
+            if name != "steps" and getattr(saved, name) != getattr(config, name):
                 log.warning("%s: %s changed from %s to %s", run_dir, name, getattr(saved, name),
                             getattr(config, name))
-                setattr(saved, name, getattr(config, name))
+            setattr(saved, name, getattr(config, name))
         config = saved
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = stored.with_suffix(".json.part")
@@ -261,11 +260,11 @@ def _forget_log_after(run_dir: Path, step: int) -> None:
         path.write_text("".join(kept))
 
 
-def _log_row(run_dir: Path, step: int, loss: float | None, optimizer, seconds: float,
+def _log_row(run_dir: Path, step: int, loss: float | None, schedule, seconds: float,
              val_psnr: float | None) -> None:
     path = run_dir / "log.csv"
     new = not path.exists()
-    rate = float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else 0.0
+    rate = float(schedule(step - 1))  # the rate that step `step` used (the optimizer counts from 0)
     with open(path, "a", newline="") as handle:
         writer = csv.writer(handle)
         if new:

@@ -75,7 +75,7 @@ register(WeightSpec(
 
 # ---- sr ---------------------------------------------------------------------------------------------
 for _scale, _sha256, _size in (
-    (2, "a3c1fcd3d05e145ace964b8d7c0ae4da19394c1be139ef9dca256ee2f8bc74a4", 5627152),
+    (2, "adfc732d3e488d6c9f11541550adc53f7552b3b83cbb0d7b9bd6a824c52a320d", 5627152),
     (3, "84d2075c43af7d3c60abe55c1d7fa25a73f21510108a4b5b8ae22cf46bab7a15", 6366736),
     (4, "4636eb13a454ac6df11abf6f1da0bf8b55c25c06212c63775f12f7daf845a4fc", 6223560),
 ):
