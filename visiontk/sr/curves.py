@@ -15,7 +15,8 @@ def draw_curves(log_csv: Path, output: Path) -> Path:
     loss = [(int(r["step"]), float(r["loss"])) for r in rows if r["loss"]]
     val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
     sheet = Image.new("RGB", (2 * WIDTH, HEIGHT), "white")
-    _panel(sheet, 0, loss, "training L1 loss (0-255 scale)", (200, 60, 40))
+    # The first steps' loss is ~20x the rest: clip it so the later, slower fall stays visible.
+    _panel(sheet, 0, loss, "training L1 loss (0-255 scale)", (200, 60, 40), clip_quantile=0.97)
     _panel(sheet, WIDTH, val, "validation PSNR, dB (Y, held-out)", (40, 90, 200))
     tmp = output.with_name(f".{output.name}.part.png")
     sheet.save(tmp)
@@ -23,7 +24,8 @@ def draw_curves(log_csv: Path, output: Path) -> Path:
     return output
 
 
-def _panel(sheet: Image.Image, left: int, points: list[tuple[int, float]], title: str, colour) -> None:
+def _panel(sheet: Image.Image, left: int, points: list[tuple[int, float]], title: str, colour,
+           clip_quantile: float = 1.0) -> None:
     draw = ImageDraw.Draw(sheet)
     try:
         font = ImageFont.truetype("DejaVuSans.ttf", 12)
@@ -35,12 +37,12 @@ def _panel(sheet: Image.Image, left: int, points: list[tuple[int, float]], title
     if len(points) < 2:
         return
     steps, values = [p[0] for p in points], [p[1] for p in points]
-    low, high = min(values), max(values)
+    low, high = min(values), sorted(values)[int(clip_quantile * (len(values) - 1))]
     high = high if high > low else low + 1
 
     def xy(step: int, value: float) -> tuple[float, float]:
         return (x0 + (step - steps[0]) / max(steps[-1] - steps[0], 1) * (x1 - x0),
-                y1 - (value - low) / (high - low) * (y1 - y0))
+                y1 - (min(value, high) - low) / (high - low) * (y1 - y0))
 
     draw.line([xy(s, v) for s, v in points], fill=colour, width=2)
     draw.text((left + 4, y0 - 6), f"{high:.2f}", fill="black", font=font)
