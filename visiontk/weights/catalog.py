@@ -68,7 +68,7 @@ register(WeightSpec(
     description="DCGAN generator trained on Fashion-MNIST (28x28 grayscale), default of `gan generate`",
     source="shipped in models/",
     files=(KnownFile("dcgan-fashion-mnist.weights.h5",
-                     sha256="d033516826a5e253b4b18829f74fab3cc47c590cd2603dd3144f38e37823c335", size=3072176),),
+                     sha256="34d0eb2a4b6f23148437d0f71963834a6a0fb12c176e33f42a81265afd11d1f7", size=3072176),),
     card="dcgan-fashion-mnist.md",
     tags=("gan",),
 ))
