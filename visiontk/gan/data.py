@@ -128,6 +128,7 @@ def _load_folder(folder: Path, image_size: int | None, masks: str | Path | None,
                             "recursively)")
     images = _read_images(paths, str(folder), image_size)
     if masks is not None:
+        side = images.shape[1]
         mask_images = np.stack([_fit_square(_read_mask(_mask_path(Path(masks), folder, p)), side,
                                             Image.NEAREST) for p in paths])
         images = np.concatenate([images, mask_images], axis=-1)
