@@ -77,7 +77,7 @@ register(WeightSpec(
 for _scale, _sha256, _size in (
     (2, "adfc732d3e488d6c9f11541550adc53f7552b3b83cbb0d7b9bd6a824c52a320d", 5627152),
     (3, "23d19092a13b94c84c90677e06486ac5685a59ac34665a157b135f358deebc15", 6366736),
-    (4, "cde28fa0a21c63b995feb4ff125ea3eb3aae1ad06973ebc0954d6be5f4b30760", 6223560),
+    (4, "9a64fce9ddf4a90f2592c913f0d403684aa06bd9e469af6fd731235190d2f6be", 6223560),
 ):
     register(WeightSpec(
         name=f"edsr-x{_scale}",
