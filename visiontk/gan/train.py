@@ -22,7 +22,6 @@ from typing import Any, Callable
 import numpy as np
 
 from visiontk import runtime
-from visiontk.runtime import GracefulStop
 from visiontk.errors import BadInputError, VisiontkError
 from visiontk.imageio import atomic_output
 
@@ -222,7 +221,7 @@ class Trainer:
         _drop_epochs_from(self.out / EPOCHS, self.progress.epoch + 1)
         summary: dict[str, Any] = {"run": str(self.out), "images": len(images),
                                    "steps_per_epoch": steps_per_epoch}
-        with GracefulStop() as stop:
+        with runtime.GracefulStop() as stop:
             while self.progress.epoch < config.epochs:
                 record = self._run_epoch(images, steps_per_epoch, stop)
                 if record is None:  # interrupted: the checkpoint is written, stop here
@@ -234,7 +233,7 @@ class Trainer:
                        generator=str(self.out / GENERATOR_WEIGHTS), curve=str(self.out / CURVE))
         return summary
 
-    def _run_epoch(self, images: np.ndarray, steps_per_epoch: int, stop: GracefulStop) -> dict | None:
+    def _run_epoch(self, images: np.ndarray, steps_per_epoch: int, stop: runtime.GracefulStop) -> dict | None:
         config, progress = self.config, self.progress
         epoch = progress.epoch
         order = np.random.default_rng([config.seed, epoch]).permutation(len(images))

@@ -125,8 +125,9 @@ def _pip_file(spec: WeightSpec) -> Path | None:
 
 def candidates(spec: WeightSpec) -> Iterator[Path]:
     """Every existing file that could hold `spec`, in resolution order (unverified)."""
+    files = accepted_files(spec)
     for folder in search_dirs():
-        for known in accepted_files(spec):
+        for known in files:
             path = folder / known.filename
             if path.is_file():
                 yield path
