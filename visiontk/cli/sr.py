@@ -6,8 +6,8 @@ from pathlib import Path
 import click
 
 from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argument, json_option,
-                                 output_for, overwrite_option, run_batch, skip_existing_option,
-                                 strategy_option)
+                                 output_for, overwrite_option, run_batch, shard_option, skip_existing_option,
+                                 strategy_option, this_shard)
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -24,8 +24,13 @@ def command() -> None:
               help="Run folder for checkpoints, log.csv and best.weights.h5; an existing run resumes.")
 @click.option("--steps", type=int, default=300_000, show_default=True,
               help="Total training steps to reach (given when resuming: replaces the run's).")
-@click.option("--batch", type=int, default=16, show_default=True, help="Patches per step.")
-@click.option("--patch", type=int, default=48, show_default=True, help="LR patch side in pixels.")
+@click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Patches per step.")
+@click.option("--patch", type=click.IntRange(min=1), default=48, show_default=True,
+              help="LR patch side in pixels.")
+@click.option("--degradation", type=click.Choice(["bicubic", "real"]), default="bicubic", show_default=True,
+              help="How LR is made: bicubic downscaling (the benchmark standard), or random blur, "
+                   "bicubic/bilinear/area downscaling, Gaussian/Poisson noise and JPEG q30-95, "
+                   "sometimes twice (for real photos). Fixed when a run starts.")
 @click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True,
               help="Adam learning rate (given when resuming: replaces the run's).")
 @click.option("--halve-every", type=int, default=200_000, show_default=True,
@@ -45,10 +50,10 @@ def command() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patch sampler and init.")
 @strategy_option
 @json_option
-def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, halve_every, val_every,
+def train_command(hr_dirs, scale, run_dir, steps, batch, patch, degradation, learning_rate, halve_every, val_every,
                   val_images, checkpoint_every, blocks, features, res_scaling, init_from, precision, seed,
                   strategy, as_json) -> int:
-    """Train EDSR on the photos in HR_DIRS (LR made by bicubic downscaling).
+    """Train EDSR on the photos in HR_DIRS (LR made by bicubic downscaling, or degraded as real photos).
 
     \b
     Example:
@@ -65,7 +70,7 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, h
                          val_every=val_every, val_images=val_images, checkpoint_every=checkpoint_every,
                          blocks=blocks, features=features, res_scaling=res_scaling,
                          init_from=str(init_from) if init_from else None, strategy=strategy,
-                         precision=precision, seed=seed)
+                         precision=precision, seed=seed, degradation=degradation)
     given = click.get_current_context().get_parameter_source
     reschedule = tuple(name for name in RESCHEDULABLE if given(name) is not ParameterSource.DEFAULT)
     result = train(config, run_dir, reschedule=reschedule)
@@ -91,6 +96,7 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, learning_rate, h
 @overwrite_option
 @skip_existing_option
 @continue_option
+@shard_option
 @json_option
 def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, overwrite, skip_existing,
                     continue_on_error, as_json) -> int:
@@ -111,6 +117,7 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, ove
     paths = input_paths(inputs)
     if output is not None and len(paths) > 1:
         raise click.UsageError("-o/--output takes one input; use --output-dir for several")
+    paths = this_shard(paths)
     scale = resolve_scale(int(scale) if scale else None, model)
     upscaler = Upscaler(scale, model, tile, overlap)
 

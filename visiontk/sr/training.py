@@ -22,6 +22,7 @@ from visiontk.errors import BadInputError, VisiontkError
 from visiontk.runtime import GracefulStop, progress, tensorflow, training_strategy
 from visiontk.sr import data
 from visiontk.sr.curves import draw_curves
+from visiontk.sr.degrade import Degradation
 from visiontk.sr.metrics import y_psnr_ssim
 
 log = logging.getLogger("visiontk.sr")
@@ -47,6 +48,10 @@ class TrainConfig:
     strategy: str = "default"
     # mixed_bfloat16 trains ~5x faster on CPUs with AMX (bf16 matrix units) and the weights stay float32.
     precision: str = "float32"
+    # "bicubic": LR by the benchmark's bicubic downscaling; "real": by a random blur/resize/noise/JPEG
+    # degradation per patch (parameters: visiontk.sr.degrade.Degradation, overridable here).
+    degradation: str = "bicubic"
+    degradation_params: dict = field(default_factory=dict)
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
 
 
@@ -66,8 +71,11 @@ def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
     config = _load_or_store_config(config, run_dir, reschedule)
     paths = data.find_images([Path(d) for d in config.hr_dirs])
     train_paths, val_paths = data.split_validation(paths, config.val_images)
-    pairs = data.load_pairs(train_paths, config.scale, min_lr_size=config.patch)
-    val_pairs = data.load_pairs(val_paths, config.scale, desc="validation images") if val_paths else []
+    degradation = degradation_of(config)
+    margin = data.DEGRADE_MARGIN if degradation else 0
+    pairs = data.load_pairs(train_paths, config.scale, min_lr_size=config.patch + 2 * margin)
+    val_pairs = data.load_pairs(val_paths, config.scale, desc="validation images", degradation=degradation,
+                                seed=config.seed) if val_paths else []
 
     import keras
 
@@ -75,12 +83,24 @@ def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
     try:
-        return _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every)
+        return _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every) -> dict:
+def degradation_of(config: TrainConfig) -> Degradation | None:
+    """The run's random degradation, or None for bicubic LR."""
+    if config.degradation == "bicubic":
+        return None
+    if config.degradation != "real":
+        raise BadInputError(f"degradation must be bicubic or real, not {config.degradation!r}")
+    try:
+        return Degradation.from_dict(config.degradation_params)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"bad degradation parameters: {exc}") from None
+
+
+def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation) -> dict:
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     with strategy.scope():
         model = build_model(config)
@@ -103,7 +123,7 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
 
     first = int(step.numpy())
     dataset = data.patch_dataset(pairs, config.scale, config.patch, config.batch, config.seed,
-                                 first, config.steps)
+                                 first, config.steps, degradation)
     batches = strategy.experimental_distribute_dataset(dataset)
     train_step = _make_train_step(tf, strategy, model, optimizer, config.batch)
 

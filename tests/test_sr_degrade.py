@@ -1,0 +1,119 @@
+"""visiontk sr: the real-world degradation pipeline and training on it (--degradation real)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def set5(shared):
+    return shared / "data" / "sr" / "Set5"
+
+
+@pytest.fixture(scope="module")
+def photo(set5):
+    from visiontk.imageio import read_image
+    from visiontk.sr.degrade import crop_to_multiple
+
+    return crop_to_multiple(read_image(set5 / "butterfly.png"), 4)
+
+
+def test_degrade_is_seeded_per_sample(photo):
+    from visiontk.sr.degrade import Degradation, degrade, sample_rng
+
+    params = Degradation()
+    first = degrade(photo, 4, sample_rng(0, 0, 7), params)
+    assert first.shape == (photo.shape[0] // 4, photo.shape[1] // 4, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, degrade(photo, 4, sample_rng(0, 0, 7), params))
+    others = [degrade(photo, 4, sample_rng(0, 0, k), params) for k in range(8)]
+    assert len({o.tobytes() for o in others}) == 8  # every sample draws its own degradation
+
+
+def test_degradations_do_what_they_say(photo):
+    from visiontk.sr.degrade import Degradation, degrade, downscale, gaussian_kernel, sample_rng
+
+    clean = downscale(photo, 4).astype(np.float64)
+    nothing = Degradation(blur_prob=0, resize_methods=("bicubic",), noise_prob=0, jpeg_prob=0, second_order=0)
+    assert np.array_equal(degrade(photo, 4, sample_rng(1, 0, 0), nothing), clean.astype(np.uint8))
+
+    noisy = Degradation(blur_prob=0, resize_methods=("bicubic",), noise_prob=1, poisson_prob=0,
+                        gray_noise_prob=0, gaussian_sigma=(8, 8), jpeg_prob=0, second_order=0)
+    residual = degrade(photo, 4, sample_rng(1, 0, 0), noisy) - clean
+    assert np.std(residual) == pytest.approx(8, rel=0.1)  # clipping at 0/255 takes a little
+
+    blurred = Degradation(blur_prob=1, blur_sigma=(3, 3), resize_methods=("area",), noise_prob=0, jpeg_prob=0,
+                          second_order=0)
+    sharpness = [np.abs(np.diff(x.astype(np.float64), axis=1)).mean()
+                 for x in (clean, degrade(photo, 4, sample_rng(1, 0, 0), blurred))]
+    assert sharpness[1] < 0.8 * sharpness[0]
+
+    kernel = gaussian_kernel(3.0, 0.5, 0.0)  # anisotropic: wide along x, narrow along y
+    assert kernel.sum() == pytest.approx(1) and kernel[kernel.shape[0] // 2].sum() > 0.5
+
+
+def test_jpeg_is_pil_jpeg(photo):
+    from visiontk.sr.degrade import jpeg
+
+    small = photo[:64, :64]
+    buffer = io.BytesIO()
+    Image.fromarray(small).save(buffer, format="JPEG", quality=40)
+    assert np.array_equal(jpeg(small, 40), np.asarray(Image.open(buffer)))
+
+
+def test_degradation_parameters_round_trip_and_refuse_unknowns():
+    from dataclasses import asdict
+
+    from visiontk.sr.degrade import Degradation
+
+    custom = Degradation(jpeg_quality=(50, 60), second_order=0.0)
+    assert Degradation.from_dict(asdict(custom)) == custom
+    with pytest.raises(ValueError, match="jpeg_qualty"):
+        Degradation.from_dict({"jpeg_qualty": (1, 2)})
+
+
+def test_real_training_resumes_exactly_and_validates_on_degraded_images(set5, tmp_path):
+    import json
+
+    from visiontk.backbones.edsr import EDSR
+    from visiontk.sr import data
+    from visiontk.sr.training import TrainConfig, degradation_of, train
+
+    def config(steps):
+        return TrainConfig(hr_dirs=[str(set5)], scale=2, steps=steps, batch=2, patch=16, val_images=1,
+                           val_every=2, checkpoint_every=2, blocks=2, features=8, degradation="real")
+
+    straight = train(config(4), tmp_path / "a")
+    train(config(2), tmp_path / "b")
+    resumed = train(config(4), tmp_path / "b")
+    assert straight["step"] == resumed["step"] == 4
+    assert straight["best_val_psnr"] == resumed["best_val_psnr"]
+    weights = []
+    for run in ("a", "b"):
+        model = EDSR(2, 2, 8)
+        model.load_weights(tmp_path / run / "latest.weights.h5")
+        weights.append(model.get_weights())
+    for x, y in zip(*weights):
+        np.testing.assert_array_equal(x, y)
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["degradation"] == "real"
+
+    # The LR patches really are degraded (not the bicubic ones), and patches stay aligned with HR.
+    pairs = data.load_pairs(data.find_images([set5]), 2, min_lr_size=24)
+    real = data.patch_dataset(pairs, 2, 16, 4, 0, 0, 1, degradation_of(config(4)))
+    bicubic = data.patch_dataset(pairs, 2, 16, 4, 0, 0, 1)
+    (lr, hr), = list(real.as_numpy_iterator())
+    assert lr.shape == (4, 16, 16, 3) and hr.shape == (4, 32, 32, 3)
+    lr_b, _ = next(iter(bicubic.as_numpy_iterator()))
+    assert not np.array_equal(lr, lr_b)
+    shrunk = np.stack([np.asarray(Image.fromarray(h.astype(np.uint8)).resize((16, 16), Image.BICUBIC))
+                       for h in hr]).astype(np.float64)
+    assert np.abs(shrunk - lr).mean() < 20  # same content, only degraded
+
+
+def test_train_cli_refuses_zero_batch_and_patch(set5, tmp_path, run_cli):
+    for option in ("--batch", "--patch"):
+        result = run_cli("sr", "train", str(set5), "--out", str(tmp_path / "run"), option, "0")
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
