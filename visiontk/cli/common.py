@@ -25,6 +25,27 @@ strategy_option = click.option("--strategy", type=click.Choice(["default", "mirr
 inputs_argument = click.argument("inputs", nargs=-1, required=True)
 
 
+def _store_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from visiontk.sharding import parse_shard
+
+    try:
+        ctx.meta["visiontk.shard"] = parse_shard(value) if value else None
+    except VisiontkError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--shard "), ctx, param) from None
+
+
+shard_option = click.option(
+    "--shard", metavar="K/N", envvar="VISIONTK_SHARD", callback=_store_shard, expose_value=False,
+    help="Do only shard K of N (K = 0..N-1) of the sorted inputs, so N processes share a batch; "
+         "`auto` reads a SLURM array's or Kubernetes indexed Job's index. [env: VISIONTK_SHARD]")
+
+
+def this_shard(paths: list[Path]) -> list[Path]:
+    """The inputs this process does under --shard (all of them without it)."""
+    shard = click.get_current_context().meta.get("visiontk.shard")
+    return shard.select(paths) if shard else paths
+
+
 def input_paths(inputs: Iterable[str]) -> list[Path]:
     """Files from the command line: files, folders (searched for images) or `-` (paths on stdin)."""
     stdin = click.get_text_stream("stdin")

@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argument, json_option,
-                                 overwrite_option, run_batch, strategy_option)
+                                 overwrite_option, run_batch, shard_option, strategy_option,
+                                 this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 DETECT_THRESHOLD = 0.95   # visiontk.face.detect.DEFAULT_THRESHOLD (kept here so --help needs no import)
@@ -68,6 +69,7 @@ def command() -> None:
 @overwrite_option
 @json_option
 @continue_option
+@shard_option
 def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continue_on_error) -> int:
     """Find faces: boxes (left, top, right, bottom), confidence and five landmarks.
 
@@ -79,7 +81,8 @@ def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continu
     from visiontk.imageio import check_output, write_image
 
     paths = input_paths(inputs)
-    many = len(paths) > 1
+    many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
+    paths = this_shard(paths)
 
     def work(path: Path) -> dict:
         image = load_image(path)
@@ -195,6 +198,7 @@ def _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min
 @overwrite_option
 @json_option
 @continue_option
+@shard_option
 def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, min_face, overwrite, as_json,
           continue_on_error) -> int:
     """Compute face embeddings (128 numbers per face with the default model).
@@ -213,7 +217,7 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
         if output.suffix.lower() != ".npz":
             raise BadInputError(f"{output}: embeddings are written as .npz")
         check_output(output, overwrite)
-    paths = input_paths(inputs)
+    paths = this_shard(input_paths(inputs))
     model = load_model(model_path)
     options = _detect_options(detect_threshold, min_face)
     rows: list[tuple[str, int, object, list]] = []
@@ -328,6 +332,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
 @overwrite_option
 @json_option
 @continue_option
+@shard_option
 def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, overwrite,
              as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.
@@ -348,7 +353,8 @@ def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold
         raise BadInputError(f"{gallery_path}: gallery is empty (add people with `visiontk face enroll`)")
     threshold = model.threshold if threshold is None else threshold
     paths = input_paths(inputs)
-    many = len(paths) > 1
+    many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
+    paths = this_shard(paths)
 
     def work(path: Path) -> dict:
         drawn = _draw_target(draw, path, many, "_named") if draw else None

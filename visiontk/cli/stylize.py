@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from visiontk.cli.common import (continue_option, input_paths, json_option, output_for,
-                                 overwrite_option, run_batch, skip_existing_option)
+                                 overwrite_option, run_batch, shard_option, skip_existing_option,
+                                 this_shard)
 from visiontk.imageio import check_output, write_image
 
 # Mirrors visiontk.style.transfer's defaults; kept here so that `--help` does not import TensorFlow.
@@ -76,6 +77,7 @@ def _names(ctx, param, value: str) -> tuple[str, ...]:
 @overwrite_option
 @skip_existing_option
 @continue_option
+@shard_option
 @json_option
 def command(images, styles, output, output_dir, backbone, size, scales, iterations, optimizer,
             learning_rate, init, seed, content_weight, style_weight, tv_weight, style_blend, style_scale,
@@ -105,6 +107,7 @@ def command(images, styles, output, output_dir, backbone, size, scales, iteratio
         raise click.UsageError("-o names one result: for several photos use --output-dir")
     if output is None and output_dir is None:
         raise click.UsageError("give -o OUT (or --output-dir DIR)")
+    contents = this_shard(contents)
 
     def destination(content: Path) -> Path:
         return output if output is not None else output_for(content, output_dir, "_stylized")
