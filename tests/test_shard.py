@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +118,15 @@ def test_face_detect_shards_report_each_photo_once(run_cli, shared):
             assert record["input"] not in lines
             lines[record["input"]] = record
     assert lines == {json.loads(line)["input"]: json.loads(line) for line in whole.stdout.splitlines()}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the example uses jq (apt-get install jq)")
+def test_sharded_upscale_example(tiny_photos, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "SRC": str(tiny_photos), "OUT": str(tmp_path), "SHARDS": "3"}
+    result = subprocess.run(["bash", "examples/sharded_upscale.sh"], cwd=root, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == {"upscaled": 7, "failed": 0, "inputs_done_twice": 0}
+    assert len(list(tmp_path.glob("*_x2.png"))) == 7
