@@ -140,7 +140,8 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
             now = int(step.numpy())
             bar.update(1)
             seconds.assign(saved_seconds + time.monotonic() - started)
-            if now % progress_every == 0:
+            # The last step logs too, so that a run shorter than progress_every still has a loss.
+            if now % progress_every == 0 or now == config.steps or stop.requested:
                 last_loss = float(np.mean(losses))
                 bar.set_postfix(loss=f"{last_loss:.3f}")
                 _log_row(run_dir, now, last_loss, schedule, float(seconds.numpy()), None)
