@@ -117,3 +117,16 @@ def test_train_cli_refuses_zero_batch_and_patch(set5, tmp_path, run_cli):
         result = run_cli("sr", "train", str(set5), "--out", str(tmp_path / "run"), option, "0")
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
+
+
+def test_eval_and_compare_refuse_tiny_images_and_outside_crops(set5, tmp_path, run_cli):
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tiny)
+    for args in (("sr", "eval", tiny, "--bicubic-only"), ("sr", "compare", tiny, "-o", tmp_path / "c.png")):
+        result = run_cli(*args)
+        assert result.exit_code == 3, result.output
+        assert "too small" in result.output and "Traceback" not in result.output
+    # butterfly is 256x256: a crop reaching past its right edge is refused, nothing is written.
+    result = run_cli("sr", "compare", set5 / "butterfly.png", "-o", tmp_path / "c.png", "--crop", "200", "0", "100")
+    assert result.exit_code == 2 and "not inside" in result.output
+    assert not (tmp_path / "c.png").exists()

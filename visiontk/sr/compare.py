@@ -6,7 +6,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from visiontk.imageio import read_image, write_image
-from visiontk.sr.degrade import bicubic_upscale, crop_to_multiple, downscale
+from visiontk.errors import UsageError
+from visiontk.sr.degrade import bicubic_upscale, check_scorable, crop_to_multiple, downscale
 from visiontk.sr.metrics import y_psnr_ssim
 
 
@@ -17,13 +18,18 @@ def side_by_side(hr_path: str | Path, output: str | Path, scale: int = 4, model:
     from visiontk.sr.upscale import Upscaler
 
     hr = crop_to_multiple(read_image(hr_path), scale)
+    check_scorable(hr, scale, str(hr_path))
+    height, width = hr.shape[:2]
+    x, y, size = crop or (width // 3, height // 3, min(width, height) // 3)
+    if size < 1 or x < 0 or y < 0 or x + size > width or y + size > height:
+        raise UsageError(f"--crop {x} {y} {size} is not inside {hr_path} ({width}x{height} after cropping "
+                         f"to a multiple of {scale}): X and Y >= 0, SIZE >= 1, X+SIZE <= {width}, "
+                         f"Y+SIZE <= {height}")
     lr = downscale(hr, scale)
     upscaler = Upscaler(scale, model)
     panels = {"bicubic": bicubic_upscale(lr, scale), "EDSR": upscaler.upscale_rgb(lr, show_progress=False),
               "original": hr}
     scores = {name: y_psnr_ssim(image, hr, scale) for name, image in panels.items() if name != "original"}
-    height, width = hr.shape[:2]
-    x, y, size = crop or (width // 3, height // 3, min(width, height) // 3)
     tiles = [Image.fromarray(image[y:y + size, x:x + size]).resize((size * zoom, size * zoom), Image.NEAREST)
              for image in panels.values()]
     labels = [f"bicubic x{scale}  {scores['bicubic'][0]:.2f} dB", f"EDSR x{scale}  {scores['EDSR'][0]:.2f} dB",

@@ -9,11 +9,27 @@ from dataclasses import dataclass, fields
 import numpy as np
 from PIL import Image
 
+from visiontk.errors import BadInputError
+
 
 def crop_to_multiple(hr: np.ndarray, scale: int) -> np.ndarray:
     """Crop the bottom/right so that both sides are multiples of `scale`."""
     h, w = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
     return hr[:h, :w]
+
+
+def min_scorable_side(scale: int) -> int:
+    """The smallest HR side that can be scored at `scale`: after shaving `scale` pixels off each border,
+    SSIM's 11x11 window must fit."""
+    return 2 * scale + 11
+
+
+def check_scorable(hr: np.ndarray, scale: int, name: str) -> None:
+    """BadInputError unless `hr` (cropped to a multiple of `scale`) is large enough to score at `scale`."""
+    side = min_scorable_side(scale)
+    if min(hr.shape[:2]) < side:
+        raise BadInputError(f"{name}: {hr.shape[1]}x{hr.shape[0]} is too small to downscale x{scale} and "
+                            f"score (each side needs at least {side} px)")
 
 
 def bicubic_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from visiontk.imageio import expand_inputs, read_image
 from visiontk.errors import BadInputError
 from visiontk.runtime import progress
-from visiontk.sr.degrade import bicubic_upscale, crop_to_multiple, downscale
+from visiontk.sr.degrade import bicubic_upscale, check_scorable, crop_to_multiple, downscale
 from visiontk.sr.metrics import y_psnr_ssim
 
 
@@ -32,6 +32,7 @@ def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: st
     rows = []
     for path in progress(paths, desc=f"eval x{scale}", unit="img"):
         hr = crop_to_multiple(read_image(path), scale)
+        check_scorable(hr, scale, str(path))
         lr = downscale(hr, scale)
         row = {"image": path.name}
         row["bicubic_psnr"], row["bicubic_ssim"] = y_psnr_ssim(bicubic_upscale(lr, scale), hr, scale)
