@@ -79,5 +79,25 @@ def layer_classes() -> dict[str, Any]:
         def get_config(self):
             return {**super().get_config(), "mean": self.mean, "scale": self.scale, "inverse": self.inverse}
 
-    _LAYERS.update(PixelShuffle=PixelShuffle, MeanShift=MeanShift)
+    @keras.saving.register_keras_serializable(package="visiontk")
+    class ReflectionPad(keras.layers.Layer):
+        """Pad height and width by mirroring the border (no zero frame for a convolution to see)."""
+
+        def __init__(self, pad: int, **kwargs):
+            super().__init__(**kwargs)
+            self.pad = int(pad)
+
+        def call(self, inputs):
+            p = self.pad
+            return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+        def compute_output_shape(self, input_shape):
+            b, h, w, c = input_shape
+            grow = 2 * self.pad
+            return (b, None if h is None else h + grow, None if w is None else w + grow, c)
+
+        def get_config(self):
+            return {**super().get_config(), "pad": self.pad}
+
+    _LAYERS.update(PixelShuffle=PixelShuffle, MeanShift=MeanShift, ReflectionPad=ReflectionPad)
     return _LAYERS

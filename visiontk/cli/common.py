@@ -19,6 +19,9 @@ continue_option = click.option("--continue-on-error", is_flag=True,
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 skip_existing_option = click.option("--skip-existing", is_flag=True,
                                     help="Leave inputs whose output already exists (to resume a batch).")
+crf_option = click.option("--crf", type=click.IntRange(0, 63), default=None,
+                          help="Quality of video outputs (constant rate factor): lower is better and bigger "
+                               "[default: 18 for H.264 .mp4/.mov/.mkv, 31 for VP9 .webm].")
 strategy_option = click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]),
                                default="default", show_default=True,
                                help="tf.distribute strategy for training.")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argument, json_option,
-                                 output_for, overwrite_option, run_batch, shard_option, skip_existing_option,
-                                 strategy_option, this_shard)
+from visiontk.cli.common import (continue_option, crf_option, emit, input_paths, inputs_argument,
+                                 json_option, output_for, overwrite_option, run_batch, shard_option,
+                                 skip_existing_option, strategy_option, this_shard)
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -93,26 +93,31 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, degradation, lea
                    "to ~640 MB].")
 @click.option("--overlap", type=click.IntRange(0), default=32, show_default=True,
               help="Context pixels around each tile; the inner half is blended.")
+@crf_option
 @overwrite_option
 @skip_existing_option
 @continue_option
 @shard_option
 @json_option
-def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, overwrite, skip_existing,
+def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, crf, overwrite, skip_existing,
                     continue_on_error, as_json) -> int:
     """Upscale images x2, x3 or x4 with EDSR (tiled, so any size fits in memory).
 
-    Alpha channels are upscaled with bicubic; grayscale images stay grayscale.
+    Alpha channels are upscaled with bicubic; grayscale images stay grayscale. Video clips (.mp4 .mov
+    .mkv .webm .avi) are upscaled frame by frame, keeping their timing, rotation and sound.
 
     \b
     Examples:
       visiontk sr upscale photo.png                      # photo_x4.png beside it
       visiontk sr upscale photo.png --scale 2 -o big.png
       visiontk sr upscale shots/ --output-dir big/ --skip-existing
+      visiontk sr upscale clip.mp4 --scale 2 -o clip_x2.mp4
     """
     from visiontk.imageio import check_output
     from visiontk.runtime import progress
     from visiontk.sr.upscale import Upscaler, resolve_scale, upscale
+    from visiontk.sr.video import upscale_video
+    from visiontk.videoio import is_video, output_extension
 
     paths = input_paths(inputs)
     if output is not None and len(paths) > 1:
@@ -122,7 +127,8 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, ove
     upscaler = Upscaler(scale, model, tile, overlap)
 
     def target(path: Path) -> Path:
-        return output if output is not None else output_for(path, output_dir, f"_x{scale}")
+        extension = output_extension(path) if is_video(path) else None
+        return output if output is not None else output_for(path, output_dir, f"_x{scale}", extension)
 
     with progress(total=len(paths), desc="images", unit="img", disable=None if len(paths) > 1 else True) as bar:
         def work(path: Path) -> dict | None:
@@ -131,7 +137,10 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, ove
                 bar.update(1)
                 return None
             check_output(out, overwrite)
-            record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler)
+            if is_video(path):
+                record = upscale_video(path, out, upscaler, crf=crf, overwrite=overwrite)
+            else:
+                record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler)
             bar.update(1)
             return record
 

@@ -7,26 +7,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from visiontk.charts import grid
 from visiontk.imageio import write_image
 
 
 def to_uint8(images) -> np.ndarray:
     """Generator output in [-1, 1] -> uint8 in [0, 255]."""
     return np.clip(np.round((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def grid(images: np.ndarray, columns: int | None = None, gap: int = 2, scale: int = 1) -> np.ndarray:
-    """uint8 images (N, H, W, C) tiled into one (rows*H, columns*W, C) sheet with `gap` pixel borders."""
-    count, height, width, channels = images.shape
-    columns = columns or math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    sheet = np.zeros((rows * (height + gap) + gap, columns * (width + gap) + gap, channels), np.uint8)
-    for i, image in enumerate(images):
-        top, left = gap + (i // columns) * (height + gap), gap + (i % columns) * (width + gap)
-        sheet[top:top + height, left:left + width] = image
-    if scale > 1:
-        sheet = sheet.repeat(scale, axis=0).repeat(scale, axis=1)
-    return sheet
 
 
 def sheet_pictures(images: np.ndarray) -> tuple[Image.Image, Image.Image | None]:

@@ -17,6 +17,13 @@ def gram_matrix(features):
     return tf.matmul(flat, flat, transpose_a=True) / positions
 
 
+def gram_matrices(features):
+    """gram_matrix of each image of a (B, H, W, C) batch: (B, C, C)."""
+    tf = runtime.tensorflow()
+    positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], features.dtype)
+    return tf.einsum("bhwc,bhwd->bcd", features, features) / positions
+
+
 def style_loss(gram, target_gram):
     """Gatys' E_l with the Gram normalised by positions: mean squared difference of the C×C entries / 4."""
     tf = runtime.tensorflow()
@@ -30,8 +37,9 @@ def content_loss(features, target_features):
 
 
 def total_variation_loss(image):
-    """Mean squared difference of neighbouring pixels (H, W, C), to keep high-frequency noise down."""
+    """Mean squared difference of neighbouring pixels of an (H, W, C) image or a (B, H, W, C) batch, to
+    keep high-frequency noise down."""
     tf = runtime.tensorflow()
-    down = image[1:, :, :] - image[:-1, :, :]
-    across = image[:, 1:, :] - image[:, :-1, :]
+    down = image[..., 1:, :, :] - image[..., :-1, :, :]
+    across = image[..., :, 1:, :] - image[..., :, :-1, :]
     return tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(across))

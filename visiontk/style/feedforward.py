@@ -1,0 +1,316 @@
+"""Feed-forward style transfer (Johnson, Alahi & Fei-Fei 2016): a network trained once per painting with
+the same perceptual objective as Gatys' method (visiontk.style.losses), which then paints a photo in one
+forward pass.
+
+    train(data, run_dir, config)        train (or resume) a network for one painting into a run folder
+    export(run_dir, output)             the trained network as a .weights.h5 file
+    load_model(name_or_path)            a shipped style by name ("starry-night") or a weights file
+    FastStylizer(model)(photo)          paint a photo (path or array); any size
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from visiontk import runtime, training
+from visiontk.errors import BadInputError, VisiontkError, WeightsError
+from visiontk.imageio import expand_inputs, read_image, resize_long_side, write_image
+from visiontk.style import color, losses
+from visiontk.style.transfer import (DEFAULT_CONTENT_LAYERS, DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_LAYERS,
+                                     DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, keras_policy, load_input,
+                                     resize, resolve_precision)
+
+log = logging.getLogger("visiontk")
+
+STYLE_MODELS = ("starry-night", "the-scream")
+DEFAULT_SIZE = 512          # the long side the shipped styles were trained to paint at
+
+
+@dataclass
+class TrainConfig:
+    """The settings of a feed-forward training run (stored in RUN/config.json)."""
+
+    style: str                               # the painting
+    data: list[str] = field(default_factory=list)      # folders or files of training photos
+    steps: int = 4000
+    batch: int = 4
+    crop: int = 256                          # side of the random square crops of the photos
+    learning_rate: float = 1e-3
+    content_weight: float = DEFAULT_CONTENT_WEIGHT
+    style_weight: float = DEFAULT_STYLE_WEIGHT
+    tv_weight: float = DEFAULT_TV_WEIGHT
+    style_scale: float = 1.0                 # the painting's long side is style_scale * style_size
+    style_size: int = DEFAULT_SIZE
+    backbone: str = "vgg16"
+    content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
+    style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))
+    filters: int = 32
+    residual_blocks: int = 5
+    precision: str = "auto"
+    seed: int = 0
+    samples: list[str] = field(default_factory=list)   # held-out photos drawn every sample_every steps
+    sample_every: int = 250
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+
+CHANGEABLE = ("steps", "learning_rate", "sample_every", "checkpoint_every", "log_every", "samples")
+
+
+def config_from(style: str, data: Sequence[str], **settings) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(settings) - known
+    if unknown:
+        raise VisiontkError(f"unknown training settings: {', '.join(sorted(unknown))}")
+    return TrainConfig(style=str(style), data=[str(d) for d in data], **settings)
+
+
+# ---- training ----------------------------------------------------------------------------------------
+
+def read_training_photos(sources: Iterable[str], crop: int) -> list[np.ndarray]:
+    """Every photo of `sources` as RGB uint8, enlarged where needed so that a crop fits."""
+    paths = expand_inputs(list(sources))
+    if not paths:
+        raise BadInputError(f"no training photos found in {' '.join(sources)}")
+    photos = []
+    for path in runtime.progress(paths, desc="reading photos", unit="photo"):
+        rgb = read_image(path)
+        short = min(rgb.shape[:2])
+        if short < crop:
+            rgb = resize_long_side(rgb, int(np.ceil(max(rgb.shape[:2]) * crop / short)))
+        photos.append(rgb)
+    return photos
+
+
+def random_crops(photos: list[np.ndarray], batch: int, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """`batch` random square crops (randomly mirrored) of randomly chosen photos, float32 (B, crop, crop, 3)."""
+    out = np.empty((batch, crop, crop, 3), np.float32)
+    for i, index in enumerate(rng.integers(0, len(photos), size=batch)):
+        photo = photos[index]
+        top = rng.integers(0, photo.shape[0] - crop + 1)
+        left = rng.integers(0, photo.shape[1] - crop + 1)
+        patch = photo[top:top + crop, left:left + crop]
+        out[i] = patch[:, ::-1] if rng.random() < 0.5 else patch
+    return out
+
+
+class _Objective:
+    """Gatys' objective for a batch: the content of each photo, the painting's Gram matrices, smoothness."""
+
+    def __init__(self, config: TrainConfig, precision: str) -> None:
+        from visiontk.backbones.vgg import vgg_extractor
+
+        self.config = config
+        layers = list(dict.fromkeys(config.content_layers + config.style_layers))
+        with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
+            self.vgg = vgg_extractor(config.backbone, layers)
+        painting = load_input(config.style, "style image")
+        long_side = config.style_scale * config.style_size
+        factor = long_side / max(painting.shape[:2])
+        size = (max(1, round(painting.shape[1] * factor)), max(1, round(painting.shape[0] * factor)))
+        features = self.features(resize(painting.astype(np.float32), size)[None])
+        self.style_targets = [losses.gram_matrix(features[name]) for name in config.style_layers]
+
+    def features(self, images) -> dict:
+        tf = runtime.tensorflow()
+        return {name: tf.cast(value, tf.float32) for name, value in self.vgg(images).items()}
+
+    def __call__(self, photos, painted):
+        tf = runtime.tensorflow()
+        c = self.config
+        target = self.features(photos)
+        found = self.features(painted)
+        content = tf.add_n([losses.content_loss(found[n], target[n]) for n in c.content_layers])
+        style = tf.add_n([losses.style_loss(losses.gram_matrices(found[n]), t)
+                          for n, t in zip(c.style_layers, self.style_targets)])
+        content /= len(c.content_layers)
+        style /= len(c.style_layers)
+        tv = losses.total_variation_loss(painted)
+        total = c.content_weight * content + c.style_weight * style + c.tv_weight * tv
+        return total, content, style, tv
+
+
+def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, given: Iterable[str] = (),
+          on_progress: training.Progress | None = None) -> dict:
+    """Train the network for `config.style` on the photos of `data` into `run_dir`, or resume the run
+    there (see visiontk.training). Returns the last logged metrics."""
+    config.data = [str(d) for d in data] or config.data
+    stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)
+    config = TrainConfig(**stored)
+    tf = runtime.tensorflow()
+    import keras
+
+    from visiontk.backbones.transformer import StyleTransformer
+
+    precision = resolve_precision(config.precision)
+    photos = read_training_photos(config.data, config.crop)
+    samples = _sample_photos(config.samples)
+    objective = _Objective(config, precision)
+    keras.utils.set_random_seed(config.seed % 2**32)
+    with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
+        network = StyleTransformer(config.filters, config.residual_blocks)
+    optimizer = keras.optimizers.Adam(config.learning_rate)
+    optimizer.build(network.trainable_variables)
+    checkpoints = training.Checkpoints(run_dir, network=network, optimizer=optimizer)
+    start = checkpoints.restore()
+    optimizer.learning_rate.assign(config.learning_rate)
+    metrics = training.Metrics(run_dir, start)
+    if resumed:
+        log.info("resuming %s at step %d of %d", run_dir, start, config.steps)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
+    def step_on(photos_batch):
+        with tf.GradientTape() as tape:
+            painted = tf.cast(network(photos_batch, training=True), tf.float32)
+            total, content, style, tv = objective(photos_batch, painted)
+        grads = tape.gradient(total, network.trainable_variables)
+        optimizer.apply_gradients(zip(grads, network.trainable_variables))
+        return total, content, style, tv
+
+    def step(n: int) -> dict:
+        batch = random_crops(photos, config.batch, config.crop, training.step_rng(config.seed, n))
+        total, content, style, tv = step_on(tf.constant(batch))
+        return {"loss": total, "content_loss": content, "style_loss": style, "tv_loss": tv}
+
+    def draw(n: int) -> None:
+        _draw_curves(run_dir, metrics)
+        if samples is not None:
+            _draw_samples(Path(run_dir) / training.SAMPLES / f"step-{n:06d}.jpg", network, samples)
+
+    last = training.train_steps(step, start=start, total=config.steps, checkpoints=checkpoints,
+                                metrics=metrics, checkpoint_every=config.checkpoint_every,
+                                log_every=config.log_every, on_progress=on_progress,
+                                periodic={config.sample_every: draw}, description="stylize train")
+    draw(config.steps)
+    return last
+
+
+def _sample_photos(paths: Sequence[str]) -> np.ndarray | None:
+    """Held-out photos for the sample sheets, as one batch of 256x256 centre crops."""
+    if not paths:
+        return None
+    crops = []
+    for path in expand_inputs(list(paths)):
+        rgb = read_image(path)
+        rgb = resize_long_side(rgb, int(round(256 * max(rgb.shape[:2]) / min(rgb.shape[:2]))))
+        top, left = (rgb.shape[0] - 256) // 2, (rgb.shape[1] - 256) // 2
+        crops.append(rgb[top:top + 256, left:left + 256])
+    return np.stack(crops).astype(np.float32)
+
+
+def _draw_samples(path: Path, network, photos: np.ndarray) -> None:
+    from visiontk.charts import grid
+
+    painted = np.clip(np.round(network(photos, training=False).numpy()), 0, 255).astype(np.uint8)
+    pairs = np.concatenate([photos.astype(np.uint8), painted], axis=0)
+    write_image(path, grid(pairs, columns=len(photos)), overwrite=True)
+
+
+def _draw_curves(run_dir: str | Path, metrics: training.Metrics) -> None:
+    from visiontk.charts import line_chart
+
+    panels = {"loss": {"loss": metrics.column("loss")},
+              "terms": {name: metrics.column(f"{name}_loss") for name in ("content", "style", "tv")}}
+    line_chart(Path(run_dir) / training.CURVES, panels, log_y=("loss", "terms"))
+
+
+def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> Path:
+    """Write the trained network's weights (float32) from the run's last checkpoint to `output`."""
+    config = TrainConfig(**training.prepare_run(run_dir, {}, given=())[0])
+    runtime.tensorflow()
+    from visiontk.backbones.transformer import StyleTransformer
+
+    network = StyleTransformer(config.filters, config.residual_blocks)
+    checkpoints = training.Checkpoints(run_dir, network=network)
+    if checkpoints.restore() == 0:
+        raise BadInputError(f"{run_dir}: no checkpoint to export yet")
+    if not str(output).endswith(".weights.h5"):
+        raise BadInputError(f"{output}: name the weights file NAME.weights.h5")
+    return training.save_weights(network, output, overwrite=overwrite)
+
+
+# ---- painting -----------------------------------------------------------------------------------------
+
+def network_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """(filters, residual_blocks) of a transformation network's weights file, read from its kernels."""
+    import h5py
+
+    kernels = []
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: kernels.append(obj.shape)
+                         if isinstance(obj, h5py.Dataset) and obj.ndim == 4 else None)
+    except OSError as exc:
+        raise WeightsError(f"{path}: not a readable weights file ({exc})") from None
+    first = [k for k in kernels if k[:3] == (9, 9, 3)]
+    blocks, odd = divmod(len(kernels) - 6, 2)
+    if not first or odd or blocks < 1:
+        raise WeightsError(f"{path}: not the weights of a style transformation network")
+    return int(first[0][3]), blocks
+
+
+def load_model(name_or_path: str | os.PathLike, precision: str = "float32"):
+    """The Keras transformation network of a shipped style (see STYLE_MODELS) or of a weights file."""
+    from visiontk.weights import resolve
+
+    path = Path(name_or_path)
+    if not (path.suffix == ".h5" or path.exists()):
+        if str(name_or_path) not in STYLE_MODELS:
+            raise WeightsError(f"unknown style model {name_or_path!r}: use {', '.join(STYLE_MODELS)} or a "
+                               f".weights.h5 file made by `visiontk stylize train` + `stylize export`")
+        path = resolve(f"style-{name_or_path}")
+    elif not path.exists():
+        raise WeightsError(f"{path}: no such weights file")
+    runtime.tensorflow()
+    from visiontk.backbones.transformer import StyleTransformer
+
+    filters, blocks = network_shape(path)
+    with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
+        network = StyleTransformer(filters, blocks)
+    try:
+        network.load_weights(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        raise WeightsError(f"{path}: could not load the style network ({exc})") from None
+    return network
+
+
+class FastStylizer:
+    """Paints photos with one trained network; build it once for a batch of photos."""
+
+    def __init__(self, model: str | os.PathLike = "starry-night", precision: str = "auto") -> None:
+        self.precision = resolve_precision(precision)
+        self.network = load_model(model, self.precision)
+        tf = runtime.tensorflow()
+        self._run = tf.function(lambda x: self.network(x, training=False), reduce_retracing=True)
+
+    def __call__(self, photo: np.ndarray | str | os.PathLike, *, size: int | None = DEFAULT_SIZE,
+                 preserve_color: bool = False) -> np.ndarray:
+        """The painted photo, (H, W, 3) uint8 with a long side of `size` pixels (None: the photo's own)."""
+        rgb = load_input(photo, "photo")
+        if size is not None and size != max(rgb.shape[:2]):
+            rgb = resize_long_side(rgb, size)
+        painted = self.paint(rgb)
+        if preserve_color:
+            painted = color.with_chrominance(color.luminance(painted), rgb)
+            painted = np.clip(np.round(painted), 0, 255).astype(np.uint8)
+        return painted
+
+    def paint(self, rgb: np.ndarray) -> np.ndarray:
+        """One forward pass on an RGB uint8 image of any size (mirror-padded to a multiple of 4)."""
+        from visiontk.backbones.transformer import PAD_MULTIPLE
+
+        height, width = rgb.shape[:2]
+        pad_h, pad_w = -height % PAD_MULTIPLE, -width % PAD_MULTIPLE
+        mode = "reflect" if min(height, width) > max(pad_h, pad_w) else "edge"
+        padded = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode).astype(np.float32)
+        try:
+            out = self._run(padded[None]).numpy()[0, :height, :width]
+        except (MemoryError, runtime.tensorflow().errors.ResourceExhaustedError):
+            raise BadInputError(f"{width}x{height} is too large to paint in memory; use a smaller --size") from None
+        return np.clip(np.round(out), 0, 255).astype(np.uint8)
