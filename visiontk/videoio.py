@@ -452,3 +452,10 @@ def read_frames(path: str | Path, upright_frames: bool = True) -> Iterator[Frame
     """A clip's frames one at a time, turned upright by default (closes the file when exhausted)."""
     with VideoReader(path, upright=upright_frames) as reader:
         yield from reader.frames()
+
+
+def output_extension(path: str | Path) -> str:
+    """The extension a batch gives the result for the clip `path`: its own when we can write it
+    (.mp4, .mov, .mkv, .webm), else .mp4."""
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix in WRITE_FORMATS else ".mp4"
