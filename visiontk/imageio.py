@@ -8,9 +8,13 @@ renamed into place, so a reader never sees half a file and a failure never clobb
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
+import stat
 import sys
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from visiontk.errors import BadInputError
+from visiontk.errors import BadInputError, OutputExistsError, from_os_error
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
@@ -56,10 +60,9 @@ def read_picture(path: str | os.PathLike) -> Picture:
     Raises BadInputError naming the file for anything that isn't a readable image of sane size.
     """
     path = Path(path)
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file")
     if path.is_dir():
         raise BadInputError(f"{path}: is a directory with no images in it, expected an image file")
+    check_input_file(path)
     try:
         with Image.open(path) as im:
             _check_pixel_count(path, im.size)
@@ -74,8 +77,29 @@ def read_picture(path: str | os.PathLike) -> Picture:
     except UnidentifiedImageError:
         raise BadInputError(f"{path}: not an image file visiontk can read "
                             f"(supported: {', '.join(IMAGE_EXTENSIONS)})") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except OSError as exc:
+        if exc.errno is not None:  # the file system's failure (EACCES, EIO...), not the image's
+            raise from_os_error(exc, path) from None
         raise BadInputError(f"{path}: corrupt or truncated image ({exc})") from None
+    except (ValueError, SyntaxError, EOFError) as exc:
+        raise BadInputError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def check_input_file(path: str | os.PathLike) -> Path:
+    """Refuse, before opening it, an input that is missing or not a regular file: reading a FIFO or a
+    device would block for ever or never end."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
+    if stat.S_ISDIR(mode):
+        raise BadInputError(f"{path}: is a folder, expected a file")
+    if not stat.S_ISREG(mode):
+        raise BadInputError(f"{path}: not a regular file (a pipe, socket or device); give a file")
+    return path
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -144,32 +168,117 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Fail early, before any work, if `path` exists and may not be overwritten."""
+    """Fail early, before any work, if `path` exists and may not be overwritten, or can't be a file."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise BadInputError(f"{path}: output exists (use --overwrite to replace it, "
-                            "or --skip-existing to leave it)")
     if path.is_dir():
         raise BadInputError(f"{path}: output is a directory")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(path)
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise BadInputError(f"{path}: file name longer than {NAME_MAX} bytes")
+    for parent in path.parents:  # a file where a folder must be (ENOTDIR) is caught before the work
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInputError(f"{parent}: is a file, but the output {path.name} needs it to be a folder")
+            break
     return path
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it onto `path`, on failure delete it."""
+    """Yield a temporary path beside `path`; on success rename it onto `path`, on failure delete it.
+
+    This is the one way visiontk writes a file. The file gets the mode a plain `open` would give it
+    (0666 less the umask, or the mode of the file it replaces), and file-system failures (read-only
+    or full disk, a file where a folder should be) become a one-line BadInputError.
+    """
     path = check_output(path, overwrite)
+    try:
+        with atomic_file(path) as tmp:
+            yield tmp
+            if path.exists() and not overwrite:  # appeared while we worked
+                raise BadInputError(f"{path}: output appeared while working; not overwritten")
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
+
+
+# Temporary names are `.NAME.RANDOM.part.EXT`; NAME is cut so that the whole fits the 255-byte limit
+# most file systems have, whatever the length of the user's name.
+NAME_MAX = 255
+_PART = ".part"
+_RANDOM = 8
+_cleaned: set[Path] = set()
+
+
+def _temp_prefix(path: Path) -> tuple[str, str]:
+    suffix = _PART + path.suffix
+    room = NAME_MAX - len(os.fsencode(suffix)) - _RANDOM - 2
+    name = os.fsencode(path.name)[:max(room, 1)].decode(errors="ignore") or "x"
+    return f".{name}.", suffix
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """The primitive under atomic_output (also used by the weights cache): a locked temporary file
+    beside `path`, renamed onto it on success and removed on failure. OSError passes through.
+
+    The temporary file stays locked (flock) while we write it, so that the next run in the folder can
+    tell a stranded one (its writer was killed) from one being written, and delete it."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix,
-                                    dir=path.parent)
-    os.close(fd)
+    _remove_stranded_temps(path.parent)
+    prefix, suffix = _temp_prefix(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.fchmod(fd, _mode_for(path))
         yield tmp
-        if path.exists() and not overwrite:  # appeared while we worked
-            raise BadInputError(f"{path}: output appeared while working; not overwritten")
         os.replace(tmp, path)
     finally:
+        os.close(fd)
         tmp.unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """The mode `open()` would have given a new file, or the mode of the file being replaced."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stranded_temps(folder: Path) -> None:
+    """Delete temporary files of ours that no live process holds (left by a killed run); once per
+    folder per process, so that a big batch doesn't rescan its output folder for every file."""
+    if folder in _cleaned:
+        return
+    _cleaned.add(folder)
+    try:
+        entries = [e for e in os.scandir(folder) if _STRANDED.match(e.name) and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+                if time.time() - os.fstat(fd).st_mtime > STRANDED_AGE:
+                    os.unlink(entry.path)
+            finally:
+                os.close(fd)
+
+
+# A writer takes its lock right after creating the file; the age guards that instant.
+STRANDED_AGE = 2.0
+_STRANDED = re.compile(r"^\..+\.[A-Za-z0-9_]{%d}\.part(\.[^.]*)*$" % _RANDOM)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray | Image.Image | Picture, *,

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import click
 import numpy as np
 
-from visiontk.errors import BadInputError, BatchFailedError, VisiontkError
+from visiontk.errors import (BadInputError, BatchFailedError, VisiontkError, from_memory_error,
+                             from_os_error)
 from visiontk.imageio import WRITE_FORMATS, expand_inputs
 from visiontk.runtime import GracefulStop
 
@@ -26,6 +28,17 @@ strategy_option = click.option("--strategy", type=click.Choice(["default", "mirr
                                default="default", show_default=True,
                                help="tf.distribute strategy for training.")
 inputs_argument = click.argument("inputs", nargs=-1, required=True)
+
+# Option values are checked here, at parse time, so that a bad one is a usage error (exit 2) before
+# any work. Use these for counts, sizes and scales instead of a bare int/float.
+POSITIVE_INT = click.IntRange(min=1)
+NON_NEGATIVE_INT = click.IntRange(min=0)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+
+
+def bounded_int(low: int, high: int) -> click.IntRange:
+    """An int option between low and high inclusive (a huge value is refused before allocating)."""
+    return click.IntRange(min=low, max=high)
 
 
 def _store_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -58,24 +71,40 @@ def input_paths(inputs: Iterable[str]) -> list[Path]:
     return paths
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: Any, reasons: dict | None = None, where: str = "") -> Any:
+    """Plain JSON types for `value`. A NaN or infinite number becomes null, and `reasons` (when given)
+    records why under its place in the record (e.g. "scales[1].loss": "NaN"), since strict JSON
+    parsers refuse NaN and Infinity."""
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v, reasons, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        return [to_jsonable(v, reasons, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return to_jsonable(value.tolist(), reasons, where)
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        if reasons is not None:
+            reasons[where] = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return None
     return value
 
 
+def json_line(record: dict) -> str:
+    """One strict JSON object: non-finite numbers are null, explained in `null_reasons`."""
+    reasons: dict = {}
+    plain = to_jsonable(record, reasons)
+    if reasons:
+        plain["null_reasons"] = reasons
+    return json.dumps(plain, ensure_ascii=False, allow_nan=False)
+
+
 def emit(record: dict, as_json: bool, text: str | None = None) -> None:
-    """Print one result: a JSON line, or human-readable text."""
+    """Print one result: a JSON line (with `input` and `ok`, as README promises), or human-readable text."""
     if as_json:
-        click.echo(json.dumps(to_jsonable(record), ensure_ascii=False))
+        click.echo(json_line({"input": None, "ok": True, **record}))
     elif text is not None:
         click.echo(text)
 
@@ -101,7 +130,12 @@ def run_batch(paths: list[Path], work: Callable[[Path], dict | None], *, as_json
     with GracefulStop("stopping after the current item (Ctrl-C again to stop now)") as stop:
         for path in paths:
             try:
-                record = work(path)
+                try:
+                    record = work(path)
+                except OSError as exc:  # the disk's failure on this item: exit 3 like a bad file
+                    raise from_os_error(exc) from None
+                except MemoryError:
+                    raise from_memory_error(str(path)) from None
             except VisiontkError as exc:
                 if not continue_on_error:
                     if len(paths) > 1 and not str(exc).startswith(str(path)):

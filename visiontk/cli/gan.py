@@ -5,7 +5,12 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import emit, json_option, overwrite_option, strategy_option
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, bounded_int, emit, json_option,
+                                 overwrite_option, strategy_option)
+
+# Kept in step with visiontk.gan.generate (not imported from there: it would load TensorFlow for --help).
+MAX_IMAGES = 100_000
+MAX_STEPS = 256
 
 
 @click.group("gan", short_help="DCGAN: train, generate, interpolate, score.")
@@ -22,13 +27,13 @@ def command() -> None:
               help="Side of the generated images (the networks' depth follows it).")
 @click.option("--masks", type=click.Path(path_type=Path, file_okay=False),
               help="Folder of segmentation masks named like the images: added as a 4th channel.")
-@click.option("--epochs", type=int, default=None, help="Epochs to train in all.  [default: 25]")
-@click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--latent-dim", type=int, default=100, show_default=True)
-@click.option("--width", type=int, default=64, show_default=True,
+@click.option("--epochs", type=NON_NEGATIVE_INT, default=None, help="Epochs to train in all.  [default: 25]")
+@click.option("--batch-size", type=bounded_int(1, 65536), default=128, show_default=True)
+@click.option("--latent-dim", type=bounded_int(1, 4096), default=100, show_default=True)
+@click.option("--width", type=bounded_int(1, 1024), default=64, show_default=True,
               help="Filters of the widest-resolution layer.")
-@click.option("--log-every", type=int, default=20, show_default=True, help="Steps per row of losses.csv.")
-@click.option("--limit", type=int, help="Use only the first N images (for a quick trial).")
+@click.option("--log-every", type=POSITIVE_INT, default=20, show_default=True, help="Steps per row of losses.csv.")
+@click.option("--limit", type=POSITIVE_INT, help="Use only the first N images (for a quick trial).")
 @strategy_option
 @json_option
 def train_command(data, out, resume, image_size, masks, epochs, batch_size, latent_dim, width, log_every,
@@ -48,7 +53,7 @@ def train_command(data, out, resume, image_size, masks, epochs, batch_size, late
         raise BadInputError("give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one)")
 
     def show(record: dict) -> None:
-        emit({"event": "epoch", **record}, as_json,
+        emit({"input": data, "event": "epoch", **record}, as_json,
              f"epoch {record['epoch']}: d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
              f"{record['images_per_second']:.0f} images/s")
 
@@ -56,7 +61,7 @@ def train_command(data, out, resume, image_size, masks, epochs, batch_size, late
                         epochs=epochs if epochs is not None else (0 if resume else 25), batch_size=batch_size,
                         latent_dim=latent_dim, width=width, strategy=strategy, log_every=log_every,
                         limit=limit, resume=resume is not None, on_epoch=show)
-    emit({"event": "done", **summary}, as_json,
+    emit({"input": data, "event": "done", **summary}, as_json,
          f"trained {summary['epochs_done']} epochs into {summary['run']} (generator: {summary['generator']})")
     return 0
 
@@ -69,10 +74,11 @@ seed_option = click.option("--seed", type=int, help="Seed of the latent vectors 
 
 @command.command("generate")
 @model_option
-@click.option("-n", "count", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("-n", "count", type=bounded_int(1, MAX_IMAGES), default=64, show_default=True,
+              help="Number of images.")
 @click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), help="Write one sample sheet here.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), help="Write each image here.")
-@click.option("--scale", type=int, default=1, show_default=True,
+@click.option("--scale", type=bounded_int(1, 64), default=1, show_default=True,
               help="Enlarge the --grid sheet this many times (nearest neighbour), for viewing.")
 @click.option("--rgba", is_flag=True, help="4-channel models: put the mask in the alpha channel instead of a "
                                            "separate -mask file.")
@@ -91,7 +97,7 @@ def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrit
     result = gan.generate(model, count, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba, scale=scale,
                           overwrite=overwrite)
     shown = result["written"] if len(result["written"]) <= 4 else result["written"][:2] + ["..."]
-    emit(result, as_json,
+    emit({"input": result["model"], **result}, as_json,
          f"{result['n']} images from {result['model']} (seed {result['seed']}): {', '.join(shown)}")
     return 0
 
@@ -100,7 +106,8 @@ def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrit
 @model_option
 @click.argument("seed_a", type=int)
 @click.argument("seed_b", type=int)
-@click.option("--steps", type=int, default=8, show_default=True, help="Images along the walk, ends included.")
+@click.option("--steps", type=bounded_int(2, MAX_STEPS), default=8, show_default=True,
+              help="Images along the walk, ends included.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @overwrite_option
 @json_option
@@ -114,21 +121,23 @@ def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json
     from visiontk import gan
 
     result = gan.interpolate(model, seed_a, seed_b, steps=steps, output=output, overwrite=overwrite)
-    emit(result, as_json, f"{steps} steps from seed {seed_a} to {seed_b}: {', '.join(result['written'])}")
+    emit({"input": result["model"], **result}, as_json,
+         f"{steps} steps from seed {seed_a} to {seed_b}: {', '.join(result['written'])}")
     return 0
 
 
 @command.command("score")
 @click.argument("images", required=False, type=click.Path(path_type=Path))
 @model_option
-@click.option("-n", "count", type=int, default=5000, show_default=True,
+@click.option("-n", "count", type=bounded_int(1, 1_000_000), default=5000, show_default=True,
               help="Samples to generate with --model (or the most images to read from IMAGES).")
 @click.option("--reference", type=click.Path(path_type=Path),
               help="Real data to compute the FID against (folder, IDX file or .npz).")
 @click.option("--judge", type=click.Choice(["fashion-mnist", "inception"]), default="fashion-mnist",
               show_default=True,
               help="Network whose probabilities give the IS and whose features give the FID.")
-@click.option("--splits", type=int, default=10, show_default=True)
+@click.option("--splits", type=bounded_int(1, 1000), default=10, show_default=True,
+              help="Parts the Inception Score is averaged over (each needs at least one image).")
 @seed_option
 @json_option
 def score_command(images, model, count, reference, judge, splits, seed, as_json) -> int:
@@ -152,7 +161,7 @@ def score_command(images, model, count, reference, judge, splits, seed, as_json)
             f"({judge} judge)")
     if "fid" in result:
         text += f", FID {result['fid']:.3f} against {result['reference']}"
-    emit(result, as_json, text)
+    emit({"input": result.get("images") or result.get("model"), **result}, as_json, text)
     return 0
 
 
@@ -171,7 +180,8 @@ def export_command(run_dir, destination, overwrite, as_json) -> int:
     from visiontk import gan
 
     result = gan.export(run_dir, destination, overwrite=overwrite)
-    emit(result, as_json, f"{result['weights']} (sha256 {result['sha256']}, epoch {result['epochs']})")
+    emit({"input": run_dir, **result}, as_json,
+         f"{result['weights']} (sha256 {result['sha256']}, epoch {result['epochs']})")
     return 0
 
 
@@ -179,8 +189,8 @@ def export_command(run_dir, destination, overwrite, as_json) -> int:
 @click.argument("data", type=click.Path(path_type=Path, exists=True))
 @click.option("--test-data", type=click.Path(path_type=Path, exists=True), help="Labelled test images.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
-@click.option("--epochs", type=int, default=12, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--epochs", type=POSITIVE_INT, default=12, show_default=True)
+@click.option("--batch-size", type=bounded_int(1, 65536), default=128, show_default=True)
 @overwrite_option
 @json_option
 def train_judge_command(data, test_data, output, epochs, batch_size, overwrite, as_json) -> int:
@@ -194,6 +204,7 @@ def train_judge_command(data, test_data, output, epochs, batch_size, overwrite, 
     from visiontk.gan.judge import train_judge
 
     result = train_judge(data, test_data, output, epochs=epochs, batch_size=batch_size, overwrite=overwrite)
-    emit(result, as_json, f"{output}: test accuracy {result.get('test_accuracy', 'n/a')} after {epochs} "
-                          f"epochs ({result['train_seconds']:.0f} s)")
+    emit({"input": data, **result}, as_json,
+         f"{output}: test accuracy {result.get('test_accuracy', 'n/a')} after {epochs} epochs "
+         f"({result['train_seconds']:.0f} s)")
     return 0

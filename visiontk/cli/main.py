@@ -6,21 +6,26 @@ error, 3 bad input, 4 weights missing or invalid, 5 a batch finished with failur
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+import os
+import signal
 import sys
 import traceback
+from typing import Iterator
 
 import click
 
 from visiontk import __version__, runtime
-from visiontk.errors import VisiontkError
+from visiontk.errors import OutputExistsError, VisiontkError, from_memory_error, from_os_error
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 COMMAND_MODULES = ("stylize", "face", "gan", "sr", "models")
 
 _verbosity = 0
+_quiet = False
 
 
 class VisiontkGroup(click.Group):
@@ -30,8 +35,15 @@ class VisiontkGroup(click.Group):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
-        except click.ClickException as exc:
+        except click.exceptions.NoArgsIsHelpError as exc:
             exc.show()
+            code = exc.exit_code
+        except click.UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            click.echo(f"visiontk: error: {exc.format_message()}{hint}", err=True)
+            code = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(f"visiontk: error: {exc.format_message()}", err=True)
             code = exc.exit_code
         except (click.Abort, KeyboardInterrupt):
             click.echo("visiontk: interrupted", err=True)
@@ -39,12 +51,27 @@ class VisiontkGroup(click.Group):
         except VisiontkError as exc:
             _report(str(exc))
             code = exc.exit_code
+        except OSError as exc:
+            if exc.errno is None:  # not the file system speaking: a bug
+                code = _internal(exc)
+            else:  # the user's disk or paths (read-only, full, a file where a folder should be)
+                error = from_os_error(exc)
+                _report(str(error))
+                code = error.exit_code
+        except MemoryError:
+            error = from_memory_error()
+            _report(str(error))
+            code = error.exit_code
         except Exception as exc:  # a bug: still one line unless -v
-            _report(f"internal error: {type(exc).__name__}: {exc} (please report it; -v shows the traceback)")
-            code = EXIT_INTERNAL
+            code = _internal(exc)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _internal(exc: BaseException) -> int:
+    _report(f"internal error: {type(exc).__name__}: {exc} (please report it; -v shows the traceback)")
+    return EXIT_INTERNAL
 
 
 def _report(message: str) -> None:
@@ -55,20 +82,100 @@ def _report(message: str) -> None:
 
 @click.group(cls=VisiontkGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="visiontk")
-@click.option("-v", "--verbose", count=True, help="More log output; -v also shows tracebacks.")
-@click.option("-q", "--quiet", is_flag=True, help="Only results and errors; no progress bars.")
+@click.option("-v", "--verbose", count=True,
+              help="More log output; -v also shows tracebacks. Also accepted after the command.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only results and errors; no progress bars. Also accepted after the command.")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines output, for commands that have --json (also accepted after the command).")
+@click.option("--offline", is_flag=True,
+              help="Never download weights on first use (same as VISIONTK_OFFLINE=1).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where TensorFlow runs.")
 @click.option("--seed", type=int, default=None, help="Seed every random generator, for repeatable runs.")
 @click.option("--mixed-precision", is_flag=True, help="Compute in float16 on a GPU (ignored on a CPU).")
-def cli(verbose: int, quiet: bool, device: str, seed: int | None, mixed_precision: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, as_json: bool, offline: bool, device: str,
+        seed: int | None, mixed_precision: bool) -> None:
     """visiontk: neural style transfer, face recognition, DCGAN and EDSR super-resolution."""
-    global _verbosity
-    _verbosity = verbose
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else
-                                           logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="visiontk: %(message)s", stream=sys.stderr)
+    global _verbosity, _quiet
+    _verbosity, _quiet = 0, False  # a fresh start for each invocation (tests run many in one process)
+    _set_output(verbose=verbose, quiet=quiet)
+    if offline:
+        os.environ["VISIONTK_OFFLINE"] = "1"
+    if as_json:  # the default of every command's own --json
+        ctx.default_map = _json_defaults(cli)
     runtime.configure(device=device, seed=seed, quiet=quiet, mixed_precision=mixed_precision)
+
+
+def _set_output(verbose: int = 0, quiet: bool = False) -> None:
+    """Apply -v/-q, from before the command (the group) or after it (each command's copy)."""
+    global _verbosity, _quiet
+    _verbosity = max(_verbosity, verbose)
+    _quiet = _quiet or quiet
+    level = logging.WARNING if _quiet else (logging.DEBUG if _verbosity > 1 else
+                                            logging.INFO if _verbosity else logging.WARNING)
+    logging.basicConfig(level=level, format="visiontk: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(level)
+    if _quiet:
+        runtime.configure(quiet=True)
+
+
+def _json_defaults(group: click.Group) -> dict:
+    """A Click default_map giving `as_json=True` to every command under `group` that has --json."""
+    defaults: dict = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            defaults[name] = _json_defaults(command)
+        elif any(param.name == "as_json" for param in command.params):
+            defaults[name] = {"as_json": True}
+    return defaults
+
+
+def _late_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value:
+        _set_output(verbose=value)
+
+
+def _late_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _set_output(quiet=True)
+
+
+def _leaves(group: click.Group) -> Iterator[click.Command]:
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            yield from _leaves(command)
+        else:
+            yield command
+
+
+def _add_late_options(command: click.Command) -> None:
+    """Shell users put -q and -v after the command (`visiontk sr upscale x.png -q`): accept them there."""
+    taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    if not taken & {"-v", "--verbose"}:
+        command.params.append(click.Option(["-v", "--verbose"], count=True, expose_value=False,
+                                           callback=_late_verbose, hidden=True))
+    if not taken & {"-q", "--quiet"}:
+        command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                                           callback=_late_quiet, hidden=True))
+
+
+def _exists_hint_for(command: click.Command) -> None:
+    """Make "output exists" name only the options this command has (--overwrite, --skip-existing)."""
+    options = frozenset(opt for param in command.params for opt in getattr(param, "opts", []))
+    callback = command.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except OutputExistsError as exc:
+            raise exc.for_options(options) from None
+
+    command.callback = run
 
 
 def _register_commands() -> None:
@@ -80,12 +187,22 @@ def _register_commands() -> None:
                 continue  # that task isn't built yet
             raise
         cli.add_command(module.command)
+    for command in _leaves(cli):
+        _add_late_options(command)
+        _exists_hint_for(command)
 
 
 _register_commands()
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM ends a run like Ctrl-C, with exit 130, also while TensorFlow is still loading (a command's
+    # own GracefulStop takes over while it works).
+    signal.signal(signal.SIGTERM, _interrupt)
     cli.main(prog_name="visiontk")
 
 

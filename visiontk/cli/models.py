@@ -20,8 +20,9 @@ def list_models(as_json: bool) -> None:
     for spec in weights.all_specs():
         info = weights.status(spec)
         state = "ok" if info["present"] else ("INVALID" if info["path"] else "missing")
-        emit(info, as_json, f"{spec.name:24} {state:8} {info['description']}\n"
-                            f"{'':24} {'':8} {info['path'] or spec.source}")
+        emit({"input": spec.name, "ok": True, **info}, as_json,
+             f"{spec.name:24} {state:8} {info['description']}\n"
+             f"{'':24} {'':8} {info['path'] or spec.source}")
 
 
 @command.command("fetch")
@@ -31,7 +32,7 @@ def fetch(names: tuple[str, ...], as_json: bool) -> None:
     """Download weights (checked against their registered hash) into the cache."""
     for name in names:
         path = weights.fetch(name)
-        emit({"name": name, "path": path}, as_json, f"{name}: {path}")
+        emit({"input": name, "ok": True, "name": name, "path": path}, as_json, f"{name}: {path}")
 
 
 @command.command("import")
@@ -41,22 +42,25 @@ def fetch(names: tuple[str, ...], as_json: bool) -> None:
 def import_(name: str, file: str, as_json: bool) -> None:
     """Copy a weights FILE you have (e.g. downloaded elsewhere) into the cache as NAME."""
     path = weights.import_file(name, file)
-    emit({"name": name, "path": path}, as_json, f"{name}: imported to {path}")
+    emit({"input": file, "ok": True, "name": name, "path": path}, as_json, f"{name}: imported to {path}")
 
 
 @command.command("verify")
 @click.argument("names", nargs=-1)
 @json_option
 def verify(names: tuple[str, ...], as_json: bool) -> None:
-    """Re-hash every weights file found (or just NAMES); exit 4 if any is corrupt."""
+    """Re-hash every weights file found (or just NAMES), shadowed copies included; exit 4 if any is
+    corrupt."""
     specs = [weights.get_spec(n) for n in names] if names else weights.all_specs()
     bad = []
     for spec in specs:
-        info = weights.status(spec)
-        if info["path"] and not info["present"]:
-            bad.append(spec.name)
-        state = {True: "ok", False: "CORRUPT"}.get(info["valid"], "missing")
-        emit(info, as_json, f"{spec.name:24} {state:8} {info['path'] or ''}")
+        info = weights.status(spec, fresh=True)
+        corrupt = [f["path"] for f in info["files"] if not f["valid"]]
+        bad += corrupt
+        lines = [f"{spec.name:24} {'ok' if f['valid'] else 'CORRUPT':8} {f['path']}"
+                 + ("  (used)" if f["path"] == info["path"] and f["valid"] and len(info["files"]) > 1 else "")
+                 for f in info["files"]] or [f"{spec.name:24} {'missing':8}"]
+        emit({"input": spec.name, "ok": not corrupt, **info}, as_json, "\n".join(lines))
     if bad:
         raise WeightsError(f"{', '.join(bad)}: file does not match its registered hash; delete it and "
                            "fetch or import it again")

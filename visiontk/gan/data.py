@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import IMAGE_EXTENSIONS, expand_inputs, read_picture
+from visiontk.imageio import IMAGE_EXTENSIONS, check_input_file, expand_inputs, read_picture
 
 log = logging.getLogger("visiontk")
 
@@ -30,6 +30,8 @@ def load_images(source: str | Path, image_size: int | None = None, masks: str | 
     source = Path(source)
     if masks is not None and not source.is_dir():
         raise BadInputError(f"{source}: --masks needs DATA to be a folder of images (masks match by name)")
+    if str(source) != "-" and source.exists() and not source.is_dir():
+        check_input_file(source)  # a FIFO or device would block the read for ever
     if str(source) == "-":
         images = _read_images(expand_inputs(["-"])[:limit], "the paths on stdin", image_size)
     elif not source.exists():

@@ -106,10 +106,17 @@ def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path |
     """
     if n < 1 or scale < 1:
         raise BadInputError("-n and --scale must be at least 1")
+    if n > MAX_IMAGES:
+        raise BadInputError(f"-n {n}: at most {MAX_IMAGES} images per run")
     if grid is None and output_dir is None:
         raise BadInputError("say where to write: --grid OUT.png and/or --output-dir DIR")
+    config = _locate(DEFAULT_MODEL if model is None else model)[1]
     if grid is not None:
-        check_output(grid, overwrite)
+        _check_sheet_size(n, int(config["image_size"]), scale)
+    # Every file this run would write is checked before the first is written (and before the slow
+    # part): all or nothing.
+    for path in _planned_outputs(grid, output_dir, n, int(config["channels"]) == 4 and not rgba):
+        check_output(path, overwrite)
     generator = load_generator(model)
     seed = resolve_seed(seed)
     images = generator.images(latents(n, generator.latent_dim, seed))
@@ -120,6 +127,32 @@ def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path |
         written += _write_singles(Path(output_dir), images, rgba, overwrite)
     return {"model": generator.name, "n": n, "seed": seed, "shape": list(images.shape[1:]),
             "written": [str(p) for p in written]}
+
+
+MAX_IMAGES = 100_000
+MAX_STEPS = 256  # one strip of images side by side
+
+
+def _check_sheet_size(n: int, side: int, scale: int) -> None:
+    from visiontk.imageio import max_pixels
+
+    width = int(np.ceil(np.sqrt(n))) * side * scale
+    if width * width > max_pixels():
+        raise BadInputError(f"a sheet of {n} images at --scale {scale} would be about {width}x{width} pixels, "
+                            f"over the limit of {max_pixels()}; lower -n or --scale")
+
+
+def _single_path(folder: Path, index: int) -> Path:
+    return folder / f"sample-{index:05d}.png"
+
+
+def _planned_outputs(grid, output_dir, n: int, with_masks: bool) -> list[Path]:
+    from visiontk.gan.pictures import mask_path
+
+    paths = [Path(grid)] if grid is not None else []
+    if output_dir is not None:
+        paths += [_single_path(Path(output_dir), i) for i in range(n)]
+    return paths + [mask_path(p) for p in paths] if with_masks else paths
 
 
 def _write_sheet(path: Path, images: np.ndarray, rgba: bool, scale: int, overwrite: bool) -> list[Path]:
@@ -137,7 +170,7 @@ def _write_singles(folder: Path, images: np.ndarray, rgba: bool, overwrite: bool
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for i, image in enumerate(images):
-        path = folder / f"sample-{i:05d}.png"
+        path = _single_path(folder, i)
         if rgba and image.shape[-1] == 4:
             written += write_picture(path, _rgba(image), None, overwrite=overwrite)
         else:
@@ -163,8 +196,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 def interpolate(model: str | Path | None, seed_a: int, seed_b: int, *, steps: int = 8,
                 output: str | Path, overwrite: bool = False) -> dict:
     """A strip of `steps` images walking the latent space from seed_a's sample to seed_b's."""
-    if steps < 2:
-        raise BadInputError("--steps must be at least 2")
+    if not 2 <= steps <= MAX_STEPS:
+        raise BadInputError(f"--steps must be between 2 and {MAX_STEPS}")
     check_output(output, overwrite)
     generator = load_generator(model)
     a, b = latents(1, generator.latent_dim, seed_a)[0], latents(1, generator.latent_dim, seed_b)[0]

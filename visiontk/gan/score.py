@@ -17,6 +17,8 @@ log = logging.getLogger("visiontk")
 
 def inception_score(probabilities: np.ndarray, splits: int = 10) -> tuple[float, float]:
     """exp(E_x KL(p(y|x) || p(y))), as mean and standard deviation over `splits` equal parts."""
+    if splits < 1:
+        raise BadInputError("--splits must be at least 1")
     if len(probabilities) < splits:
         raise BadInputError(f"need at least {splits} images for the Inception Score over {splits} splits")
     scores = []
@@ -57,13 +59,16 @@ def reference_statistics(judge, reference: str | Path,
     if not reference.exists():
         raise BadInputError(f"{reference}: reference data not found")
     stat = reference.stat()
-    identity = f"{judge.name}|{judge.weights_sha256}|{reference}|{stat.st_size}|{stat.st_mtime_ns}|{limit}"
+    identity = (f"{judge.name}|{judge.weights_sha256}|{reference}|{stat.st_ino}|{stat.st_size}|"
+                f"{stat.st_mtime_ns}|{stat.st_ctime_ns}|{limit}")
     key = hashlib.sha256(identity.encode()).hexdigest()
     cached = cache_dir() / "fid-stats" / f"{judge.name}-{key[:24]}.npz"
     if cached.is_file():
         with np.load(cached) as saved:
             return saved["mu"], saved["sigma"], int(saved["count"])
     images = load_images(reference, judge.input_size, limit=limit)
+    if len(images) < 2:
+        raise BadInputError(f"{reference}: {len(images)} reference images; the FID needs at least 2")
     _, features = judge.judge(images)
     mu, sigma = feature_statistics(features)
     buffer = io.BytesIO()
@@ -84,6 +89,8 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
 
     the_judge = load_judge(judge)
     result: dict = {"judge": judge}
+    if n < 1 or splits < 1:
+        raise BadInputError("-n and --splits must be at least 1")
     if images is None:
         from visiontk.gan.generate import latents, load_generator, resolve_seed
 
@@ -98,6 +105,11 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
 
         pixels = load_images(images, the_judge.input_size, limit=n)
         result["images"] = str(images)
+    if len(pixels) < max(splits, 1):
+        raise BadInputError(f"{result.get('images', 'the samples')}: {len(pixels)} images, but the score needs "
+                            f"at least one per split (--splits {splits})")
+    if reference is not None and len(pixels) < 2:
+        raise BadInputError("the FID needs at least 2 images (their covariance)")
     probabilities, features = the_judge.judge(pixels)
     mean, std = inception_score(probabilities, splits)
     result.update(n=len(pixels), inception_score=round(mean, 4), inception_score_std=round(std, 4),

@@ -14,14 +14,16 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from visiontk.errors import WeightsError
+
+log = logging.getLogger("visiontk")
 
 
 @dataclass(frozen=True)
@@ -138,23 +140,37 @@ def candidates(spec: WeightSpec) -> Iterator[Path]:
 
 # ---- hashing ------------------------------------------------------------------------------------------
 
-def digest(path: Path) -> Digest:
-    """sha256 and md5 of a file, remembered by (path, size, mtime) so that big files are hashed once."""
+def digest(path: Path, fresh: bool = False) -> Digest:
+    """sha256 and md5 of a file, remembered so that big files are hashed once; `fresh` re-hashes.
+
+    The memo is keyed by path, device, inode, size, mtime and ctime. A rewrite that keeps the size and
+    sets the mtime back still changes the ctime (which no user call can set) or the inode (a copy
+    renamed into place), so it can't be mistaken for the file that was hashed.
+    """
     path = Path(path).resolve()
     stat = path.stat()
-    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = (f"{path}|{stat.st_dev}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}")
     memo = _read_memo()
-    if key in memo:
+    if key in memo and not fresh:
         return Digest(memo[key]["sha256"], memo[key]["md5"], stat.st_size)
+    result = hash_file(path)
+    # Entries of this path under older keys are stale: drop them so the memo doesn't grow for ever.
+    memo = {k: v for k, v in memo.items() if not k.startswith(f"{path}|")}
+    memo[key] = {"sha256": result.sha256, "md5": result.md5}
+    _write_memo(memo)
+    return result
+
+
+def hash_file(path: Path) -> Digest:
+    """sha256 and md5 of a file, read now (no memo)."""
     sha, md5 = hashlib.sha256(), hashlib.md5()
+    size = 0
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
             md5.update(block)
-    result = Digest(sha.hexdigest(), md5.hexdigest(), stat.st_size)
-    memo[key] = {"sha256": result.sha256, "md5": result.md5}
-    _write_memo(memo)
-    return result
+            size += len(block)
+    return Digest(sha.hexdigest(), md5.hexdigest(), size)
 
 
 def _memo_path() -> Path:
@@ -174,8 +190,8 @@ def _write_memo(memo: dict) -> None:
         write_atomic_bytes(_memo_path(), json.dumps(memo, indent=0).encode())
 
 
-def match(spec: WeightSpec, path: Path) -> KnownFile | None:
-    d = digest(path)
+def match(spec: WeightSpec, path: Path, fresh: bool = False) -> KnownFile | None:
+    d = digest(path, fresh)
     return next((known for known in accepted_files(spec) if known.matches(d)), None)
 
 
@@ -194,8 +210,11 @@ def _import_record(spec: WeightSpec) -> Path:
 
 # ---- resolving, fetching, importing -----------------------------------------------------------------
 
-def resolve(name: str) -> Path:
-    """The verified file for weight set `name`, or WeightsError saying how to get it."""
+def resolve(name: str, download: bool = True) -> Path:
+    """The verified file for weight set `name`, or WeightsError saying how to get it.
+
+    Weights with a download address that are nowhere here are fetched into the cache on first use
+    (with a progress bar and a hash check, as Keras does), unless VISIONTK_OFFLINE is set."""
     spec = get_spec(name)
     rejected = []
     for path in candidates(spec):
@@ -206,7 +225,23 @@ def resolve(name: str) -> Path:
         raise WeightsError(f"{rejected[0]}: weights file for {name!r} is corrupt, truncated or not the "
                            f"expected file (hash mismatch); delete it and run `visiontk models fetch {name}` "
                            f"or `visiontk models import {name} FILE`")
+    if download and not offline() and any(k.url for k in spec.files):
+        return fetch(name)
     raise WeightsError(f"weights {name!r} not found ({spec.source}); {how_to_get(spec)}")
+
+
+def offline() -> bool:
+    """VISIONTK_OFFLINE=1 (or `visiontk --offline`) turns off downloads on first use."""
+    return os.environ.get("VISIONTK_OFFLINE", "").strip().lower() not in ("", "0", "no", "false")
+
+
+def download_url(known: KnownFile) -> str | None:
+    """Where `known` is downloaded from; VISIONTK_WEIGHTS_URL replaces the catalog's address by a
+    mirror holding the files by name (a local server in the tests, a company mirror in real use)."""
+    base = os.environ.get("VISIONTK_WEIGHTS_URL")
+    if base and known.url:
+        return f"{base.rstrip('/')}/{known.filename}"
+    return known.url
 
 
 def how_to_get(spec: WeightSpec) -> str:
@@ -219,9 +254,9 @@ def how_to_get(spec: WeightSpec) -> str:
 
 
 def present(name: str) -> Path | None:
-    """Like resolve, but None instead of an error."""
+    """Like resolve, but None instead of an error, and never a download."""
     try:
-        return resolve(name)
+        return resolve(name, download=False)
     except WeightsError:
         return None
 
@@ -230,7 +265,7 @@ def fetch(name: str, timeout: float = 30.0) -> Path:
     """Download weight set `name` into the cache, checking its hash."""
     import urllib.request
 
-    from visiontk.runtime import progress
+    from visiontk.runtime import progress, settings
 
     spec = get_spec(name)
     existing = present(name)
@@ -239,20 +274,28 @@ def fetch(name: str, timeout: float = 30.0) -> Path:
     known = next((k for k in spec.files if k.url), None)
     if known is None:
         raise WeightsError(f"{name!r} has no download address ({spec.source}); {how_to_get(spec)}")
+    url = download_url(known)
     target = cache_dir() / known.filename
     try:
-        with cache_lock(name), urllib.request.urlopen(known.url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with atomic_cache_file(target) as tmp, open(tmp, "wb") as out, \
-                    progress(total=total, unit="B", unit_scale=True, desc=name) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
-                out.flush()
-                if not known.matches(digest(tmp)):
-                    raise WeightsError(f"downloaded {known.url} but its hash is wrong; try again")
+        with cache_lock(name):
+            if target.is_file() and known.matches(digest(target)):  # another process fetched it meanwhile
+                return target
+            if not settings.quiet:
+                size = f" ({known.size / 1e6:.0f} MB)" if known.size else ""
+                log.warning("downloading %s%s from %s", name, size, url)
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with atomic_cache_file(target) as tmp, open(tmp, "wb") as out, \
+                        progress(total=total, unit="B", unit_scale=True, desc=name) as bar:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+                        bar.update(len(block))
+                    out.flush()
+                    if not known.matches(hash_file(tmp)):
+                        raise WeightsError(f"downloaded {url} but its hash is wrong (a broken download or "
+                                           "a changed file); nothing was kept, try again")
     except OSError as exc:
-        raise WeightsError(f"could not download {name!r} from {known.url} ({exc}); offline, download "
+        raise WeightsError(f"could not download {name!r} from {url} ({exc}); offline, download "
                            f"{known.filename} elsewhere and run `visiontk models import {name} FILE`") from None
     return target
 
@@ -279,12 +322,14 @@ def import_file(name: str, source: str | os.PathLike) -> Path:
     return target
 
 
-def status(spec: WeightSpec) -> dict:
-    """What `models list` and `models verify` report for one weight set."""
-    found = list(candidates(spec))
-    valid = next((p for p in found if match(spec, p)), None)
-    return {"name": spec.name, "present": valid is not None, "path": str(valid or found[0]) if found else None,
-            "valid": valid is not None if found else None, "source": spec.source,
+def status(spec: WeightSpec, fresh: bool = False) -> dict:
+    """What `models list` and `models verify` (fresh: re-hashing every file) report for one weight set:
+    the file resolution would use, and each file found with whether its hash is right."""
+    files = [{"path": str(p), "valid": match(spec, p, fresh) is not None} for p in candidates(spec)]
+    valid = next((f["path"] for f in files if f["valid"]), None)
+    return {"name": spec.name, "present": valid is not None,
+            "path": valid or (files[0]["path"] if files else None),
+            "valid": valid is not None if files else None, "files": files, "source": spec.source,
             "description": spec.description}
 
 
@@ -307,20 +352,17 @@ def cache_lock(name: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def atomic_cache_file(target: Path) -> Iterator[Path]:
-    """A temporary file beside `target`, renamed onto it on success, removed on failure."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + "".join(target.suffixes),
-                                   dir=target.parent)
-    except OSError as exc:
-        raise WeightsError(f"cache folder {target.parent} is not writable ({exc.strerror}); set "
-                           "VISIONTK_CACHE to a writable folder") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """A temporary file beside `target`, renamed onto it on success, removed on failure (the same
+    writer as every output, visiontk.imageio.atomic_file); an unwritable cache is a WeightsError."""
+    from visiontk.imageio import atomic_file
+
+    with contextlib.ExitStack() as stack:
+        try:
+            tmp = stack.enter_context(atomic_file(target))
+        except OSError as exc:  # only the cache's own failure; the caller's work reports its own
+            raise WeightsError(f"cache folder {target.parent} is not writable ({exc.strerror or exc}); "
+                               "set VISIONTK_CACHE to a writable folder") from None
+        yield tmp
 
 
 def write_atomic_bytes(target: Path, data: bytes) -> None:
