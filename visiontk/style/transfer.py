@@ -7,12 +7,10 @@ the work starts at half size, whose result seeds the full-size run (coarse-to-fi
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -113,36 +111,17 @@ def load_input(image: Image_, role: str) -> np.ndarray:
 
 
 def resolve_precision(precision: str) -> str:
-    """`auto` -> bfloat16 where the hardware computes it natively (a GPU of compute capability 8.0 or
-    later; a CPU with AMX-BF16, where oneDNN runs VGG about 5x faster than in float32), else float32.
+    """`auto` -> bfloat16 where the hardware computes it natively (`runtime.bfloat16_is_fast`: a GPU of
+    compute capability 8.0 or later, a CPU with AMX-BF16 or AVX512-BF16), else float32.
     The pixels, losses, Gram matrices and the optimiser stay in float32 either way."""
     if precision in ("float32", "bfloat16"):
         return precision
     if precision != "auto":
         raise VisiontkError(f"unknown precision {precision!r}: use auto, float32 or bfloat16")
-    tf = runtime.tensorflow()
-    gpus = tf.config.list_physical_devices("GPU") if runtime.using_gpu() else []
-    if gpus:
-        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
-        return "bfloat16" if tuple(capability) >= (8, 0) else "float32"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
-    return "bfloat16" if " amx_bf16" in flags else "float32"
+    return "bfloat16" if runtime.bfloat16_is_fast() else "float32"
 
 
-@contextlib.contextmanager
-def keras_policy(name: str):
-    """Build Keras layers under a dtype policy without changing it for anyone else."""
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+keras_policy = runtime.keras_policy  # imported from here by style.feedforward
 
 
 def vgg_channels(layer: str) -> int:
