@@ -17,6 +17,7 @@ def private_cache(tmp_path_factory):
     """Tests never touch the user's own cache."""
     cache = tmp_path_factory.mktemp("visiontk-cache")
     os.environ["VISIONTK_CACHE"] = str(cache)
+    os.environ["VISIONTK_OFFLINE"] = "1"  # no test downloads weights from the internet on first use
     yield cache
 
 

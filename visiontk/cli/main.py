@@ -62,11 +62,22 @@ class VisiontkGroup(click.Group):
             error = from_memory_error()
             _report(str(error))
             code = error.exit_code
-        except Exception as exc:  # a bug: still one line unless -v
-            code = _internal(exc)
+        except Exception as exc:
+            if _out_of_device_memory(exc):
+                error = from_memory_error()
+                _report(str(error))
+                code = error.exit_code
+            else:  # a bug: still one line unless -v
+                code = _internal(exc)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _out_of_device_memory(exc: Exception) -> bool:
+    """TensorFlow's out-of-memory error (not a MemoryError), checked without importing TensorFlow."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError)
 
 
 def _internal(exc: BaseException) -> int:

@@ -15,17 +15,21 @@ from visiontk.imageio import check_output, write_image
 DEFAULTS = {"backbone": "vgg19", "size": 512, "scales": 2, "content_weight": 1.0, "style_weight": 1e-3,
             "tv_weight": 1e-2, "content_layers": "block4_conv2",
             "style_layers": "block1_conv1,block2_conv1,block3_conv1,block4_conv1,block5_conv1"}
+MAX_SIZE = 8192  # VGG's activations at a bigger size don't fit in memory: refuse before allocating
 
 
-def _numbers(kind: type):
-    """A click callback parsing 'a,b,c' into a tuple of `kind` (None stays None)."""
+def _numbers(kind: type, minimum: float | None = None):
+    """A click callback parsing 'a,b,c' into a tuple of `kind` (None stays None), each >= minimum."""
     def parse(ctx, param, value):
         if value is None:
             return None
         try:
-            return tuple(kind(item) for item in value.split(","))
+            numbers = tuple(kind(item) for item in value.split(","))
         except ValueError:
             raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+        if minimum is not None and any(n < minimum for n in numbers):
+            raise click.BadParameter(f"each value must be at least {minimum}, got {value!r}")
+        return numbers
     return parse
 
 
@@ -43,11 +47,11 @@ def _names(ctx, param, value: str) -> tuple[str, ...]:
               help="Folder for the results of a batch, named PHOTO_stylized.EXT.")
 @click.option("--backbone", type=click.Choice(["vgg19", "vgg16"]), default=DEFAULTS["backbone"],
               show_default=True, help="The ImageNet VGG network whose features define content and style.")
-@click.option("--size", type=click.IntRange(min=32), default=DEFAULTS["size"], show_default=True,
+@click.option("--size", type=click.IntRange(32, MAX_SIZE), default=DEFAULTS["size"], show_default=True,
               help="Long side of the result in pixels.")
 @click.option("--scales", type=click.IntRange(1, 6), default=DEFAULTS["scales"], show_default=True,
               help="Coarse-to-fine steps: each scale halves the size of the one after it.")
-@click.option("--iterations", callback=_numbers(int), metavar="N[,N...]",
+@click.option("--iterations", callback=_numbers(int, minimum=1), metavar="N[,N...]",
               help="Iterations per scale (one value for all, or one per scale, coarsest first). "
                    "[default: L-BFGS 80 per coarse scale, 40 at full size; Adam 200 and 100]")
 @click.option("--optimizer", type=click.Choice(["lbfgs", "adam"]), default="lbfgs", show_default=True)
