@@ -2,7 +2,8 @@
 cost of a training step. Prints figures; asserts nothing.
 
     python benchmarks/sr_bench.py                  # everything
-    python benchmarks/sr_bench.py --only set5      # or: upscale, train
+    python benchmarks/sr_bench.py --only set5      # or: real, upscale, train
+    python benchmarks/sr_bench.py --only real --real-model runs/x4-real/best.weights.h5
 """
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ def set5_table() -> None:
         mean = result["mean"]
         print(f"| x{scale} | {mean['bicubic_psnr']:.2f} / {mean['bicubic_ssim']:.4f} | {edsr} | "
               f"{TARGET.get(scale, '-')} | {PAPER[scale]} |")
+    print()
+
+
+def real_table(real_model: str = "edsr-x4-real") -> None:
+    """Set5 made "real" two fixed ways: edsr-x4-real against edsr-x4 (target: +0.5 dB on both)."""
+    from visiontk.sr.evaluate import evaluate
+
+    print(f"## Set5 x4 on \"real\" inputs (LR: bicubic x4, then degraded; target: {real_model} "
+          "+0.5 dB over edsr-x4)\n")
+    print(f"| LR input | bicubic PSNR / SSIM | edsr-x4 PSNR / SSIM | {real_model} PSNR / SSIM | gain |")
+    print("|---|---|---|---|---|")
+    names = {"jpeg40": "JPEG q40", "noise5-jpeg75": "noise sigma 5 + JPEG q75", None: "clean (standard)"}
+    for degradation, name in names.items():
+        base = evaluate(SET5, 4, "edsr-x4", degradation=degradation)["mean"]
+        real = evaluate(SET5, 4, real_model, degradation=degradation)["mean"]
+        print(f"| {name} | {base['bicubic_psnr']:.2f} / {base['bicubic_ssim']:.4f} | {base['psnr']:.2f} / "
+              f"{base['ssim']:.4f} | {real['psnr']:.2f} / {real['ssim']:.4f} | {real['psnr'] - base['psnr']:+.2f} dB |")
     print()
 
 
@@ -101,11 +119,15 @@ def train_step_seconds(steps: int = 5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["set5", "upscale", "train"])
+    parser.add_argument("--only", choices=["set5", "real", "upscale", "train"])
+    parser.add_argument("--real-model", default="edsr-x4-real",
+                        help="the real-degradation model to compare with edsr-x4 (name or weights file)")
     parser.add_argument("--model", help="weights for the upscale benchmark (default: shipped edsr-x4)")
     args = parser.parse_args()
     if args.only in (None, "set5"):
         set5_table()
+    if args.only in (None, "real"):
+        real_table(args.real_model)
     if args.only in (None, "upscale"):
         upscale_speed(model=args.model)
     if args.only in (None, "train"):

@@ -130,3 +130,18 @@ def test_eval_and_compare_refuse_tiny_images_and_outside_crops(set5, tmp_path, r
     result = run_cli("sr", "compare", set5 / "butterfly.png", "-o", tmp_path / "c.png", "--crop", "200", "0", "100")
     assert result.exit_code == 2 and "not inside" in result.output
     assert not (tmp_path / "c.png").exists()
+
+
+def test_eval_degrade_scores_fixed_real_inputs(set5, run_cli):
+    import json
+
+    scores = {}
+    for degrade in (None, "jpeg40", "noise5-jpeg75"):
+        args = ["sr", "eval", set5, "--bicubic-only", "--json"] + (["--degrade", degrade] if degrade else [])
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.output
+        scores[degrade] = json.loads(result.output.splitlines()[-1])["bicubic_psnr"]
+    again = json.loads(run_cli("sr", "eval", set5, "--bicubic-only", "--json", "--degrade", "noise5-jpeg75")
+                       .output.splitlines()[-1])["bicubic_psnr"]
+    assert again == scores["noise5-jpeg75"]  # the noise is fixed, not drawn anew
+    assert scores["jpeg40"] < scores[None] - 1 and scores["noise5-jpeg75"] < scores[None] - 0.5

@@ -154,12 +154,14 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, crf
 @click.option("--scale", type=SCALE, default="4", show_default=True, help="Upscaling factor.")
 @click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
 @click.option("--bicubic-only", is_flag=True, help="Score only the bicubic baseline (no weights needed).")
+@click.option("--degrade", "degradation", type=click.Choice(["jpeg40", "noise5-jpeg75"]), default=None,
+              help="Make the LR \"real\" first: JPEG quality 40, or Gaussian noise sigma 5 then JPEG 75.")
 @json_option
-def eval_command(hr_inputs, scale, model, bicubic_only, as_json) -> int:
+def eval_command(hr_inputs, scale, model, bicubic_only, degradation, as_json) -> int:
     """Score EDSR against bicubic on HR images with the standard protocol.
 
-    HR is cropped to a multiple of the scale, LR made by bicubic downscaling; PSNR and SSIM are measured
-    on the BT.601 Y channel with SCALE border pixels removed.
+    HR is cropped to a multiple of the scale, LR made by bicubic downscaling (then degraded with --degrade);
+    PSNR and SSIM are measured on the BT.601 Y channel with SCALE border pixels removed.
 
     \b
     Example:
@@ -167,7 +169,7 @@ def eval_command(hr_inputs, scale, model, bicubic_only, as_json) -> int:
     """
     from visiontk.sr.evaluate import evaluate
 
-    result = evaluate(hr_inputs, int(scale), model, bicubic_only=bicubic_only)
+    result = evaluate(hr_inputs, int(scale), model, bicubic_only=bicubic_only, degradation=degradation)
     if as_json:
         for row in result["images"]:
             emit({"scale": result["scale"], "model": result["model"], **row}, True)
@@ -176,7 +178,8 @@ def eval_command(hr_inputs, scale, model, bicubic_only, as_json) -> int:
     header = f"{'image':<20} {'bicubic PSNR/SSIM':>18}"
     if not bicubic_only:
         header += f" {'EDSR PSNR/SSIM':>18}"
-    click.echo(f"x{result['scale']}  model: {result['model'] or 'bicubic only'}")
+    click.echo(f"x{result['scale']}  model: {result['model'] or 'bicubic only'}"
+               + (f"  input: {degradation}" if degradation else ""))
     click.echo(header)
     for row in result["images"] + [{"image": "mean", **result["mean"]}]:
         line = f"{row['image']:<20} {row['bicubic_psnr']:>9.2f} {row['bicubic_ssim']:.4f}"

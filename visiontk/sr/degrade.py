@@ -172,3 +172,18 @@ def _noise_and_jpeg(image: np.ndarray, rng: np.random.Generator, params: Degrada
     if rng.random() < params.jpeg_prob:
         out = jpeg(out, rng.integers(params.jpeg_quality[0], params.jpeg_quality[1] + 1))
     return out
+
+
+# ---- fixed "real" test inputs: the same degraded LR on every run, for benchmarks and `sr eval` ---------
+
+def _jpeg40(lr: np.ndarray) -> np.ndarray:
+    return jpeg(lr, 40)
+
+
+def _noise5_jpeg75(lr: np.ndarray) -> np.ndarray:
+    noise = np.random.default_rng(0).normal(0.0, 5.0, size=lr.shape)  # the same noise for every run
+    return jpeg(to_uint8(lr.astype(np.float64) + noise), 75)
+
+
+# Applied to the bicubic LR: "jpeg40" = JPEG quality 40; "noise5-jpeg75" = Gaussian noise sigma 5, then JPEG 75.
+TEST_DEGRADATIONS = {"jpeg40": _jpeg40, "noise5-jpeg75": _noise5_jpeg75}

@@ -10,13 +10,18 @@ import numpy as np
 from visiontk.imageio import expand_inputs, read_image
 from visiontk.errors import BadInputError
 from visiontk.runtime import progress
-from visiontk.sr.degrade import bicubic_upscale, check_scorable, crop_to_multiple, downscale
+from visiontk.sr.degrade import (TEST_DEGRADATIONS, bicubic_upscale, check_scorable, crop_to_multiple,
+                                 downscale)
 from visiontk.sr.metrics import y_psnr_ssim
 
 
 def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: str | Path | None = None,
-             bicubic_only: bool = False, tile: int | None = None) -> dict:
+             bicubic_only: bool = False, tile: int | None = None, degradation: str | None = None,
+             **upscaler_options) -> dict:
     """Score EDSR (registry name or weights path; default the shipped model) and bicubic on HR images.
+
+    `degradation` (a name in `TEST_DEGRADATIONS`, e.g. "jpeg40") is applied to the bicubic LR first, to
+    score on "real" inputs; the HR target stays the clean image.
 
     Returns {"scale", "model", "images": [{"image", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim"}],
     "mean": {...the same keys averaged}}.
@@ -28,12 +33,17 @@ def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: st
     paths = expand_inputs([str(p) for p in hr_inputs])
     if not paths:
         raise BadInputError(f"{' '.join(map(str, hr_inputs))}: no images to evaluate")
-    upscaler = None if bicubic_only else Upscaler(scale, model, tile)
+    if degradation is not None and degradation not in TEST_DEGRADATIONS:
+        raise BadInputError(f"unknown input degradation {degradation!r} "
+                            f"(one of {', '.join(TEST_DEGRADATIONS)})")
+    upscaler = None if bicubic_only else Upscaler(scale, model, tile, **upscaler_options)
     rows = []
     for path in progress(paths, desc=f"eval x{scale}", unit="img"):
         hr = crop_to_multiple(read_image(path), scale)
         check_scorable(hr, scale, str(path))
         lr = downscale(hr, scale)
+        if degradation is not None:
+            lr = TEST_DEGRADATIONS[degradation](lr)
         row = {"image": path.name}
         row["bicubic_psnr"], row["bicubic_ssim"] = y_psnr_ssim(bicubic_upscale(lr, scale), hr, scale)
         if upscaler is not None:
@@ -42,4 +52,4 @@ def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: st
     keys = [k for k in rows[0] if k != "image"]
     mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     return {"scale": scale, "model": None if bicubic_only else str(model or default_model(scale)),
-            "images": rows, "mean": mean}
+            "degradation": degradation, "images": rows, "mean": mean}
