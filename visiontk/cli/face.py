@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (continue_option, emit, input_paths, inputs_argument, json_option,
-                                 overwrite_option, run_batch, shard_option, strategy_option,
+from visiontk.cli.common import (continue_option, crf_option, emit, input_paths, inputs_argument,
+                                 json_option, overwrite_option, run_batch, shard_option, strategy_option,
                                  this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
@@ -35,11 +35,20 @@ def _detect_options(detect_threshold: float, min_face: int) -> dict:
     return {"threshold": detect_threshold, "min_face": min_face}
 
 
-def _draw_target(draw: Path, source: Path, many: bool, suffix: str) -> Path:
+every_option = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+                            help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes).")
+
+
+def _draw_target(draw: Path, source: Path, many: bool, suffix: str, extension: str = ".png") -> Path:
     """--draw names a file for one input, a folder for several."""
     if many or draw.is_dir():
-        return draw / f"{source.stem}{suffix}.png"
+        return draw / f"{source.stem}{suffix}{extension}"
     return draw
+
+
+def _frame_lines(path: Path, as_json: bool):
+    """With --json a clip prints one line per analysed frame before its summary; text shows the summary."""
+    return (lambda record: emit({"input": str(path), "ok": True, **record}, True)) if as_json else None
 
 
 @click.group("face")
@@ -66,25 +75,35 @@ def command() -> None:
               help="Smallest face to look for, in pixels.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=DETECT_THRESHOLD, show_default=True,
               help="Confidence a detection needs to count as a face.")
+@every_option
+@crf_option
 @overwrite_option
 @json_option
 @continue_option
 @shard_option
-def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continue_on_error) -> int:
+def detect(inputs, draw, crops, min_face, threshold, every, crf, overwrite, as_json,
+           continue_on_error) -> int:
     """Find faces: boxes (left, top, right, bottom), confidence and five landmarks.
 
-    An image without faces is not an error here: it reports 0 faces.
+    An image without faces is not an error here: it reports 0 faces. A video clip reports each
+    analysed frame (with --json), draws into a clip (--draw out.mp4) and sums up when faces appear.
     """
     from visiontk.face import align, detect_faces, load_image
     from visiontk.face.align import to_uint8
     from visiontk.face.draw import draw_faces
+    from visiontk.face.video import describe_summary, detect_video
     from visiontk.imageio import check_output, write_image
+    from visiontk.videoio import is_video
 
     paths = input_paths(inputs)
     many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
     paths = this_shard(paths)
 
     def work(path: Path) -> dict:
+        if is_video(path):
+            return detect_video(path, every=every, threshold=threshold, min_face=min_face, crf=crf,
+                                draw=_draw_target(draw, path, many, "_faces", ".mp4") if draw else None,
+                                overwrite=overwrite, on_frame=_frame_lines(path, as_json))
         image = load_image(path)
         drawn = _draw_target(draw, path, many, "_faces") if draw else None
         if drawn:
@@ -104,6 +123,8 @@ def detect(inputs, draw, crops, min_face, threshold, overwrite, as_json, continu
         return record
 
     def describe(record: dict) -> str:
+        if "appearances" in record:
+            return describe_summary(record)
         lines = [f"{record['input']}: {len(record['faces'])} face(s)"]
         for i, face in enumerate(record["faces"]):
             box = ", ".join(f"{v:.0f}" for v in face["box"])
@@ -329,20 +350,27 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
 @model_option
 @detect_threshold_option
 @min_face_option
+@every_option
+@crf_option
 @overwrite_option
 @json_option
 @continue_option
 @shard_option
-def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, overwrite,
-             as_json, continue_on_error) -> int:
+def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, every, crf,
+             overwrite, as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.
+
+    A video clip reports each analysed frame (with --json) and sums up who appears when.
 
     \b
       visiontk face identify --gallery people.npz group.jpg --draw named.png
+      visiontk face identify --gallery people.npz clip.mp4 --every 5 --draw named.mp4 --json
     """
     from visiontk.face import UNKNOWN, Gallery, embed_faces, load_model, load_image
     from visiontk.face.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
+    from visiontk.face.video import describe_summary, identify_video
     from visiontk.imageio import check_output, write_image
+    from visiontk.videoio import is_video
 
     model = load_model(model_path)
     gallery = Gallery.load(gallery_path)
@@ -357,6 +385,11 @@ def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold
     paths = this_shard(paths)
 
     def work(path: Path) -> dict:
+        if is_video(path):
+            return identify_video(path, gallery, model, threshold=threshold, every=every, crf=crf,
+                                  draw=_draw_target(draw, path, many, "_named", ".mp4") if draw else None,
+                                  detect_threshold=detect_threshold, min_face=min_face,
+                                  overwrite=overwrite, on_frame=_frame_lines(path, as_json))
         drawn = _draw_target(draw, path, many, "_named") if draw else None
         if drawn:
             check_output(drawn, overwrite)
@@ -374,6 +407,8 @@ def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold
         return record
 
     def describe(record: dict) -> str:
+        if "appearances" in record:
+            return describe_summary(record)
         if not record["faces"]:
             return f"{record['input']}: no faces"
         names = ", ".join(f"{f['name']} ({f['distance']:.3f})" for f in record["faces"])
