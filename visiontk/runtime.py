@@ -60,7 +60,9 @@ def tensorflow():
     global _tf
     if _tf is not None:
         return _tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3 hides the C++ runtime's ERROR lines too (e.g. oneDNN's "supports DT_UINT8 only on platforms with
+    # AVX-512" during sr train): they are notes, real failures reach Python as exceptions. -vv shows them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if log.getEffectiveLevel() <= logging.DEBUG else "3")
     with _native_stderr_silenced(log.getEffectiveLevel() > logging.DEBUG):
         import tensorflow as tf
 
