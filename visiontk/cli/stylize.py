@@ -1,4 +1,5 @@
-"""`visiontk stylize`: paint photos in the style of one or more paintings (Gatys et al. style transfer)."""
+"""`visiontk stylize`: paint photos in the style of paintings, by optimisation (Gatys et al.) or with a
+trained feed-forward network (Johnson et al.); `stylize train` and `stylize export` make such networks."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (continue_option, input_paths, json_option, output_for,
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int,
+                                 continue_option, emit, input_paths, json_option, output_for,
                                  overwrite_option, run_batch, shard_option, skip_existing_option,
                                  this_shard)
 from visiontk.imageio import check_output, write_image
@@ -37,10 +39,39 @@ def _names(ctx, param, value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
-@click.command("stylize")
+class DefaultCommandGroup(click.Group):
+    """A group whose first argument may be one of its commands or, if it is not, the arguments of the
+    default command: `stylize photo.jpg style.jpg` is `stylize apply photo.jpg style.jpg`."""
+
+    default_command = "apply"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("stylize", cls=DefaultCommandGroup)
+def command() -> None:
+    """Paint photos in the style of a painting.
+
+    \b
+      visiontk stylize photo.jpg starry_night.jpg -o out.jpg     (Gatys: optimise, any painting)
+      visiontk stylize photos/ --model starry-night --output-dir painted/   (a trained network: fast)
+      visiontk stylize train painting.jpg photos/ --out runs/mystyle      (train such a network)
+      visiontk stylize export runs/mystyle -o mystyle.weights.h5
+
+    `stylize ARGS` is short for `stylize apply ARGS`.
+    """
+
+
+@command.command("apply")
 @click.argument("images", nargs=-1, required=True, metavar="CONTENT STYLE [STYLE...]")
 @click.option("-s", "--style", "styles", multiple=True, metavar="STYLE",
               help="A style image (repeatable). With it, every IMAGE is a photo to stylize.")
+@click.option("-m", "--model", metavar="NAME|FILE",
+              help="Paint with a trained network (starry-night, the-scream, or a .weights.h5 from "
+                   "`stylize export`) instead of optimising: every IMAGE is a photo. Fast.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the result (one photo).")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -83,23 +114,26 @@ def _names(ctx, param, value: str) -> tuple[str, ...]:
 @continue_option
 @shard_option
 @json_option
-def command(images, styles, output, output_dir, backbone, size, scales, iterations, optimizer,
+def apply(images, styles, model, output, output_dir, backbone, size, scales, iterations, optimizer,
             learning_rate, init, seed, content_weight, style_weight, tv_weight, style_blend, style_scale,
             preserve_color, content_layers, style_layers, precision, save_every, overwrite, skip_existing,
             continue_on_error, as_json) -> int:
-    """Paint CONTENT in the style of STYLE (several styles are mixed).
+    """Paint CONTENT in the style of STYLE (several styles are mixed), or with a trained --model.
 
     \b
       visiontk stylize photo.jpg starry_night.jpg -o out.jpg
       visiontk stylize photo.jpg scream.jpg starry_night.jpg --style-blend 0.3,0.7 -o mix.jpg
       visiontk stylize photos/ -s starry_night.jpg --output-dir painted/
+      visiontk stylize photos/ --model starry-night --output-dir painted/
 
     \b
     The usage is `stylize CONTENT STYLE [STYLE...]`; with -s/--style, every IMAGE (file or folder) is a
     photo and the results go to --output-dir. The styles' Gram targets are computed once for a batch.
     Style images are resized so that their long side is --style-scale times the result's.
     """
-    if styles:
+    if model is not None and styles:
+        raise click.UsageError("give either --model or style images (-s), not both")
+    if styles or model is not None:
         contents = input_paths(images)
     elif len(images) < 2:
         raise click.UsageError("give a CONTENT image and at least one STYLE image (or use -s STYLE)")
@@ -119,6 +153,11 @@ def command(images, styles, output, output_dir, backbone, size, scales, iteratio
     for content in contents:  # fail before the slow part if a result may not be written
         if not (skip_existing and destination(content).exists()):
             check_output(destination(content), overwrite)
+
+    if model is not None:
+        return _apply_model(model, contents, destination, size=size, preserve_color=preserve_color,
+                            precision=precision, overwrite=overwrite, skip_existing=skip_existing,
+                            continue_on_error=continue_on_error, as_json=as_json)
 
     from visiontk.style import Stylizer
 
@@ -154,3 +193,102 @@ def command(images, styles, output, output_dir, backbone, size, scales, iteratio
 def _describe(record: dict) -> str:
     return (f"{record['input']} -> {record['output']} ({record['width']}x{record['height']}, "
             f"{record['iterations']} iterations in {record['seconds']:.1f} s, loss {record['loss']:.4g})")
+
+
+def _apply_model(model: str, contents: list[Path], destination, *, size: int, preserve_color: bool,
+                 precision: str, overwrite: bool, skip_existing: bool, continue_on_error: bool,
+                 as_json: bool) -> int:
+    import time
+
+    from visiontk.style.feedforward import FastStylizer
+
+    stylizer = FastStylizer(model, precision=precision)
+
+    def work(content: Path) -> dict | None:
+        target = destination(content)
+        if skip_existing and target.exists():
+            return None
+        started = time.perf_counter()
+        image = stylizer(content, size=size, preserve_color=preserve_color)
+        seconds = time.perf_counter() - started
+        write_image(target, image, overwrite=overwrite)
+        return {"output": target, "model": str(model), "precision": stylizer.precision,
+                "width": image.shape[1], "height": image.shape[0], "seconds": round(seconds, 3)}
+
+    return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error,
+                     describe=lambda r: f"{r['input']} -> {r['output']} ({r['width']}x{r['height']}, "
+                                        f"{r['seconds']:.2f} s)")
+
+
+@command.command("train")
+@click.argument("style_image", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", nargs=-1, required=True)
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The run folder (created; run the same command again to resume).")
+@click.option("--steps", type=POSITIVE_INT, default=4000, show_default=True)
+@click.option("--batch", type=POSITIVE_INT, default=4, show_default=True)
+@click.option("--crop", type=bounded_int(64, 1024), default=256, show_default=True,
+              help="Side of the random square crops of the photos.")
+@click.option("--lr", "learning_rate", type=POSITIVE_FLOAT, default=1e-3, show_default=True)
+@click.option("--content-weight", type=POSITIVE_FLOAT, default=DEFAULTS["content_weight"], show_default=True)
+@click.option("--style-weight", type=POSITIVE_FLOAT, default=DEFAULTS["style_weight"], show_default=True)
+@click.option("--tv-weight", type=click.FloatRange(min=0), default=DEFAULTS["tv_weight"], show_default=True)
+@click.option("--style-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
+              help="The painting's long side is this times --style-size: above 1 gives finer strokes.")
+@click.option("--style-size", type=bounded_int(64, 4096), default=512, show_default=True,
+              help="The long side of the photos the network will paint (sets the stroke size).")
+@click.option("--filters", type=bounded_int(4, 256), default=32, show_default=True,
+              help="Width of the network's first layer (the next two double it).")
+@click.option("--residual-blocks", type=bounded_int(1, 32), default=5, show_default=True)
+@click.option("--samples", multiple=True, metavar="PHOTO",
+              help="Held-out photos drawn into RUN/samples every --sample-every steps (repeatable).")
+@click.option("--sample-every", type=NON_NEGATIVE_INT, default=250, show_default=True)
+@click.option("--checkpoint-every", type=POSITIVE_INT, default=100, show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
+              show_default=True, help="What the networks compute in (the weights stay float32).")
+@json_option
+@click.pass_context
+def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir: Path, as_json: bool,
+          **settings) -> int:
+    """Train a network that paints like STYLE_IMAGE, on the photos in DATA (folders or files).
+
+    \b
+      visiontk stylize train starry_night.jpg bsds500/ --out runs/starry --samples tubingen.jpg
+
+    Uses the same objective as `stylize` (VGG16 features: content, Gram style, smoothness) on random
+    crops of the photos, with Adam. Checkpoints go to RUN/checkpoints, losses to RUN/metrics.csv and
+    RUN/curves.png, sample sheets to RUN/samples. Ctrl-C or SIGTERM saves; the same command resumes
+    (--steps, --lr and the --sample/--checkpoint settings may change on resume, the rest may not).
+    """
+    from visiontk.runtime import settings as runtime_settings
+    from visiontk.style import feedforward
+
+    given = [name for name in settings
+             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    settings["samples"] = [str(p) for p in settings["samples"]]
+    if runtime_settings.seed is not None:
+        settings["seed"], given = runtime_settings.seed, [*given, "seed"]
+    config = feedforward.config_from(str(style_image), list(data), **settings)
+
+    def report(row: dict) -> None:
+        emit({"input": str(run_dir), "ok": True, **row}, as_json) if as_json else None
+
+    last = feedforward.train(list(data), run_dir, config, given=["style", "data", *given], on_progress=report)
+    if not as_json:
+        click.echo(f"{run_dir}: step {last['step']}, loss {last.get('loss', float('nan')):.4g} "
+                   f"(export with `visiontk stylize export {run_dir} -o NAME.weights.h5`)")
+    return 0
+
+
+@command.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The weights file to write (NAME.weights.h5), for `stylize --model FILE`.")
+@overwrite_option
+def export(run_dir: Path, output: Path, overwrite: bool) -> int:
+    """Write the network trained in RUN_DIR as a weights file."""
+    from visiontk.style import feedforward
+
+    feedforward.export(run_dir, output, overwrite=overwrite)
+    click.echo(f"{run_dir} -> {output}")
+    return 0
