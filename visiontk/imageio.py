@@ -211,7 +211,9 @@ _cleaned: set[Path] = set()
 
 
 def _temp_prefix(path: Path) -> tuple[str, str]:
-    suffix = _PART + path.suffix
+    # The whole compound extension is kept (Keras insists on NAME.weights.h5), unless it is absurdly long.
+    extension = "".join(path.suffixes)
+    suffix = _PART + (extension if len(os.fsencode(extension)) <= 32 else path.suffix)
     room = NAME_MAX - len(os.fsencode(suffix)) - _RANDOM - 2
     name = os.fsencode(path.name)[:max(room, 1)].decode(errors="ignore") or "x"
     return f".{name}.", suffix
@@ -222,8 +224,9 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """The primitive under atomic_output (also used by the weights cache): a locked temporary file
     beside `path`, renamed onto it on success and removed on failure. OSError passes through.
 
-    The temporary file stays locked (flock) while we write it, so that the next run in the folder can
-    tell a stranded one (its writer was killed) from one being written, and delete it."""
+    The temporary file holds a POSIX lock (lockf) while we write it, so that the next run in the folder can
+    tell a stranded one (its writer was killed) from one being written, and delete it. Not flock: HDF5
+    flocks the files it writes (Keras weights) and would find ours taken."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stranded_temps(path.parent)
@@ -231,7 +234,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     tmp = Path(tmp_name)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.lockf(fd, fcntl.LOCK_EX)
         os.fchmod(fd, _mode_for(path))
         yield tmp
         os.replace(tmp, path)
@@ -267,17 +270,19 @@ def _remove_stranded_temps(folder: Path) -> None:
         return
     for entry in entries:
         with contextlib.suppress(OSError):
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            fd = os.open(entry.path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
                 if time.time() - os.fstat(fd).st_mtime > STRANDED_AGE:
                     os.unlink(entry.path)
             finally:
                 os.close(fd)
 
 
-# A writer takes its lock right after creating the file; the age guards that instant.
-STRANDED_AGE = 2.0
+# A POSIX lock ends when its process closes any descriptor of the file (the writer's library may close
+# its own before we rename): the age, counted from the last write, guards that moment and the instant
+# between creating the file and locking it.
+STRANDED_AGE = 10.0
 _STRANDED = re.compile(r"^\..+\.[A-Za-z0-9_]{%d}\.part(\.[^.]*)*$" % _RANDOM)
 
 

@@ -304,8 +304,10 @@ def import_file(name: str, source: str | os.PathLike) -> Path:
     """Copy a weights file the user has into the cache, after checking it is the registered file."""
     spec = get_spec(name)
     source = Path(source)
-    if not source.is_file():
+    if not source.exists():
         raise WeightsError(f"{source}: no such file")
+    if not source.is_file():
+        raise WeightsError(f"{source}: not a regular file (a folder, pipe or device); give the weights file")
     known = match(spec, source)
     if known is None and spec.importer:
         module, func = spec.importer.split(":")
