@@ -1,0 +1,126 @@
+"""Feed-forward style networks against Gatys' optimisation, in one run: seconds per 512-px image and the
+quality of the result on photos that were not in the network's training data.
+
+    VISIONTK_MODELS=../shared/weights python benchmarks/fast_style_bench.py [--model starry-night]
+        [--style ../shared/data/style/starry_night.jpg] [--photos chelsea.png tubingen.jpg ...]
+
+Speed: `visiontk stylize` as a user runs it (a fresh process; start-up included), on one photo and on
+all of them in one call (the difference divided by the extra photos is the per-image time with start-up
+excluded), for `--model` and for Gatys (`--size 512` defaults, VGG16: the weights we have).
+Quality: the judge of benchmarks/stylize_bench.py (Gram-matrix style distance to the painting, feature
+content distance to the photo, VGG16, lower is better). The style distance is also given relative to the
+photo's own (the photo itself scored as a result), so that 1.0 means "no style at all".
+Targets (issue 12): feed-forward >= 100x faster per image and < 1 s per 512-px image after start-up;
+its relative style distance <= 3x Gatys', its content distance <= 1.5x Gatys'.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stylize_bench import SHARED, Judge  # noqa: E402  (sets VISIONTK_MODELS)
+
+from visiontk.imageio import read_image, resize_long_side  # noqa: E402
+
+STYLE_OF_MODEL = {"starry-night": "starry_night.jpg", "the-scream": "the_scream.jpg"}
+# The photos the shipped networks were NOT trained on (they were trained on BSDS500 only).
+HELD_OUT = ("chelsea.png", "tubingen.jpg", "astronaut.png")
+
+
+def stylize_cli(photos: list[Path], out: Path, extra: list[str]) -> tuple[float, list[dict]]:
+    """Run `visiontk stylize` in a fresh process on `photos`; returns its wall time and JSON records."""
+    if out.exists():
+        shutil.rmtree(out)
+    command = [sys.executable, "-m", "visiontk", "-q", "stylize", *map(str, photos), "--output-dir", str(out),
+               "--size", "512", "--json", *extra]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"visiontk stylize failed ({done.returncode}): {done.stderr.strip()}")
+    return seconds, [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="starry-night", help="A shipped style or a .weights.h5 file.")
+    parser.add_argument("--style", type=Path, help="The painting the model was trained on.")
+    parser.add_argument("--photos", nargs="+", type=Path,
+                        default=[SHARED / "data/content" / name for name in HELD_OUT])
+    parser.add_argument("--gatys-photos", type=int, default=1,
+                        help="How many of the photos Gatys stylizes for the quality table (about 2 min each).")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fast_style_bench")
+    args = parser.parse_args()
+    style = args.style or SHARED / "data/style" / STYLE_OF_MODEL.get(args.model, "starry_night.jpg")
+    args.out.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} (shared: timings are noisy)")
+    model = ["--model", str(args.model)]
+    gatys = ["-s", str(style), "--backbone", "vgg16"]
+
+    print("\n== speed: seconds per 512-px image, `visiontk stylize` in a fresh process ==")
+    one, _ = stylize_cli(args.photos[:1], args.out / "ff1", model)
+    many, records = stylize_cli(args.photos, args.out / "ff", model)
+    extra = len(args.photos) - 1
+    ff_after_start = (many - one) / extra if extra else float("nan")
+    ff_forward = float(np.median([r["seconds"] for r in records]))
+    g_one, g_records = stylize_cli(args.photos[:args.gatys_photos], args.out / "gatys", gatys)
+    gatys_per_image = g_one / args.gatys_photos
+    gatys_optimising = float(np.mean([r["seconds"] for r in g_records]))
+    print(f"feed-forward: {one:.2f} s for 1 photo (start-up included), {many:.2f} s for {len(args.photos)}: "
+          f"{ff_after_start:.2f} s per extra photo (start-up excluded; forward pass alone "
+          f"{ff_forward:.2f} s, {records[0]['precision']})")
+    print(f"Gatys: {gatys_per_image:.1f} s per photo (start-up included), {gatys_optimising:.1f} s optimising")
+    print(f"ratio: {gatys_per_image / one:.0f}x faster with start-up, "
+          f"{gatys_optimising / ff_after_start:.0f}x per image after start-up")
+
+    print("\n== quality on held-out photos (judge of stylize_bench.py, lower is better) ==")
+    painting = read_image(style)
+    rows = []
+    for photo_path in args.photos[:args.gatys_photos]:
+        photo = resize_long_side(read_image(photo_path), 512)
+        judge = Judge(photo, painting)
+        own = judge(photo)
+        for name, folder in (("Gatys", "gatys"), ("feed-forward", "ff")):
+            result = read_image(next((args.out / folder).glob(f"{photo_path.stem}_stylized.*")))
+            scores = judge(result)
+            rows.append({"photo": photo_path.name, "method": name, **scores,
+                         "relative_style": scores["style_distance"] / own["style_distance"]})
+            print(f"{photo_path.name:14s} {name:13s} style {scores['style_distance']:.4f} "
+                  f"({rows[-1]['relative_style']:.3f} of the photo's own {own['style_distance']:.4f}), "
+                  f"content {scores['content_distance']:.4f}")
+        if photo_path == args.photos[0]:
+            from visiontk.charts import grid
+            from visiontk.imageio import write_image
+
+            panels = [photo] + [read_image(next((args.out / f).glob(f"{photo_path.stem}_stylized.*")))
+                                for f in ("gatys", "ff")]
+            write_image(args.out / "side_by_side.jpg", grid(np.stack(panels), columns=3, gap=4), overwrite=True)
+    g = {k: np.mean([r[k] for r in rows if r["method"] == "Gatys"]) for k in ("relative_style", "content_distance")}
+    f = {k: np.mean([r[k] for r in rows if r["method"] == "feed-forward"])
+         for k in ("relative_style", "content_distance")}
+    speed_met = gatys_optimising / ff_after_start >= 100 and ff_after_start < 1.0
+    quality_met = f["relative_style"] <= 3 * g["relative_style"] and f["content_distance"] <= 1.5 * g["content_distance"]
+    print(f"\nstyle: feed-forward {f['relative_style'] / g['relative_style']:.2f}x Gatys' (target <= 3); content: "
+          f"{f['content_distance'] / g['content_distance']:.2f}x Gatys' (target <= 1.5)")
+    print(f"targets: speed {'MET' if speed_met else 'NOT met'}, quality {'MET' if quality_met else 'NOT met'}")
+    report = {"load_average": load, "feed_forward_seconds_one": one, "feed_forward_seconds_per_extra": ff_after_start,
+              "feed_forward_forward_seconds": ff_forward, "gatys_seconds_per_image": gatys_per_image,
+              "gatys_optimising_seconds": gatys_optimising, "quality": rows,
+              "speed_target_met": speed_met, "quality_target_met": quality_met}
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"images and report.json in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
