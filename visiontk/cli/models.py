@@ -1,10 +1,12 @@
-"""`visiontk models`: list, fetch, import, verify and locate the pretrained weights."""
+"""`visiontk models`: list, fetch, import, verify and locate the pretrained weights; export networks."""
 from __future__ import annotations
 
 import click
 
 from visiontk import weights
-from visiontk.cli.common import emit, json_option
+from pathlib import Path
+
+from visiontk.cli.common import emit, json_option, overwrite_option
 from visiontk.errors import WeightsError
 
 
@@ -71,3 +73,37 @@ def verify(names: tuple[str, ...], as_json: bool) -> None:
 def path(name: str) -> None:
     """Print the verified path of weights NAME (exit 4 if missing)."""
     click.echo(weights.resolve(name))
+
+
+@command.command("export")
+@click.argument("source", metavar="NAME_OR_FILE")
+@click.option("--format", "fmt", type=click.Choice(["savedmodel", "tflite", "onnx"]), required=True,
+              help="SavedModel (a folder; TensorFlow Serving), TFLite (phones) or ONNX (needs tf2onnx).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The folder (savedmodel) or file to write.")
+@click.option("--quantize", type=click.Choice(["none", "float16", "dynamic"]), default="none",
+              show_default=True, help="TFLite weights: float16 halves the file, dynamic (int8) quarters it.")
+@click.option("--check-image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A photo to compare the export with Keras on [default: a synthetic test card].")
+@overwrite_option
+@json_option
+def export(source: str, fmt: str, output: Path, quantize: str, check_image: Path | None, overwrite: bool,
+           as_json: bool) -> None:
+    """Export a network for serving: EDSR (edsr-x2/x3/x4 or a .weights.h5), the face embedder
+    (dlib-face-resnet or a `face train` .keras), the DCGAN generator (dcgan-fashion-mnist or a run).
+
+    Images go in and come out as uint8; the export is checked against Keras before it is written.
+
+    \b
+      visiontk models export edsr-x4 --format tflite --quantize float16 -o edsr-x4.tflite
+      visiontk models export dlib-face-resnet --format savedmodel -o serving/face/1
+    """
+    from visiontk import serving
+
+    serving.check_options(fmt, quantize)
+    record = serving.export(serving.resolve(source), output, fmt, quantize, overwrite, check_image)
+    check = (f"max difference {record['check_max_abs_diff'] * 255:.0f}/255" if "check_max_abs_diff" in record
+             else f"cosine {record['check_cosine']:.5f}" if "check_cosine" in record else "not checked")
+    emit({"input": source, "ok": True, **record}, as_json,
+         f"{source} -> {output} ({fmt}{'' if quantize == 'none' else ' ' + quantize}, "
+         f"{record['bytes'] / 1e6:.1f} MB; against Keras: {check})")

@@ -1,0 +1,334 @@
+"""Exporting a network for serving: a SavedModel whose signature takes uint8 images, a TFLite file
+(float32, float16 or dynamic-range int8 weights) or an ONNX file, each checked against Keras.
+
+This module knows no task. A task registers its deployable networks in `visiontk.serving.catalog`
+with `register(Deployable(...))`: the names it answers to, whether it claims a file, and how to
+build the Keras network with its weights (an `Exportable`).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from visiontk.errors import BadInputError, UsageError, VisiontkError
+from visiontk.imageio import atomic_output, check_output
+from visiontk.runtime import tensorflow
+
+FORMATS = ("savedmodel", "tflite", "onnx")
+QUANTIZE = ("none", "float16", "dynamic")
+# How close an export must come to Keras on the check input: pixels within one level of 255 and
+# embeddings pointing the same way. Quantized weights are held to what they can do (and say so).
+# Dynamic-range quantization also quantizes activations on the fly, so its error depends on the
+# network (EDSR: 3 levels, the DCGAN: 40): it is measured and reported, never refused.
+IMAGE_TOLERANCE = {"none": 1, "float16": 2}        # uint8 levels
+VECTOR_COSINE = {"none": 0.999, "float16": 0.999}
+
+
+@dataclass
+class Exportable:
+    """A Keras network on float inputs and how its served signature wraps it."""
+
+    name: str
+    model: Any                          # keras.Model
+    input_shape: tuple                  # without the batch axis; None = any size
+    input_dtype: str = "uint8"          # uint8 pixels 0..255 (the network sees them as float 0..255),
+    #                                     or float32 (latent vectors)
+    output: str = "image"               # image: uint8 pixels; vector: float32 (e.g. an embedding)
+    output_range: tuple[float, float] = (0.0, 255.0)   # what the network's image output spans
+    sample: Callable[[Path | None], np.ndarray] | None = None  # a batch of one real input to check with
+    info: dict = field(default_factory=dict)
+
+    @property
+    def input_name(self) -> str:
+        return "images" if self.input_dtype == "uint8" else "latents"
+
+    @property
+    def output_name(self) -> str:
+        # Not "images": an output named like the input confuses tf2onnx.
+        return "output_images" if self.output == "image" else "embeddings"
+
+
+@dataclass(frozen=True)
+class Deployable:
+    """A task's registration: `build(source)` makes the Exportable for a registry name it answers to
+    (`names`) or a file `claims(path)` says is its own."""
+
+    kind: str
+    names: tuple[str, ...]
+    claims: Callable[[Path], bool]
+    build: Callable[[str], Exportable]
+
+
+_REGISTRY: list[Deployable] = []
+
+
+def register(deployable: Deployable) -> Deployable:
+    _REGISTRY.append(deployable)
+    return deployable
+
+
+def deployables() -> list[Deployable]:
+    importlib.import_module("visiontk.serving.catalog")
+    return list(_REGISTRY)
+
+
+def resolve(source: str) -> Exportable:
+    """The network a registry name or file stands for."""
+    tensorflow()  # first, so that its start-up chatter stays hidden
+    for entry in deployables():
+        if source in entry.names:
+            return entry.build(source)
+    path = Path(source)
+    if not path.exists():
+        names = ", ".join(name for entry in deployables() for name in entry.names)
+        raise BadInputError(f"{source}: no such file, and not an exportable model name ({names})")
+    for entry in deployables():
+        if entry.claims(path):
+            return entry.build(source)
+    kinds = ", ".join(entry.kind for entry in deployables())
+    raise BadInputError(f"{source}: not a network visiontk can export (it exports {kinds})")
+
+
+# ---- the serving function ---------------------------------------------------------------------------
+
+def serving_function(exportable: Exportable):
+    """uint8 images (or float latents) in, uint8 images (or float vectors) out, as a dict."""
+    tf = tensorflow()
+    low, high = exportable.output_range
+
+    def serve(inputs):
+        outputs = exportable.model(tf.cast(inputs, tf.float32), training=False)
+        if exportable.output == "image":
+            pixels = tf.clip_by_value((outputs - low) * (255.0 / (high - low)), 0.0, 255.0)
+            outputs = tf.cast(tf.round(pixels), tf.uint8)
+        return {exportable.output_name: outputs}
+
+    spec = tf.TensorSpec((None, *exportable.input_shape), exportable.input_dtype, name=exportable.input_name)
+    return serve, spec
+
+
+def keras_outputs(exportable: Exportable, inputs: np.ndarray) -> np.ndarray:
+    serve, _ = serving_function(exportable)
+    return np.asarray(serve(inputs)[exportable.output_name])
+
+
+# ---- formats ------------------------------------------------------------------------------------------
+
+def export(exportable: Exportable, output: Path, fmt: str, quantize: str = "none",
+           overwrite: bool = False, check_image: Path | None = None) -> dict:
+    """Write `exportable` as `fmt` to `output`; check the result against Keras on a real input."""
+    check_options(fmt, quantize)
+    output = Path(output)
+    record = {"model": exportable.name, "format": fmt, "quantize": quantize, "output": str(output),
+              "input_name": exportable.input_name, "input_dtype": exportable.input_dtype,
+              "input_shape": [None, *exportable.input_shape], "output_name": exportable.output_name,
+              **exportable.info}
+    # The export is checked where it is written, before it takes its name: a bad one is never left.
+    if fmt == "savedmodel":
+        _check_folder_output(output, overwrite)
+        with _atomic_folder(output, overwrite) as tmp:
+            _write_savedmodel(exportable, tmp)
+            record.update(_checked(exportable, _savedmodel_runner(tmp), check_image, quantize))
+    else:
+        check_output(output, overwrite)
+        with tempfile.TemporaryDirectory(prefix=".visiontk-export-") as work:
+            written = Path(work) / f"model.{fmt}"
+            written.write_bytes(_tflite_bytes(exportable, Path(work), quantize) if fmt == "tflite"
+                                else _onnx_bytes(exportable))
+            run = _tflite_runner(written) if fmt == "tflite" else _onnx_runner(written)
+            record.update(_checked(exportable, run, check_image, quantize))
+            with atomic_output(output, overwrite) as tmp:
+                shutil.copyfile(written, tmp)
+    record["bytes"] = _size(output)
+    return record
+
+
+def _checked(exportable: Exportable, run, check_image: Path | None, quantize: str) -> dict:
+    if run is None or exportable.sample is None:
+        return {"checked": False}
+    return {"checked": True, **compare(exportable, run, exportable.sample(check_image), quantize)}
+
+
+def check_options(fmt: str, quantize: str) -> None:
+    """Refuse a format/quantization pair before any work."""
+    if fmt not in FORMATS:
+        raise UsageError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZE:
+        raise UsageError(f"quantization {quantize!r}: use one of {', '.join(QUANTIZE)}")
+    if quantize != "none" and fmt != "tflite":
+        raise UsageError("float16 and dynamic quantization are TFLite options (use --format tflite)")
+    if fmt == "onnx" and importlib.util.find_spec("tf2onnx") is None:
+        raise UsageError(ONNX_MISSING)
+
+
+def _check_folder_output(output: Path, overwrite: bool) -> None:
+    if output.exists() and not overwrite:
+        raise BadInputError(f"{output}: exists (use --overwrite to replace it)")
+    if output.exists() and not (output / "saved_model.pb").is_file():
+        raise BadInputError(f"{output}: exists and is not a SavedModel; not replaced")
+
+
+class _atomic_folder:
+    """A temporary folder beside `path`, renamed onto it on success (and given the umask's mode)."""
+
+    def __init__(self, path: Path, overwrite: bool) -> None:
+        self.path, self.overwrite = path, overwrite
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent))
+        return self.tmp
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)   # mkdtemp makes it 0700
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.tmp.replace(self.path)
+
+
+def _write_savedmodel(exportable: Exportable, folder: Path) -> None:
+    import keras
+
+    serve, spec = serving_function(exportable)
+    archive = keras.export.ExportArchive()
+    archive.track(exportable.model)
+    archive.add_endpoint(name="serve", fn=serve, input_signature=[spec])
+    archive.write_out(str(folder), verbose=False)
+
+
+def _tflite_bytes(exportable: Exportable, work: Path, quantize: str) -> bytes:
+    tf = tensorflow()
+    _write_savedmodel(exportable, work / "savedmodel")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(work / "savedmodel"))
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]   # weights only: no calibration data
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises its own kinds for unsupported ops
+        raise VisiontkError(f"{exportable.name}: TFLite conversion failed ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+ONNX_MISSING = ("ONNX export needs tf2onnx and onnx (pip install tf2onnx onnxruntime); tf2onnx 1.17 "
+                "converts TensorFlow 2.21 SavedModels here")
+
+
+def _onnx_bytes(exportable: Exportable) -> bytes:
+    try:
+        import tf2onnx
+    except ImportError:
+        raise UsageError(ONNX_MISSING) from None
+    tf = tensorflow()
+    serve, spec = serving_function(exportable)
+    function = tf.function(serve, input_signature=[spec])
+    try:
+        proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=17)
+    except Exception as exc:  # tf2onnx raises its own kinds for unsupported ops
+        raise VisiontkError(f"{exportable.name}: ONNX conversion failed ({type(exc).__name__}: "
+                            f"{exc})") from None
+    return proto.SerializeToString()
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+# ---- running an export and comparing it with Keras ----------------------------------------------------
+
+def _savedmodel_runner(folder: Path):
+    tf = tensorflow()
+    loaded = tf.saved_model.load(str(folder))
+    signature = loaded.signatures["serving_default"]
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        (value,) = signature(tf.constant(inputs)).values()
+        return value.numpy()
+
+    return run
+
+
+def _tflite_runner(path: Path):
+    tf = tensorflow()
+    with warnings.catch_warnings():   # "deprecated in favour of ai_edge_litert", which we don't depend on
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
+    runner = interpreter.get_signature_runner()
+    name = next(iter(interpreter.get_signature_list().values()))["inputs"][0]
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        (value,) = runner(**{name: inputs}).values()
+        return value
+
+    return run
+
+
+def _onnx_runner(path: Path):
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        return session.run(None, {name: inputs})[0]
+
+    return run
+
+
+def compare(exportable: Exportable, run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray,
+            quantize: str = "none") -> dict:
+    """How far the export's output is from Keras's on `inputs` (images: in units of the 0..1 range);
+    VisiontkError if beyond the tolerance of its quantization."""
+    expected = keras_outputs(exportable, inputs)
+    got = np.asarray(run(inputs))
+    if got.shape != expected.shape:
+        raise VisiontkError(f"{exportable.name}: export gives shape {got.shape}, Keras {expected.shape}")
+    if exportable.output == "image":
+        levels = np.abs(got.astype(np.int16) - expected.astype(np.int16))
+        result = {"check_max_abs_diff": round(int(levels.max()) / 255, 6),
+                  "check_mean_abs_diff": round(float(levels.mean()) / 255, 6)}
+        ok = int(levels.max()) <= IMAGE_TOLERANCE.get(quantize, 255)
+    else:
+        a, b = expected.reshape(len(expected), -1), got.reshape(len(got), -1).astype(np.float32)
+        cosine = float(np.min(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+        result = {"check_cosine": round(cosine, 6)}
+        ok = cosine >= VECTOR_COSINE.get(quantize, -1.0)
+    if not ok:
+        raise VisiontkError(f"{exportable.name}: the export differs from Keras beyond tolerance ({result})")
+    return result
+
+
+def latency(run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, repeats: int = 5) -> float:
+    """Median seconds per call after one warm-up call."""
+    run(inputs)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(inputs)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def runner(path: Path, fmt: str):
+    """A function running an export written by `export` (numpy in, numpy out)."""
+    return {"savedmodel": _savedmodel_runner, "tflite": _tflite_runner, "onnx": _onnx_runner}[fmt](Path(path))

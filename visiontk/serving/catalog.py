@@ -1,0 +1,102 @@
+"""The networks `visiontk models export` knows. Each task adds its entries in its own section: the names
+it answers to, the files it claims, and how to build the network with its weights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from visiontk.serving import Deployable, Exportable, register
+
+CHECK_SIDE = 96   # the check crop of image-to-image networks: small, so exporting stays quick
+
+
+def check_image(path: Path | None, side: int | None = None) -> np.ndarray:
+    """A batch of one uint8 RGB image: the centre crop (or resize, `side`) of `path`, or without a path
+    a synthetic test card (gradients, edges and noise, so every layer sees varied input)."""
+    from PIL import Image
+
+    from visiontk.imageio import read_image
+
+    if path is None:
+        y, x = np.mgrid[0:CHECK_SIDE, 0:CHECK_SIDE] / CHECK_SIDE
+        noise = np.random.default_rng(0).uniform(0, 60, (CHECK_SIDE, CHECK_SIDE, 3))
+        card = np.stack([x * 200, y * 200, ((x > 0.5) ^ (y > 0.5)) * 150], -1) + noise
+        rgb = np.clip(card, 0, 255).astype(np.uint8)
+    else:
+        rgb = read_image(path)
+    if side is not None:
+        rgb = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BICUBIC))
+    else:
+        top, left = max(0, (rgb.shape[0] - CHECK_SIDE) // 2), max(0, (rgb.shape[1] - CHECK_SIDE) // 2)
+        rgb = rgb[top:top + CHECK_SIDE, left:left + CHECK_SIDE]
+    return rgb[None]
+
+
+# ---- style ----------------------------------------------------------------------------------------------
+
+# ---- face -----------------------------------------------------------------------------------------------
+
+def _face_embedder(source: str) -> Exportable:
+    from visiontk.face.model import load_model
+
+    model = load_model(None if source == "dlib-face-resnet" else Path(source))
+    return Exportable(model.name, model.network, (150, 150, 3), output="vector",
+                      sample=lambda path: check_image(path, side=150),
+                      info={"threshold": model.threshold})
+
+
+register(Deployable("face embedder (dlib ResNet or a `face train` model)", ("dlib-face-resnet",),
+                    lambda path: path.suffix == ".keras", _face_embedder))
+
+# ---- gan ------------------------------------------------------------------------------------------------
+
+
+def _generator(source: str) -> Exportable:
+    from visiontk.gan.generate import latents, load_generator
+
+    generator = load_generator(source)
+    config = generator.config
+    return Exportable(generator.name, generator.model, (generator.latent_dim,), input_dtype="float32",
+                      output_range=(-1.0, 1.0), sample=lambda path: latents(4, generator.latent_dim, 0),
+                      info={"image_size": int(config["image_size"]), "channels": generator.channels})
+
+
+def _claims_generator(path: Path) -> bool:
+    from visiontk.gan.generate import GENERATOR_WEIGHTS, generator_config_path
+
+    weights = path / GENERATOR_WEIGHTS if path.is_dir() else path
+    return (weights.name.endswith(".weights.h5") and weights.is_file()
+            and generator_config_path(weights).is_file())
+
+
+register(Deployable("DCGAN generator", ("dcgan-fashion-mnist",), _claims_generator, _generator))
+
+# ---- sr -------------------------------------------------------------------------------------------------
+
+
+def _edsr(source: str) -> Exportable:
+    from visiontk.sr.upscale import weights_path
+    from visiontk.sr.weights import load_edsr, structure
+
+    path = weights_path(source, 4)
+    scale, blocks, features = structure(path)
+    return Exportable(source if source.startswith("edsr-") else path.stem, load_edsr(path, scale),
+                      (None, None, 3), sample=lambda image: check_image(image),
+                      info={"scale": scale, "blocks": blocks, "features": features})
+
+
+def _claims_edsr(path: Path) -> bool:
+    from visiontk.errors import WeightsError
+    from visiontk.sr.weights import structure
+
+    if not (path.is_file() and path.name.endswith(".weights.h5")):
+        return False
+    try:
+        structure(path)
+    except WeightsError:
+        return False
+    return True
+
+
+register(Deployable("EDSR super-resolution", ("edsr-x2", "edsr-x3", "edsr-x4"), _claims_edsr, _edsr))
