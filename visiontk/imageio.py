@@ -47,6 +47,10 @@ class Picture:
     alpha: np.ndarray | None = None  # (H, W) uint8, if the file had transparency
     grayscale: bool = False          # the file had one colour channel
     path: Path | None = None
+    # 16-bit PNG/TIFF: the full-depth pixels, (H, W, 3) and (H, W) uint16 (rgb/alpha hold them in 8 bits).
+    # Tasks that can keep the depth use these; write_image writes them back at 16 bits to PNG and TIFF.
+    deep: np.ndarray | None = None
+    deep_alpha: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -66,12 +70,16 @@ def read_picture(path: str | os.PathLike) -> Picture:
     try:
         with Image.open(path) as im:
             _check_pixel_count(path, im.size)
+            sixteen = im.format in ("PNG", "TIFF") and _has_16_bit_samples(im)
             im.seek(0)  # first frame of an animated image
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 im = ImageOps.exif_transpose(im)
                 im.load()
-            return _to_picture(im, path)
+            picture = _to_picture(im, path)
+        if sixteen:
+            _add_16_bit(picture, path)
+        return picture
     except BadInputError:
         raise
     except UnidentifiedImageError:
@@ -136,6 +144,42 @@ def _to_picture(im: Image.Image, path: Path | None) -> Picture:
     return Picture(np.ascontiguousarray(rgb), alpha, grayscale, path)
 
 
+def _has_16_bit_samples(im: Image.Image) -> bool:
+    """Whether the file stores 16 bits per sample. PIL decodes 16-bit colour to 8 bits (its raw mode,
+    e.g. "RGB;16B", says what the file holds), so it must be checked before decoding."""
+    return im.mode.startswith("I;16") or any(";16" in str(tile.args) for tile in getattr(im, "tile", []))
+
+
+def _add_16_bit(picture: Picture, path: Path) -> None:
+    """Attach the 16-bit samples of a PNG/TIFF, decoded by OpenCV (PIL has no 16-bit colour modes)."""
+    import cv2
+
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if pixels is None or pixels.dtype != np.uint16 or pixels.shape[:2] != picture.rgb.shape[:2]:
+        return  # unusual layout (or an EXIF rotation OpenCV ignores): keep the 8-bit picture
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    channels = pixels.shape[2]
+    color = pixels[..., :1].repeat(3, axis=2) if channels in (1, 2) else pixels[..., 2::-1]
+    picture.deep = np.ascontiguousarray(color)
+    if channels in (2, 4) and picture.alpha is not None:
+        picture.deep_alpha = np.ascontiguousarray(pixels[..., -1])
+
+
+def _encode_16_bit(picture: Picture, fmt: str) -> bytes:
+    """PNG or TIFF bytes of a Picture's 16-bit samples (gray stays gray, alpha is kept)."""
+    import cv2
+
+    channels = [picture.deep[..., :1]] if picture.grayscale else [picture.deep[..., ::-1]]
+    if picture.deep_alpha is not None:
+        channels.append(picture.deep_alpha[..., None])
+    pixels = np.concatenate(channels, axis=2)
+    ok, encoded = cv2.imencode(".png" if fmt == "PNG" else ".tif", pixels)
+    if not ok:
+        raise BadInputError(f"could not encode a 16-bit {fmt} image")
+    return encoded.tobytes()
+
+
 def _palette_is_gray(im: Image.Image) -> bool:
     palette = np.asarray(im.getpalette() or [], dtype=np.int32).reshape(-1, 3)
     return bool(len(palette)) and bool(np.all(palette[:, 0] == palette[:, 1]) and
@@ -170,12 +214,12 @@ def output_format(path: str | os.PathLike) -> str:
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Fail early, before any work, if `path` exists and may not be overwritten, or can't be a file."""
     path = Path(path)
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise BadInputError(f"{path}: file name too long (over {NAME_MAX} bytes)")
     if path.is_dir():
         raise BadInputError(f"{path}: output is a directory")
     if path.exists() and not overwrite:
         raise OutputExistsError(path)
-    if len(os.fsencode(path.name)) > NAME_MAX:
-        raise BadInputError(f"{path}: file name longer than {NAME_MAX} bytes")
     for parent in path.parents:  # a file where a folder must be (ENOTDIR) is caught before the work
         if parent.exists():
             if not parent.is_dir():
@@ -290,6 +334,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray | Image.Image | Pictu
                 overwrite: bool = False, quality: int = 95) -> Path:
     """Write an image atomically; the format follows the extension. JPEG drops alpha."""
     fmt = output_format(path)
+    if isinstance(image, Picture) and image.deep is not None and fmt in ("PNG", "TIFF"):
+        data = _encode_16_bit(image, fmt)
+        with atomic_output(path, overwrite) as tmp:
+            tmp.write_bytes(data)
+        return Path(path)
     if isinstance(image, Picture):
         image = to_pil(image.rgb, image.alpha, image.grayscale)
     elif isinstance(image, np.ndarray):

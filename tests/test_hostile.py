@@ -1,0 +1,348 @@
+"""The hostile battery, part 1: every command against bad files, FIFOs, bad option values and outputs
+that can't be written. The rule each case checks: a documented exit code (never 70, the "bug" code),
+exactly one line on stderr, no traceback, and no output file left behind.
+
+Everything runs in-process through Click's runner, on one 16x16 image; an alarm turns a hang (a FIFO
+read) into a failure instead of a stuck test run. Disks, signals and weights are in test_hostile_disk.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from visiontk.cli.main import cli
+
+DOCUMENTED = {1, 2, 3, 4, 5, 130}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """One tiny image, a corrupt and an empty one, a FIFO named like an image and like a data set, a
+    plain file to stand where a folder should be, and a small .npz data set."""
+    root = tmp_path_factory.mktemp("hostile")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(root / "tiny.png")
+    (root / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    (root / "empty.jpg").write_bytes(b"")
+    os.mkfifo(root / "fifo.png")
+    os.mkfifo(root / "fifo.npz")
+    (root / "afile").write_text("a file, not a folder")
+    np.savez(root / "data.npz", images=rng.integers(0, 255, (12, 28, 28, 1), np.uint8))
+    (root / "out").mkdir()
+    return {p.name.replace(".", "_"): p for p in root.iterdir()} | {"root": root}
+
+
+def invoke(*args, input: str | None = None, timeout: int = 120):
+    """Run `visiontk ARGS` in-process; a command still running after `timeout` s fails the test."""
+    def hang(signum, frame):
+        raise TimeoutError(f"visiontk {' '.join(map(str, args))} hung (blocked on a FIFO?)")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(timeout)
+    try:
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def assert_refused(result, code: int, *needles: str) -> str:
+    """The battery's rule: the expected documented code, one line on stderr, no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == code, result.stderr
+    assert code in DOCUMENTED
+    assert len(lines) == 1 and lines[0].startswith("visiontk: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def strict_json(line: str) -> dict:
+    """Parse as a strict parser would: NaN and Infinity are not JSON."""
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON ({constant}): {line}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+# ---- bad option values: usage errors (exit 2) before any work ---------------------------------------
+
+BAD_OPTIONS = [
+    ("gan", "generate", "-n", "0", "--grid", "{out}/g.png"),
+    ("gan", "generate", "-n", "-3", "--grid", "{out}/g.png"),
+    ("gan", "generate", "-n", "many", "--grid", "{out}/g.png"),
+    ("gan", "generate", "-n", "10000000", "--grid", "{out}/g.png"),
+    ("gan", "generate", "--scale", "0", "--grid", "{out}/g.png"),
+    ("gan", "generate", "--scale", "100000", "--grid", "{out}/g.png"),
+    ("gan", "interpolate", "1", "2", "--steps", "1", "-o", "{out}/i.png"),
+    ("gan", "interpolate", "1", "2", "--steps", "99999999", "-o", "{out}/i.png"),
+    ("gan", "interpolate", "one", "2", "-o", "{out}/i.png"),
+    ("gan", "score", "{data_npz}", "--splits", "0"),
+    ("gan", "score", "{data_npz}", "-n", "0"),
+    ("gan", "score", "{data_npz}", "-n", "-5"),
+    ("gan", "train", "{data_npz}", "--out", "{out}/run", "--batch-size", "0"),
+    ("gan", "train", "{data_npz}", "--out", "{out}/run", "--epochs", "-1"),
+    ("gan", "train", "{data_npz}", "--out", "{out}/run", "--latent-dim", "0"),
+    ("gan", "train", "{data_npz}", "--out", "{out}/run", "--log-every", "0"),
+    ("gan", "train-judge", "{data_npz}", "-o", "{out}/j.weights.h5", "--epochs", "0"),
+    ("gan", "train-judge", "{data_npz}", "-o", "{out}/j.weights.h5", "--batch-size", "0"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--iterations", "0"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--iterations", "3,0"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--size", "100000"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--size", "0"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--scales", "0"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--style-scale", "0"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{out}/s.png", "--learning-rate", "-1"),
+    ("sr", "upscale", "{tiny_png}", "--scale", "0"),
+    ("sr", "upscale", "{tiny_png}", "--scale", "5"),
+    ("sr", "upscale", "{tiny_png}", "--tile", "0"),
+    ("sr", "upscale", "{tiny_png}", "--overlap", "-1"),
+    ("sr", "eval", "{tiny_png}", "--scale", "1"),
+    ("sr", "compare", "{tiny_png}", "-o", "{out}/c.png", "--zoom", "0"),
+    ("face", "detect", "{tiny_png}", "--min-face", "0"),
+    ("face", "detect", "{tiny_png}", "--threshold", "2"),
+    ("face", "verify", "{tiny_png}", "{tiny_png}", "--threshold", "-1"),
+    ("face", "train", "{root}", "-o", "{out}/m.weights.h5", "--epochs", "0"),
+    ("face", "train", "{root}", "-o", "{out}/m.weights.h5", "--identities-per-batch", "1"),
+    ("--device", "tpu", "models", "list"),
+    ("--seed", "x", "models", "list"),
+    ("no-such-command",),
+]
+
+
+def _fill(args, files) -> list[str]:
+    names = {k: str(v) for k, v in files.items()} | {"out": str(files["out"])}
+    return [a.format(**names) for a in args]
+
+
+@pytest.mark.parametrize("args", BAD_OPTIONS, ids=lambda a: " ".join(a)[:60])
+def test_bad_option_values_are_usage_errors(files, args):
+    before = set(files["out"].iterdir())
+    assert_refused(invoke(*_fill(args, files)), 2)
+    assert set(files["out"].iterdir()) == before  # nothing written
+
+
+# ---- bad, missing and special files: exit 3 naming the file, never a hang ----------------------------
+
+BAD_FILES = [
+    ("sr", "upscale", "{bad}", "--output-dir", "{out}"),
+    ("sr", "upscale", "{empty}", "--output-dir", "{out}"),
+    ("sr", "upscale", "{fifo_png}", "--output-dir", "{out}"),
+    ("sr", "upscale", "{root}/missing.png", "--output-dir", "{out}"),
+    ("sr", "eval", "{fifo_png}", "--bicubic-only"),
+    ("sr", "eval", "{bad}", "--bicubic-only"),
+    ("sr", "compare", "{fifo_png}", "-o", "{out}/c.png"),
+    ("sr", "compare", "{bad}", "-o", "{out}/c.png"),
+    ("face", "detect", "{fifo_png}"),
+    ("face", "detect", "{bad}", "--json"),
+    ("face", "embed", "{fifo_png}", "--json"),
+    ("face", "verify", "{fifo_png}", "{tiny_png}"),
+    ("face", "verify", "{bad}", "{tiny_png}"),
+    ("gan", "score", "{fifo_npz}"),
+    ("gan", "score", "{bad}"),
+    ("gan", "train", "{fifo_npz}", "--out", "{out}/run"),
+    ("gan", "train-judge", "{fifo_npz}", "-o", "{out}/j.weights.h5"),
+    ("stylize", "{tiny_png}", "{fifo_png}", "-o", "{out}/s.png", "--backbone", "vgg16"),
+    ("stylize", "{tiny_png}", "{bad}", "-o", "{out}/s.png", "--backbone", "vgg16"),
+]
+
+
+@pytest.mark.parametrize("args", BAD_FILES, ids=lambda a: " ".join(a)[:60])
+def test_bad_and_special_input_files_are_exit_3(files, args, shared_weights):
+    files = files | {"bad": files["bad_png"], "empty": files["empty_jpg"]}
+    before = set(files["out"].iterdir())
+    line = assert_refused(invoke(*_fill(args, files)), 3)
+    named = [str(p) for k, p in files.items() if k in ("bad", "empty", "fifo_png", "fifo_npz")]
+    assert any(name in line for name in named + ["missing.png"]), line
+    assert set(files["out"].iterdir()) == before
+
+
+def test_fifo_refusal_says_what_is_wrong(files):
+    line = assert_refused(invoke("sr", "upscale", files["fifo_png"], "--output-dir", files["out"]), 3)
+    assert "not a regular file" in line
+
+
+def test_weights_import_of_a_fifo_is_exit_4(files):
+    assert_refused(invoke("models", "import", "vgg16-imagenet", files["fifo_npz"]), 4, "not a regular file")
+
+
+# ---- outputs that can't be written ---------------------------------------------------------------
+
+PARENT_IS_A_FILE = [
+    ("gan", "generate", "-n", "2", "--grid", "{afile}/g.png"),
+    ("gan", "generate", "-n", "2", "--output-dir", "{afile}/samples"),
+    ("gan", "interpolate", "1", "2", "-o", "{afile}/i.png"),
+    ("sr", "upscale", "{tiny_png}", "-o", "{afile}/u.png"),
+    ("sr", "upscale", "{tiny_png}", "--output-dir", "{afile}/sub"),
+    ("face", "detect", "{tiny_png}", "--draw", "{afile}/d.png"),
+    ("face", "embed", "{tiny_png}", "-o", "{afile}/e.npz"),
+    ("stylize", "{tiny_png}", "{tiny_png}", "-o", "{afile}/s.png", "--backbone", "vgg16"),
+]
+
+
+@pytest.mark.parametrize("args", PARENT_IS_A_FILE, ids=lambda a: " ".join(a)[:60])
+def test_output_whose_parent_is_a_file_is_exit_3(files, args, shared_weights):
+    line = assert_refused(invoke(*_fill(args, files)), 3)
+    assert str(files["afile"]) in line
+    assert files["afile"].read_text() == "a file, not a folder"
+
+
+def test_output_name_of_249_bytes_is_written_and_256_refused(files):
+    long_name = "n" * 245 + ".png"  # 249 bytes: valid, though its temporary name would not be
+    target = files["out"] / long_name
+    result = invoke("gan", "generate", "-n", "1", "--grid", target, "--seed", "1")
+    assert result.exit_code == 0, result.stderr
+    assert Image.open(target).format == "PNG"
+    assert [p.name for p in files["out"].iterdir() if ".part" in p.name] == []
+    too_long = files["out"] / ("n" * 252 + ".png")
+    assert_refused(invoke("gan", "generate", "-n", "1", "--grid", too_long), 3, "too long")
+    target.unlink()
+
+
+def test_exists_hint_names_only_the_options_the_command_has(files, tmp_path):
+    grid = tmp_path / "grid.png"
+    grid.write_bytes(b"keep me")
+    line = assert_refused(invoke("gan", "generate", "-n", "1", "--grid", grid), 3, "--overwrite")
+    assert "--skip-existing" not in line
+    upscaled = tmp_path / "tiny_x4.png"
+    upscaled.write_bytes(b"keep me")
+    line = assert_refused(invoke("sr", "upscale", files["tiny_png"], "--output-dir", tmp_path), 3)
+    assert "--overwrite" in line and "--skip-existing" in line
+    assert grid.read_bytes() == upscaled.read_bytes() == b"keep me"
+
+
+def test_gan_generate_checks_every_output_before_writing_any(tmp_path):
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "sample-00002.png").write_bytes(b"keep me")
+    line = assert_refused(invoke("gan", "generate", "-n", "4", "--output-dir", samples,
+                                 "--grid", tmp_path / "grid.png"), 3, "sample-00002.png")
+    assert "--skip-existing" not in line
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["sample-00002.png", "samples"]
+    assert (samples / "sample-00002.png").read_bytes() == b"keep me"
+
+
+def test_gan_score_with_too_few_images_for_the_splits(files):
+    assert_refused(invoke("gan", "score", files["data_npz"], "--splits", "20"), 3, "split")
+    assert_refused(invoke("gan", "score", files["data_npz"], "-n", "1", "--reference", files["data_npz"],
+                          "--splits", "1"), 3, "FID")
+
+
+# ---- global options wherever a shell user puts them -----------------------------------------------
+
+def test_quiet_verbose_and_json_after_the_command(tmp_path):
+    for args in (["models", "list", "-q"], ["-q", "models", "list"], ["models", "list", "-q", "-v"]):
+        assert invoke(*args).exit_code == 0, args
+    before = [strict_json(line) for line in invoke("--json", "models", "list").stdout.splitlines()]
+    after = [strict_json(line) for line in invoke("models", "list", "--json").stdout.splitlines()]
+    assert before == after and len(after) >= 8
+    result = invoke("gan", "generate", "-n", "1", "--grid", tmp_path / "g.png", "-q", "--json")
+    assert result.exit_code == 0 and strict_json(result.stdout)["ok"] is True
+    assert invoke("gan", "generate", "-n", "0", "--grid", tmp_path / "h.png", "-q").exit_code == 2
+
+
+# ---- strict JSON, with input and ok, from every command that has --json ------------------------------
+
+def test_json_records_are_strict_and_explain_nulls():
+    from visiontk.cli.common import json_line
+
+    record = strict_json(json_line({"input": "a.png", "ok": True, "loss": float("nan"),
+                                    "scales": [{"loss": np.float32("inf")}, {"loss": 1.5}]}))
+    assert record["loss"] is None and record["scales"][0]["loss"] is None and record["scales"][1]["loss"] == 1.5
+    assert record["null_reasons"] == {"loss": "NaN", "scales[0].loss": "Infinity"}
+
+
+def json_commands() -> set[str]:
+    """Every command path that has a --json option."""
+    import click
+
+    found = set()
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                walk(command, prefix + [name])
+            elif any(p.name == "as_json" for p in command.params):
+                found.add(" ".join(prefix + [name]))
+    walk(cli, [])
+    return found
+
+
+@pytest.fixture(scope="module")
+def json_outputs(tmp_path_factory, files) -> dict[str, str]:
+    """--json output of the commands cheap enough to run here, successful runs and refusals alike.
+    (Training runs, face train/eval and the exports are covered by their own tests' --json runs; here
+    they are run into a refusal, which must be a JSON-free exit 2/3 with nothing on stdout.)"""
+    out = tmp_path_factory.mktemp("json")
+    face = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "biden_1.jpg"
+    gallery = out / "people.npz"
+    runs = {
+        "models list": ["models", "list", "--json"],
+        "models verify": ["models", "verify", "fashion-mnist-judge", "--json"],
+        "models fetch": ["models", "fetch", "fashion-mnist-judge", "--json"],
+        "models import": ["models", "import", "fashion-mnist-judge",
+                          Path(__file__).resolve().parents[1] / "models" / "fashion-mnist-judge.weights.h5",
+                          "--json"],
+        "gan generate": ["gan", "generate", "-n", "2", "--grid", out / "g.png", "--json"],
+        "gan interpolate": ["gan", "interpolate", "1", "2", "--steps", "2", "-o", out / "i.png", "--json"],
+        "gan score": ["gan", "score", files["data_npz"], "--splits", "2", "--json"],
+        "sr upscale": ["sr", "upscale", files["tiny_png"], "--scale", "2", "-o", out / "u.png", "--json",
+                       "--continue-on-error"],
+        "sr eval": ["sr", "eval", files["tiny_png"], "--scale", "2", "--bicubic-only", "--json"],
+        "face detect": ["face", "detect", face, "--json"],
+        "face embed": ["face", "embed", face, "--json"],
+        "face verify": ["face", "verify", face, face, "--json"],
+        "face enroll": ["face", "enroll", "--gallery", gallery, "joe", face, "--json"],
+        "face identify": ["face", "identify", "--gallery", gallery, face, "--json"],
+        "face gallery list": ["face", "gallery", "list", "--gallery", gallery, "--json"],
+        "face gallery remove": ["face", "gallery", "remove", "--gallery", gallery, "joe", "--json"],
+        "stylize apply": ["stylize", files["tiny_png"], files["tiny_png"], "-o", out / "s.png", "--backbone", "vgg16",
+                    "--size", "32", "--scales", "1", "--iterations", "1", "--json"],
+        "stylize train": ["stylize", "train", files["tiny_png"], files["root"], "--out", out / "strun",
+                          "--steps", "0", "--json"],
+        "models export": ["models", "export", "no-such-model", "--format", "tflite", "-o", out / "x.tflite",
+                          "--json"],
+        "sr compare": ["sr", "compare", files["tiny_png"], "--scale", "2", "-o", out / "c.png", "--json"],
+        "sr train": ["sr", "train", files["root"], "--out", out / "srrun", "--batch", "0", "--json"],
+        "sr export": ["sr", "export", out, "-o", out / "x.weights.h5", "--json"],
+        "gan train": ["gan", "train", files["data_npz"], "--out", out / "ganrun", "--batch-size", "0",
+                      "--json"],
+        "gan export": ["gan", "export", out, out / "e.weights.h5", "--json"],
+        "gan train-judge": ["gan", "train-judge", files["data_npz"], "-o", out / "j.weights.h5",
+                            "--epochs", "0", "--json"],
+        "face train": ["face", "train", files["root"], "-o", out / "m.weights.h5", "--epochs", "0", "--json"],
+        "face eval": ["face", "eval", files["fifo_png"], "--json"],
+    }
+    saved = os.environ.get("VISIONTK_MODELS")
+    os.environ["VISIONTK_MODELS"] = str(face.parents[2] / "weights")  # VGG16 for stylize
+    try:
+        return {name: invoke(*args) for name, args in runs.items()}
+    finally:
+        if saved is None:
+            del os.environ["VISIONTK_MODELS"]
+        else:
+            os.environ["VISIONTK_MODELS"] = saved
+
+
+def test_every_json_command_is_exercised(json_outputs):
+    assert json_commands() <= set(json_outputs)
+
+
+@pytest.mark.parametrize("command", sorted(json_commands()))
+def test_every_json_line_is_strict_with_input_and_ok(json_outputs, command):
+    result = json_outputs[command]
+    assert result.exit_code != 70, result.stderr
+    assert "Traceback" not in result.stderr
+    for line in result.stdout.splitlines():
+        record = strict_json(line)
+        assert "input" in record and isinstance(record["ok"], bool), line
+    if result.exit_code == 0:
+        assert result.stdout.strip(), f"{command} --json printed nothing"
