@@ -157,7 +157,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("WIDTH", "HEIGHT"))
     parser.add_argument("--strength", type=float, default=temporal.DEFAULT_STRENGTH)
-    parser.add_argument("--method", choices=temporal.FLOW_METHODS, default="dis")
+    parser.add_argument("--method", choices=temporal.FLOW_METHODS, default="dis",
+                        help="The flow that consistency follows.")
+    parser.add_argument("--judge", choices=temporal.FLOW_METHODS, default=None,
+                        help="The flow the error is measured with [default: --method]; another one checks "
+                             "that the gain is not an artefact of judging with the flow that was followed.")
     parser.add_argument("--strip", type=Path, help="Save frames t..t+2, off and on, of the first stylizer.")
     args = parser.parse_args()
 
@@ -167,10 +171,11 @@ def main() -> None:
     specs = specs or default_stylizers()
     photo = np.asarray(Image.open(args.photo).convert("RGB"))
     frames = temporal.pan_zoom_frames(photo, args.frames, tuple(args.size))
-    motions = temporal.clip_motions(frames, args.method)
+    judge = args.judge or args.method
+    motions = temporal.clip_motions(frames, judge)
     trusted = np.mean([m.valid.mean() for m in motions])
     clip = (f"{args.frames} frames {args.size[0]}x{args.size[1]} panning and zooming over "
-            f"{Path(args.photo).name} (flow trusted on {trusted:.0%} of pixels)")
+            f"{Path(args.photo).name} (judged with {judge} flow, trusted on {trusted:.0%} of pixels)")
     rows = [measure(spec, make_stylizer(spec), frames, motions, args.strength, args.method) for spec in specs]
     print_table(rows, clip, args.strength, args.method)
     if args.strip:
