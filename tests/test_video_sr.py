@@ -5,22 +5,15 @@ import json
 
 import pytest
 
+from test_sr import tiny_weights  # noqa: F401 (a fixture: random-weight EDSRs)
 from test_videoio import audio_packets, frame_times, make_clip, no_leftovers
 
 pytest.importorskip("av")
 
 
 @pytest.fixture(scope="module")
-def tiny_x2(tmp_path_factory):
-    """A random-weight EDSR x2 (2 blocks x 8 features): mechanics only, never quality."""
-    import keras
-
-    from visiontk.backbones.edsr import EDSR
-
-    path = tmp_path_factory.mktemp("tiny-edsr") / "tiny_x2.weights.h5"
-    keras.utils.set_random_seed(3)
-    EDSR(2, blocks=2, features=8).save_weights(path)
-    return path
+def tiny_x2(tiny_weights):
+    return tiny_weights[2]
 
 
 def test_upscale_clip_keeps_frames_rate_timing_and_sound(run_cli, tmp_path, tiny_x2):
