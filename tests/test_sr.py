@@ -62,7 +62,7 @@ def test_tiled_equals_untiled(tiny_weights, set5, scale):
     upscaler = Upscaler(scale, tiny_weights[scale])
     whole = upscaler.predict(rgb)
     # 9+ tiles with uneven edges; the tiny net sees 8 px around each pixel, the overlap gives it 8.
-    tiled = tiling.upscale_tiled(rgb, upscaler.predict, scale, tile=70, overlap=16)
+    tiled = tiling.upscale_tiled(rgb, upscaler.predict_batch, scale, tile=70, overlap=16)
     assert tiling.count_tiles(*rgb.shape[:2], 70) >= 9
     assert np.abs(tiled - whole).max() < 1 / 255
 
@@ -71,8 +71,9 @@ def test_auto_tile_bounds_memory():
     from visiontk.sr import tiling
 
     for scale in (2, 3, 4):
-        side = tiling.auto_tile(scale, 32) + 64
-        assert side * side * tiling.BYTES_PER_LR_PIXEL[scale] <= tiling.DEFAULT_MEMORY
+        for precision in ("float32", "bfloat16"):
+            side = tiling.auto_tile(scale, 32, precision=precision) + 64
+            assert side * side * tiling.bytes_per_pixel(scale, precision) <= tiling.DEFAULT_MEMORY
 
 
 def test_rgba_and_grayscale_keep_their_mode(tiny_weights, tmp_path, run_cli):
@@ -251,7 +252,7 @@ def test_models_import_krasserm_weights(tmp_path, run_cli, set5):
     result = run_cli("models", "import", "edsr-x4-krasserm", tmp_path / "weights.h5")
     assert result.exit_code == 0, result.stderr
     rgb = np.asarray(Image.open(set5 / "bird.png"))[:40, :40]
-    imported = Upscaler(4, "edsr-x4-krasserm").predict(rgb.astype(np.float32))
+    imported = Upscaler(4, "edsr-x4-krasserm", precision="float32").predict(rgb.astype(np.float32))
     np.testing.assert_allclose(imported, reference(rgb[None].astype(np.float32))[0].numpy(), atol=1e-3)
     listed = [json.loads(line) for line in run_cli("models", "list", "--json").stdout.splitlines()]
     assert next(m for m in listed if m["name"] == "edsr-x4-krasserm")["present"]

@@ -52,11 +52,11 @@ def test_tiled_equals_untiled_with_real_weights(set5):
     from visiontk.sr.upscale import Upscaler
 
     rgb = read_image(set5 / "butterfly.png")[:200, :200]
-    upscaler = Upscaler(2)
+    upscaler = Upscaler(2, precision="float32")
     whole = upscaler.predict(rgb.astype(np.float32))
-    tiled = tiling.upscale_tiled(rgb.astype(np.float32), upscaler.predict, 2, tile=64,
+    tiled = tiling.upscale_tiled(rgb.astype(np.float32), upscaler.predict_batch, 2, tile=64,
                                  overlap=tiling.DEFAULT_OVERLAP)
     assert tiling.count_tiles(200, 200, 64) == 16
     assert np.abs(tiled - whole).max() < 1.0  # 1/255 of the [0, 255] range
-    small = Upscaler(2, tile=64)
+    small = Upscaler(2, tile=64, precision="float32")
     assert np.abs(small.upscale_rgb(rgb).astype(int) - np.clip(np.round(whole), 0, 255)).max() <= 1

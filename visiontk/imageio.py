@@ -167,10 +167,12 @@ def _add_16_bit(picture: Picture, path: Path) -> None:
 
 
 def _encode_16_bit(picture: Picture, fmt: str) -> bytes:
-    """PNG or TIFF bytes of a Picture's 16-bit samples (gray stays gray, alpha is kept)."""
+    """PNG or TIFF bytes of a Picture's 16-bit samples (gray stays gray, alpha is kept; OpenCV writes no
+    gray+alpha, so that one becomes RGBA with equal colour channels)."""
     import cv2
 
-    channels = [picture.deep[..., :1]] if picture.grayscale else [picture.deep[..., ::-1]]
+    gray_only = picture.grayscale and picture.deep_alpha is None
+    channels = [picture.deep[..., :1]] if gray_only else [picture.deep[..., ::-1]]
     if picture.deep_alpha is not None:
         channels.append(picture.deep_alpha[..., None])
     pixels = np.concatenate(channels, axis=2)

@@ -140,6 +140,15 @@ def bfloat16_is_fast(cpuinfo: str | None = None) -> bool:
     return bool(cpu_flags(cpuinfo) & {"amx_bf16", "avx512_bf16"})
 
 
+def resolve_precision(precision: str) -> str:
+    """"auto" -> "bfloat16" where `bfloat16_is_fast()`, else "float32"; "float32"/"bfloat16" as given."""
+    if precision in ("float32", "bfloat16"):
+        return precision
+    if precision != "auto":
+        raise VisiontkError(f"unknown precision {precision!r}: use auto, float32 or bfloat16")
+    return "bfloat16" if bfloat16_is_fast() else "float32"
+
+
 @contextlib.contextmanager
 def keras_policy(name: str):
     """Build Keras layers under a dtype policy (e.g. mixed_bfloat16) without changing it for anyone else."""

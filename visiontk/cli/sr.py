@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (continue_option, crf_option, emit, input_paths, inputs_argument,
+from visiontk.cli.common import (POSITIVE_INT, continue_option, crf_option, emit, input_paths, inputs_argument,
                                  json_option, output_for, overwrite_option, run_batch, shard_option,
                                  skip_existing_option, strategy_option, this_shard)
 
@@ -24,8 +24,8 @@ def command() -> None:
               help="Run folder for checkpoints, log.csv and best.weights.h5; an existing run resumes.")
 @click.option("--steps", type=int, default=300_000, show_default=True,
               help="Total training steps to reach (given when resuming: replaces the run's).")
-@click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True, help="Patches per step.")
-@click.option("--patch", type=click.IntRange(min=1), default=48, show_default=True,
+@click.option("--batch", type=POSITIVE_INT, default=16, show_default=True, help="Patches per step.")
+@click.option("--patch", type=POSITIVE_INT, default=48, show_default=True,
               help="LR patch side in pixels.")
 @click.option("--degradation", type=click.Choice(["bicubic", "real"]), default="bicubic", show_default=True,
               help="How LR is made: bicubic downscaling (the benchmark standard), or random blur, "
@@ -88,10 +88,20 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, degradation, lea
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the outputs, named NAME_xS.EXT (default: beside each input).")
 @click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
+@click.option("--outscale", type=click.FloatRange(min=1), default=None,
+              help="Output size as a factor of the input, e.g. 1.5 or 3.2: runs the model scale at or "
+                   "above it (or --scale/--model's), then downsizes with an antialiased filter.")
+@click.option("--width", "out_width", type=POSITIVE_INT, default=None,
+              help="Output width in pixels (height follows the aspect ratio).")
+@click.option("--height", "out_height", type=POSITIVE_INT, default=None,
+              help="Output height in pixels (with --width too: the largest size that fits both).")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
+              show_default=True, help="auto: bfloat16 where the hardware runs it faster (AMX or "
+                                      "AVX512-BF16 CPUs, recent GPUs), else float32.")
 @click.option("--tile", type=click.IntRange(16), default=None,
-              help="Tile side in input pixels [default: automatic, bounding the network's memory "
-                   "to ~640 MB].")
-@click.option("--overlap", type=click.IntRange(0), default=32, show_default=True,
+              help="Tile side in input pixels [default: automatic: the largest whose network memory "
+                   "fits ~640 MB; tiles are batched within that budget].")
+@click.option("--overlap", type=click.IntRange(0), default=16, show_default=True,
               help="Context pixels around each tile; the inner half is blended.")
 @crf_option
 @overwrite_option
@@ -99,11 +109,13 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, degradation, lea
 @continue_option
 @shard_option
 @json_option
-def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, crf, overwrite, skip_existing,
-                    continue_on_error, as_json) -> int:
-    """Upscale images x2, x3 or x4 with EDSR (tiled, so any size fits in memory).
+def upscale_command(inputs, scale, output, output_dir, model, outscale, out_width, out_height, precision, tile,
+                    overlap, crf, overwrite, skip_existing, continue_on_error, as_json) -> int:
+    """Upscale images x2, x3 or x4 with EDSR (tiled, so any size fits in memory), or to any size up to x4.
 
-    Alpha channels are upscaled with bicubic; grayscale images stay grayscale. Video clips (.mp4 .mov
+    Alpha channels are upscaled with bicubic; grayscale images stay grayscale; 16-bit PNG and TIFF stay
+    16-bit (to a .png or .tif output). For JPEG-compressed or noisy photos use --model edsr-x4-real,
+    which removes the artefacts that edsr-x4 would sharpen. Video clips (.mp4 .mov
     .mkv .webm .avi) are upscaled frame by frame, keeping their timing, rotation and sound.
 
     \b
@@ -112,6 +124,8 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, crf
       visiontk sr upscale photo.png --scale 2 -o big.png
       visiontk sr upscale shots/ --output-dir big/ --skip-existing
       visiontk sr upscale clip.mp4 --scale 2 -o clip_x2.mp4
+      visiontk sr upscale phone.jpg --model edsr-x4-real --outscale 2.5
+      visiontk sr upscale scan.tif --width 3000 -o scan_big.tif
     """
     from visiontk.imageio import check_output
     from visiontk.runtime import progress
@@ -122,13 +136,26 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, crf
     paths = input_paths(inputs)
     if output is not None and len(paths) > 1:
         raise click.UsageError("-o/--output takes one input; use --output-dir for several")
+    if outscale is not None and (out_width or out_height):
+        raise click.UsageError("give --outscale or --width/--height, not both")
     paths = this_shard(paths)
-    scale = resolve_scale(int(scale) if scale else None, model)
-    upscaler = Upscaler(scale, model, tile, overlap)
+    if (outscale is not None or out_width or out_height) and any(is_video(p) for p in paths):
+        raise click.UsageError("--outscale/--width/--height apply to images, not videos")
+    scale = resolve_scale(int(scale) if scale else None, model, outscale)
+    if outscale is not None and outscale > scale:
+        raise click.UsageError(f"--outscale {outscale:g} is more than the x{scale} model makes")
+    upscaler = Upscaler(scale, model, tile, overlap, precision)
+    sizing = dict(outscale=outscale, width=out_width, height=out_height)
+    if outscale is not None:
+        suffix = f"_x{outscale:g}"
+    elif out_width or out_height:
+        suffix = "_" + "x".join(f"{v}{k}" for k, v in (("w", out_width), ("h", out_height)) if v)
+    else:
+        suffix = f"_x{scale}"
 
     def target(path: Path) -> Path:
         extension = output_extension(path) if is_video(path) else None
-        return output if output is not None else output_for(path, output_dir, f"_x{scale}", extension)
+        return output if output is not None else output_for(path, output_dir, suffix, extension)
 
     with progress(total=len(paths), desc="images", unit="img", disable=None if len(paths) > 1 else True) as bar:
         def work(path: Path) -> dict | None:
@@ -140,7 +167,7 @@ def upscale_command(inputs, scale, output, output_dir, model, tile, overlap, crf
             if is_video(path):
                 record = upscale_video(path, out, upscaler, crf=crf, overwrite=overwrite)
             else:
-                record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler)
+                record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler, **sizing)
             bar.update(1)
             return record
 

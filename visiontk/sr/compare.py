@@ -26,7 +26,7 @@ def side_by_side(hr_path: str | Path, output: str | Path, scale: int = 4, model:
                          f"to a multiple of {scale}): X and Y >= 0, SIZE >= 1, X+SIZE <= {width}, "
                          f"Y+SIZE <= {height}")
     lr = downscale(hr, scale)
-    upscaler = Upscaler(scale, model)
+    upscaler = Upscaler(scale, model, precision="float32")  # the scores of `sr eval`
     panels = {"bicubic": bicubic_upscale(lr, scale), "EDSR": upscaler.upscale_rgb(lr, show_progress=False),
               "original": hr}
     scores = {name: y_psnr_ssim(image, hr, scale) for name, image in panels.items() if name != "original"}

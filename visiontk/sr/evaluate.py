@@ -17,11 +17,12 @@ from visiontk.sr.metrics import y_psnr_ssim
 
 def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: str | Path | None = None,
              bicubic_only: bool = False, tile: int | None = None, degradation: str | None = None,
-             **upscaler_options) -> dict:
+             precision: str = "float32") -> dict:
     """Score EDSR (registry name or weights path; default the shipped model) and bicubic on HR images.
 
     `degradation` (a name in `TEST_DEGRADATIONS`, e.g. "jpeg40") is applied to the bicubic LR first, to
-    score on "real" inputs; the HR target stays the clean image.
+    score on "real" inputs; the HR target stays the clean image. `precision` defaults to float32, the
+    precision of the published scores.
 
     Returns {"scale", "model", "images": [{"image", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim"}],
     "mean": {...the same keys averaged}}.
@@ -36,7 +37,7 @@ def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: st
     if degradation is not None and degradation not in TEST_DEGRADATIONS:
         raise BadInputError(f"unknown input degradation {degradation!r} "
                             f"(one of {', '.join(TEST_DEGRADATIONS)})")
-    upscaler = None if bicubic_only else Upscaler(scale, model, tile, **upscaler_options)
+    upscaler = None if bicubic_only else Upscaler(scale, model, tile, precision=precision)
     rows = []
     for path in progress(paths, desc=f"eval x{scale}", unit="img"):
         hr = crop_to_multiple(read_image(path), scale)

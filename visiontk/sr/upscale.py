@@ -6,10 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from visiontk.errors import WeightsError
-from visiontk.imageio import Picture, check_output, read_picture, write_image
-from visiontk.runtime import progress, tensorflow
+from visiontk.backbones.edsr import SCALES
+from visiontk.errors import UsageError, WeightsError
+from visiontk.imageio import Picture, check_output, output_format, read_picture, write_image
+from visiontk.runtime import keras_policy, progress, resolve_precision, tensorflow
 from visiontk.sr import tiling
 from visiontk.sr.degrade import bicubic_resize
 
@@ -37,78 +39,162 @@ def weights_path(model: str | Path | None, scale: int) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, mtime: float, scale: int):
+def _load(path: Path, mtime: float, scale: int, precision: str):
     from visiontk.sr.weights import load_edsr
 
     tf = tensorflow()
-    model = load_edsr(path, scale)
+    # Under mixed_bfloat16 the weights stay float32 and are cast per layer; the first and last layers
+    # compute in float32 (see backbones.edsr), so pixels go in and come out as float32.
+    with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
+        model = load_edsr(path, scale)
     predict = tf.function(lambda x: model(x, training=False),
-                          input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
     return model, predict
 
 
-def load_model(model: str | Path | None, scale: int):
-    """(keras model, compiled predict function) for `model` at `scale`; WeightsError if it doesn't fit."""
+def load_model(model: str | Path | None, scale: int, precision: str = "float32"):
+    """(keras model, compiled batch predict function) for `model` at `scale`, computing in `precision`
+    (float32 or bfloat16); WeightsError if the weights don't fit."""
     path = weights_path(model, scale)
-    return _load(path.resolve(), path.stat().st_mtime, scale)
+    return _load(path.resolve(), path.stat().st_mtime, scale, precision)
 
 
-def resolve_scale(scale: int | None, model: str | Path | None) -> int:
-    """The scale asked for; else that of the `--model` weights file; else 4."""
+def resolve_scale(scale: int | None, model: str | Path | None, outscale: float | None = None) -> int:
+    """The model scale to run: the one asked for; else that of `--model`'s weights (a file or a
+    registry name); else the smallest of 2, 3, 4 at or above `outscale`; else 4."""
     if scale is not None:
         return scale
-    if model is not None and Path(model).is_file():
+    if model is not None:
         from visiontk.sr.weights import weights_scale
 
-        return weights_scale(Path(model))
+        return weights_scale(weights_path(model, DEFAULT_SCALE))
+    if outscale is not None:
+        return next((s for s in SCALES if s >= outscale - 1e-9), max(SCALES))
     return DEFAULT_SCALE
 
 
+def output_size(width: int, height: int, scale: int, outscale: float | None = None,
+                out_width: int | None = None, out_height: int | None = None) -> tuple[int, int]:
+    """The (width, height) to write: the model's `scale`, or `outscale` times the input, or the
+    aspect-keeping size with --width and/or --height (both: the largest that fits in the box).
+    UsageError if that needs more than the model's scale or less than the input."""
+    if out_width or out_height:
+        fx = out_width / width if out_width else None
+        fy = out_height / height if out_height else None
+        factor = min(fx, fy) if fx and fy else (fx or fy)
+        size = (out_width if fx == factor else round(width * factor),
+                out_height if fy == factor else round(height * factor))
+    elif outscale is not None:
+        factor = outscale
+        size = (round(width * outscale), round(height * outscale))
+    else:
+        return width * scale, height * scale
+    if factor > scale + 1e-9:
+        raise UsageError(f"{width}x{height} -> {size[0]}x{size[1]} is x{factor:.3g}, more than the x{scale} "
+                         "model makes: use a model of a larger scale (or upscale twice)")
+    if factor < 1:
+        raise UsageError(f"{width}x{height} -> {size[0]}x{size[1]} is smaller than the input: "
+                         "sr upscale only enlarges")
+    return max(1, size[0]), max(1, size[1])
+
+
+def resize_float(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Antialiased (Lanczos, widened by the reduction factor) resize of a float (H, W, C) image to
+    (width, height) = `size`, channel by channel in float so that 16-bit precision survives."""
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], np.float32), "F")
+                           .resize(size, Image.LANCZOS)) for c in range(image.shape[2])]
+    return np.stack(channels, axis=2)
+
+
 class Upscaler:
-    """EDSR at one scale, upscaling arrays tile by tile."""
+    """EDSR at one scale, upscaling arrays tile by tile, in batches of tiles.
+
+    `precision`: "auto" (bfloat16 where the hardware runs it faster, see runtime.bfloat16_is_fast),
+    "float32" or "bfloat16". `tile`: the tile core in LR pixels (default: the largest whose activations
+    fit in `memory` bytes: fewer, larger tiles repeat less work in their overlaps). Tiles are batched as
+    many as fit in `memory` (one at a time they are exactly the tiles of earlier versions).
+    """
 
     def __init__(self, scale: int = DEFAULT_SCALE, model: str | Path | None = None, tile: int | None = None,
-                 overlap: int = tiling.DEFAULT_OVERLAP):
-        if scale not in (2, 3, 4):
+                 overlap: int = tiling.DEFAULT_OVERLAP, precision: str = "auto",
+                 memory: int = tiling.DEFAULT_MEMORY):
+        if scale not in SCALES:
             raise WeightsError(f"scale must be 2, 3 or 4, not {scale}")
-        self.scale, self.overlap = scale, overlap
-        self.tile = tile or tiling.auto_tile(scale, overlap)
-        self.keras_model, self._predict = load_model(model, scale)
+        self.scale, self.overlap, self.memory = scale, overlap, memory
+        self.precision = resolve_precision(precision)
+        self.tile = tile or tiling.auto_tile(scale, overlap, memory, self.precision)
+        self.keras_model, self._predict = load_model(model, scale, self.precision)
 
     def predict(self, lr: np.ndarray) -> np.ndarray:
         """One (h, w, 3) float tile -> (h*scale, w*scale, 3) float, untiled."""
-        return self._predict(lr[None].astype(np.float32))[0].numpy()
+        return self.predict_batch(lr[None])[0]
+
+    def predict_batch(self, lr: np.ndarray) -> np.ndarray:
+        """(n, h, w, 3) float tiles -> (n, h*scale, w*scale, 3) float."""
+        return self._predict(np.asarray(lr, np.float32)).numpy()
+
+    def upscale_float(self, rgb: np.ndarray, show_progress: bool = True) -> np.ndarray:
+        """(H, W, 3) pixels in [0, 255] (any dtype) -> (H*scale, W*scale, 3) float32, unclipped."""
+        height, width = rgb.shape[:2]
+        count = tiling.count_tiles(height, width, self.tile)
+        batch = tiling.auto_batch(height, width, self.tile, self.overlap, self.scale, self.memory,
+                                  self.precision)
+        with progress(total=count, desc="tiles", unit="tile", disable=None if show_progress and count > 1
+                      else True) as bar:
+            return tiling.upscale_tiled(rgb.astype(np.float32), self.predict_batch, self.scale, self.tile,
+                                        self.overlap, on_tile=lambda: bar.update(1), batch=batch)
 
     def upscale_rgb(self, rgb: np.ndarray, show_progress: bool = True) -> np.ndarray:
         """(H, W, 3) uint8 -> (H*scale, W*scale, 3) uint8."""
-        height, width = rgb.shape[:2]
-        count = tiling.count_tiles(height, width, self.tile)
-        with progress(total=count, desc="tiles", unit="tile", disable=None if show_progress and count > 1
-                      else True) as bar:
-            out = tiling.upscale_tiled(rgb.astype(np.float32), self.predict, self.scale, self.tile,
-                                       self.overlap, on_tile=lambda: bar.update(1))
+        out = self.upscale_float(rgb, show_progress)
         np.round(out, out=out)
         return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
-    def upscale_picture(self, picture: Picture) -> Picture:
-        """Colour through EDSR, alpha by bicubic; a grayscale picture stays grayscale."""
-        rgb = self.upscale_rgb(picture.rgb)
-        alpha = None
+    def upscale_picture(self, picture: Picture, size: tuple[int, int] | None = None) -> Picture:
+        """Colour through EDSR, alpha by bicubic; a grayscale picture stays grayscale, a 16-bit one 16-bit
+        (the network sees its full precision). `size` (width, height), at most the model's scale: the
+        model's output resized down to it with an antialiased filter."""
+        width, height = picture.size
+        size = size or (width * self.scale, height * self.scale)
+        resized = size != (width * self.scale, height * self.scale)
+        if picture.deep is not None:
+            out = self.upscale_float(picture.deep.astype(np.float32) / 257.0)
+        else:
+            out = self.upscale_float(picture.rgb)
+        if resized:
+            out = resize_float(out, size)
+        rgb = _quantise(out, np.uint8)
+        deep = _quantise(out * 257.0, np.uint16) if picture.deep is not None else None
+        alpha = deep_alpha = None
         if picture.alpha is not None:
-            alpha = bicubic_resize(picture.alpha, (rgb.shape[1], rgb.shape[0]))
-        return Picture(rgb, alpha, picture.grayscale, picture.path)
+            alpha = bicubic_resize(picture.alpha, size)
+        if picture.deep_alpha is not None:
+            deep_alpha = _quantise(resize_float(picture.deep_alpha[..., None].astype(np.float32), size)[..., 0],
+                                   np.uint16)
+        return Picture(rgb, alpha, picture.grayscale, picture.path, deep, deep_alpha)
+
+
+def _quantise(image: np.ndarray, dtype) -> np.ndarray:
+    top = np.iinfo(dtype).max
+    return np.clip(np.round(image), 0, top).astype(dtype)
 
 
 def upscale(source: str | Path, output: str | Path, scale: int = DEFAULT_SCALE, *,
             model: str | Path | None = None, tile: int | None = None, overlap: int = tiling.DEFAULT_OVERLAP,
-            overwrite: bool = False, upscaler: Upscaler | None = None) -> dict:
-    """Upscale the image file `source` by `scale` into `output` (written atomically)."""
+            overwrite: bool = False, upscaler: Upscaler | None = None, precision: str = "auto",
+            outscale: float | None = None, width: int | None = None, height: int | None = None) -> dict:
+    """Upscale the image file `source` by `scale` into `output` (written atomically); or to `outscale`
+    times its size, or to `width` and/or `height` (aspect kept), with the model's scale at or above it
+    and an antialiased downsize. 16-bit PNG/TIFF stays 16-bit in a PNG/TIFF output."""
     check_output(output, overwrite)
-    upscaler = upscaler or Upscaler(scale, model, tile, overlap)
+    upscaler = upscaler or Upscaler(scale, model, tile, overlap, precision)
     picture = read_picture(source)
-    result = upscaler.upscale_picture(picture)
+    in_width, in_height = picture.size
+    size = output_size(in_width, in_height, upscaler.scale, outscale, width, height)
+    result = upscaler.upscale_picture(picture, size)
     write_image(output, result, overwrite=overwrite)
-    width, height = picture.size
-    return {"output": str(output), "scale": upscaler.scale, "size": [width, height],
-            "output_size": [width * upscaler.scale, height * upscaler.scale],
-            "tiles": tiling.count_tiles(height, width, upscaler.tile)}
+    return {"output": str(output), "scale": upscaler.scale, "size": [in_width, in_height],
+            "output_size": list(size),
+            "bits": 16 if result.deep is not None and output_format(output) in ("PNG", "TIFF") else 8,
+            "precision": upscaler.precision,
+            "tiles": tiling.count_tiles(in_height, in_width, upscaler.tile)}

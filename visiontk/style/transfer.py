@@ -110,18 +110,11 @@ def load_input(image: Image_, role: str) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
-def resolve_precision(precision: str) -> str:
-    """`auto` -> bfloat16 where the hardware computes it natively (`runtime.bfloat16_is_fast`: a GPU of
-    compute capability 8.0 or later, a CPU with AMX-BF16 or AVX512-BF16), else float32.
-    The pixels, losses, Gram matrices and the optimiser stay in float32 either way."""
-    if precision in ("float32", "bfloat16"):
-        return precision
-    if precision != "auto":
-        raise VisiontkError(f"unknown precision {precision!r}: use auto, float32 or bfloat16")
-    return "bfloat16" if runtime.bfloat16_is_fast() else "float32"
-
-
-keras_policy = runtime.keras_policy  # imported from here by style.feedforward
+# `auto` -> bfloat16 where the hardware computes it natively (`runtime.bfloat16_is_fast`). The pixels,
+# losses, Gram matrices and the optimiser stay in float32 either way. Both names are imported from here
+# by style.feedforward.
+resolve_precision = runtime.resolve_precision
+keras_policy = runtime.keras_policy
 
 
 def vgg_channels(layer: str) -> int:
