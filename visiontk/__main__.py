@@ -1,13 +1,12 @@
-import signal
+import sys
 
+from visiontk import interrupt
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-# Before the imports below: SIGTERM while visiontk starts up is an interruption (exit 130), too.
-signal.signal(signal.SIGTERM, _interrupt)
-
-from visiontk.cli.main import main  # noqa: E402
+interrupt.install()  # before the imports below: SIGTERM while visiontk starts up exits 130 too
+try:
+    from visiontk.cli.main import main
+except KeyboardInterrupt:
+    sys.stderr.write("visiontk: interrupted\n")
+    sys.exit(interrupt.EXIT_INTERRUPTED)
 
 main()

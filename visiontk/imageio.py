@@ -8,9 +8,11 @@ renamed into place, so a reader never sees half a file and a failure never clobb
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
+import hashlib
 import os
 import re
+import socket
 import stat
 import sys
 import tempfile
@@ -240,39 +242,45 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     """
     path = check_output(path, overwrite)
     try:
-        with atomic_file(path) as tmp:
+        with atomic_file(path, replace=overwrite) as tmp:
             yield tmp
-            if path.exists() and not overwrite:  # appeared while we worked
-                raise BadInputError(f"{path}: output appeared while working; not overwritten")
     except OSError as exc:
         raise from_os_error(exc, path) from None
 
 
-# Temporary names are `.NAME.RANDOM.part.EXT`; NAME is cut so that the whole fits the 255-byte limit
-# most file systems have, whatever the length of the user's name.
+# Temporary names are `.NAME.HOST-PID.RANDOM.part.EXT`: HOST (a short hash of the host name) and PID
+# name the writer, so that a later run can tell a temporary file stranded by a killed writer from one
+# being written. NAME is cut so that the whole fits the 255-byte limit of most file systems, whatever
+# the length of the user's name.
 NAME_MAX = 255
 _PART = ".part"
 _RANDOM = 8
 _cleaned: set[Path] = set()
 
 
+def _host() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+
+
 def _temp_prefix(path: Path) -> tuple[str, str]:
     # The whole compound extension is kept (Keras insists on NAME.weights.h5), unless it is absurdly long.
     extension = "".join(path.suffixes)
     suffix = _PART + (extension if len(os.fsencode(extension)) <= 32 else path.suffix)
-    room = NAME_MAX - len(os.fsencode(suffix)) - _RANDOM - 2
+    writer = f"{_host()}-{os.getpid()}"
+    room = NAME_MAX - len(os.fsencode(suffix)) - len(writer) - _RANDOM - 3
     name = os.fsencode(path.name)[:max(room, 1)].decode(errors="ignore") or "x"
-    return f".{name}.", suffix
+    return f".{name}.{writer}.", suffix
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """The primitive under atomic_output (also used by the weights cache): a locked temporary file
-    beside `path`, renamed onto it on success and removed on failure. OSError passes through.
+def atomic_file(path: Path, replace: bool = True) -> Iterator[Path]:
+    """The primitive under atomic_output (also used by the weights cache): a temporary file beside
+    `path`, renamed onto it on success and removed on failure. OSError passes through.
 
-    The temporary file holds a POSIX lock (lockf) while we write it, so that the next run in the folder can
-    tell a stranded one (its writer was killed) from one being written, and delete it. Not flock: HDF5
-    flocks the files it writes (Keras weights) and would find ours taken."""
+    With replace=False the file is linked into place, which fails if `path` appeared meanwhile (say,
+    a second run writing the same output): of two such runs one wins and the other is refused,
+    rather than the later silently replacing the earlier.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stranded_temps(path.parent)
@@ -280,13 +288,29 @@ def atomic_file(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     tmp = Path(tmp_name)
     try:
-        fcntl.lockf(fd, fcntl.LOCK_EX)
         os.fchmod(fd, _mode_for(path))
-        yield tmp
-        os.replace(tmp, path)
-    finally:
         os.close(fd)
+        yield tmp
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    finally:
         tmp.unlink(missing_ok=True)
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExistsError(path) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # A file system without hard links (FAT, some network shares): check, then rename.
+        if path.exists():
+            raise OutputExistsError(path) from None
+        os.replace(tmp, path)
 
 
 def _mode_for(path: Path) -> int:
@@ -305,31 +329,39 @@ def _umask() -> int:
 
 
 def _remove_stranded_temps(folder: Path) -> None:
-    """Delete temporary files of ours that no live process holds (left by a killed run); once per
-    folder per process, so that a big batch doesn't rescan its output folder for every file."""
+    """Delete temporary files left in `folder` by killed writers on this host (their process is gone);
+    once per folder per process, so that a big batch doesn't rescan its output folder for every file.
+    Files of writers on other hosts (a shared folder) are left alone: we can't tell if they live."""
     if folder in _cleaned:
         return
     _cleaned.add(folder)
+    host = _host()
     try:
-        entries = [e for e in os.scandir(folder) if _STRANDED.match(e.name) and e.is_file(follow_symlinks=False)]
+        entries = [(e, m) for e in os.scandir(folder) if (m := _STRANDED.match(e.name))]
     except OSError:
         return
-    for entry in entries:
+    for entry, found in entries:
+        if found["host"] != host or _alive(int(found["pid"])):
+            continue
         with contextlib.suppress(OSError):
-            fd = os.open(entry.path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW)
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
-                if time.time() - os.fstat(fd).st_mtime > STRANDED_AGE:
-                    os.unlink(entry.path)
-            finally:
-                os.close(fd)
+            if entry.is_file(follow_symlinks=False) and time.time() - entry.stat().st_mtime > STRANDED_AGE:
+                os.unlink(entry.path)
 
 
-# A POSIX lock ends when its process closes any descriptor of the file (the writer's library may close
-# its own before we rename): the age, counted from the last write, guards that moment and the instant
-# between creating the file and locking it.
-STRANDED_AGE = 10.0
-_STRANDED = re.compile(r"^\..+\.[A-Za-z0-9_]{%d}\.part(\.[^.]*)*$" % _RANDOM)
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but another user's
+        return True
+    return True
+
+
+# A reused PID makes a dead writer look alive (its file stays until a later run); the age guards the
+# opposite, a file whose name was just read while its writer was between creating and renaming it.
+STRANDED_AGE = 2.0
+_STRANDED = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[A-Za-z0-9_]{%d}\.part(\.[^.]*)*$" % _RANDOM)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray | Image.Image | Picture, *,

@@ -10,14 +10,13 @@ import functools
 import importlib
 import logging
 import os
-import signal
 import sys
 import traceback
 from typing import Iterator
 
 import click
 
-from visiontk import __version__, runtime
+from visiontk import __version__, interrupt, runtime
 from visiontk.errors import OutputExistsError, VisiontkError, from_memory_error, from_os_error
 
 EXIT_INTERNAL = 70
@@ -35,6 +34,8 @@ class VisiontkGroup(click.Group):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
+            if interrupt.received:  # the interruption was raised where Python had to drop it
+                raise KeyboardInterrupt
         except click.exceptions.NoArgsIsHelpError as exc:
             exc.show()
             code = exc.exit_code
@@ -206,15 +207,12 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    # SIGTERM ends a run like Ctrl-C, with exit 130, also while TensorFlow is still loading (a command's
-    # own GracefulStop takes over while it works).
-    signal.signal(signal.SIGTERM, _interrupt)
-    cli.main(prog_name="visiontk")
+    interrupt.install()  # also for the console script, which imports this module first
+    try:
+        cli.main(prog_name="visiontk")
+    except KeyboardInterrupt:  # a signal between the command's end and the exit
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -281,7 +281,7 @@ def fetch(name: str, timeout: float = 30.0) -> Path:
             if target.is_file() and known.matches(digest(target)):  # another process fetched it meanwhile
                 return target
             if not settings.quiet:
-                size = f" ({known.size / 1e6:.0f} MB)" if known.size else ""
+                size = f" ({known.size / 1e6:.1f} MB)" if known.size else ""
                 log.warning("downloading %s%s from %s", name, size, url)
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None

@@ -1,0 +1,38 @@
+"""SIGTERM as an interruption (exit 130, like Ctrl-C) from the first moment visiontk runs.
+
+Installed before anything heavy is imported, so that a scheduler's SIGTERM while TensorFlow loads ends
+the run with the documented code rather than 143. The handler raises KeyboardInterrupt, which the CLI
+turns into exit 130; Python drops an exception raised where it can't propagate (say, inside an import
+lock's callback), so the handler also records the signal (the CLI checks it when the command returns)
+and, should the run go on anyway, ends the process after a grace period.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+GRACE_SECONDS = 10.0
+EXIT_INTERRUPTED = 130
+
+received = False
+
+
+def _handle(signum, frame) -> None:
+    global received
+    if not received:
+        received = True
+        timer = threading.Timer(GRACE_SECONDS, _force_exit)
+        timer.daemon = True
+        timer.start()
+    raise KeyboardInterrupt
+
+
+def _force_exit() -> None:
+    os.write(2, b"visiontk: interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+def install() -> None:
+    """Treat SIGTERM like Ctrl-C (a command's GracefulStop replaces this while it works)."""
+    signal.signal(signal.SIGTERM, _handle)
