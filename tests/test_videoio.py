@@ -185,6 +185,17 @@ def test_broken_clip_is_bad_input_and_leaves_no_output(tmp_path, damage):
     assert not out.exists() and no_leftovers(tmp_path) == []
 
 
+def test_a_pipe_named_like_a_clip_is_refused_without_blocking(tmp_path):
+    import os
+
+    from visiontk.videoio import transform_video
+
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInputError, match="not a regular file"):
+        transform_video(fifo, tmp_path / "out.mp4", lambda frames: frames)
+
+
 def test_failure_in_the_frame_function_leaves_no_output_and_keeps_an_old_one(clip, tmp_path):
     from visiontk.videoio import transform_video
 

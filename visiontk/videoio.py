@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import atomic_output, check_output
+from visiontk.imageio import atomic_output, check_input_file, check_output
 from visiontk.runtime import progress
 
 log = logging.getLogger("visiontk.video")
@@ -125,12 +125,8 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, upright: bool = False):
-        self.path = Path(path)
+        self.path = check_input_file(path)  # a FIFO or device would block FFmpeg for ever
         self.upright = upright
-        if not self.path.exists():
-            raise BadInputError(f"{self.path}: no such file")
-        if self.path.is_dir():
-            raise BadInputError(f"{self.path}: is a directory, expected a video file")
         av = _av()
         try:
             self.container = av.open(str(self.path), "r")
@@ -435,7 +431,8 @@ def transform_video(source: str | Path, output: str | Path, fn: FrameBatchFn, *,
             "audio_packets": writer.audio_packets, "crf": writer.crf, "codec": writer.codec}
 
 
-def write_video(path: str | Path, frames: Iterator[np.ndarray] | Sequence[np.ndarray], fps: float | Fraction, *,
+def write_video(path: str | Path, frames: Iterator[np.ndarray] | Sequence[np.ndarray],
+                fps: float | Fraction, *,
                 crf: int | None = None, codec: str | None = None, overwrite: bool = False,
                 rotation: int = 0) -> Path:
     """Write RGB frames (any iterable, consumed lazily) as a silent clip at a constant frame rate."""
