@@ -1,6 +1,7 @@
 """The CLI shell, exit codes, the weights registry, the runtime and the shared VGG backbone."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -61,6 +62,10 @@ def fail(kind):
            "face": NoFaceError("coffee.png: no face found"),
            "weights": WeightsError("weights 'x' not found"),
            "bug": ZeroDivisionError("division by zero"),
+           "full disk": OSError(errno.ENOSPC, "No space left on device", "out/photo.png"),
+           "read-only": OSError(errno.EROFS, "Read-only file system", "/mnt/out.png"),
+           "memory": MemoryError(),
+           "bug without errno": OSError("a library's own OSError"),
            "interrupt": KeyboardInterrupt()}[kind]
 
 
@@ -78,13 +83,16 @@ def batch(continue_on_error, as_json, names):
 
 
 @pytest.mark.parametrize("kind,code", [("predicate", 1), ("input", 3), ("face", 3), ("weights", 4),
-                                       ("bug", 70), ("interrupt", 130)])
+                                       ("bug", 70), ("interrupt", 130), ("full disk", 3), ("read-only", 3),
+                                       ("memory", 3), ("bug without errno", 70)])
 def test_exit_codes_and_one_line_messages(kind, code):
     result = CliRunner().invoke(probe, ["fail", kind])
     assert result.exit_code == code
     assert "Traceback" not in result.stderr
     if code not in (1,):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    if kind == "full disk":
+        assert result.stderr.strip() == "visiontk: error: out/photo.png: no space left on the device"
 
 
 def test_verbose_flag_adds_the_traceback():
@@ -234,10 +242,11 @@ def test_real_vgg16_features_of_a_real_photo(shared_weights, shared):
     assert abs(float(vgg.get_layer("block1_conv1").kernel[0, 0, 0, 0]) - 0.42947057) < 1e-6
 
 
-def test_vgg19_without_weights_is_exit_4(monkeypatch):
+def test_vgg19_without_weights_offline_is_exit_4(monkeypatch):
     monkeypatch.delenv("VISIONTK_MODELS", raising=False)
+    monkeypatch.setenv("VISIONTK_OFFLINE", "1")  # online, it would be downloaded on first use
     from visiontk.backbones.vgg import vgg_extractor
-    with pytest.raises(WeightsError, match="vgg19-imagenet"):
+    with pytest.raises(WeightsError, match="models fetch vgg19-imagenet"):
         vgg_extractor("vgg19", ["block1_conv1"])
 
 
