@@ -105,3 +105,24 @@ def test_video_through_transform_video_flickers_less(pan_clip, tmp_path):
     errors = {name: temporal.warping_error(decoded, [f.rgb for f in read_frames(tmp_path / f"{name}.mp4")],
                                            motions=motions) for name in ("off", "on")}
     assert errors["on"] < 0.6 * errors["off"]
+
+
+def test_stylize_video_steadies_a_clip_and_keeps_its_sound(tmp_path):
+    pytest.importorskip("av")
+    from test_videoio import audio_packets, make_clip
+
+    from visiontk.videoio import read_frames
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=12, size=(96, 64), audio=True)
+    decoded = [f.rgb for f in read_frames(clip)]
+    motions = temporal.clip_motions(decoded)
+    errors = {}
+    for consistent in (False, True):
+        out = tmp_path / f"styled_{consistent}.mp4"
+        record = temporal.stylize_video(clip, out, flickering_stylizer(4), consistent=consistent, crf=10)
+        assert record["frames"] == 12 and record["consistency"] is consistent
+        assert (record["flow_seconds"] > 0) is consistent  # no flow is computed when it is off
+        assert audio_packets(out) == audio_packets(clip)
+        styled = [f.rgb for f in read_frames(out)]
+        errors[consistent] = temporal.warping_error(decoded, styled, motions=motions)
+    assert errors[True] < 0.6 * errors[False]
