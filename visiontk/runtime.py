@@ -6,6 +6,7 @@ first task that needs TensorFlow calls `tensorflow()`, which applies them once.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -189,6 +190,23 @@ def training_strategy(name: str = "default"):
 
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def is_chief(strategy_name: str) -> bool:
+    """Whether this process writes the run's files (checkpoints, logs, weights): always, except under
+    `multiworker`, where only the cluster's chief does: the `chief` task, or worker 0 when TF_CONFIG
+    names no chief (TensorFlow's own rule). The other workers train the same model and write nothing."""
+    if strategy_name != "multiworker":
+        return True
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+        task = config.get("task", {})
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    except (ValueError, AttributeError, TypeError):
+        raise VisiontkError("TF_CONFIG is not valid JSON with a task type and index") from None
+    if "chief" in config.get("cluster", {}):
+        return kind == "chief"
+    return kind == "worker" and index == 0
 
 
 def progress_enabled() -> bool:

@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from visiontk.errors import BadInputError, VisiontkError
-from visiontk.runtime import GracefulStop, progress, tensorflow, training_strategy
+from visiontk.runtime import GracefulStop, is_chief, progress, tensorflow, training_strategy
 from visiontk.sr import data
 from visiontk.sr.curves import draw_curves
 from visiontk.sr.degrade import Degradation
@@ -68,7 +69,8 @@ def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
     """
     tf = tensorflow()
     run_dir = Path(run_dir)
-    config = _load_or_store_config(config, run_dir, reschedule)
+    chief = is_chief(config.strategy)   # under multiworker only the chief writes into run_dir
+    config = _load_or_store_config(config, run_dir, reschedule, write=chief)
     paths = data.find_images([Path(d) for d in config.hr_dirs])
     train_paths, val_paths = data.split_validation(paths, config.val_images)
     degradation = degradation_of(config)
@@ -83,7 +85,8 @@ def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
     try:
-        return _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation)
+        return _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation,
+                      chief)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -100,7 +103,8 @@ def degradation_of(config: TrainConfig) -> Degradation | None:
         raise BadInputError(f"bad degradation parameters: {exc}") from None
 
 
-def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation) -> dict:
+def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation,
+           chief: bool = True) -> dict:
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     with strategy.scope():
         model = build_model(config)
@@ -113,11 +117,17 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
         best_psnr = tf.Variable(-1.0, dtype=tf.float64, name="best_val_psnr")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, train_seconds=seconds,
                                      best_val_psnr=best_psnr)
-    manager = tf.train.CheckpointManager(checkpoint, run_dir / "ckpt", max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    # Every worker saves (saving may need them all), but only the chief into the run; the others into
+    # a scratch folder they delete. Every worker resumes from the chief's checkpoint.
+    scratch = None if chief else tempfile.TemporaryDirectory(prefix="visiontk-worker-ckpt-")
+    manager = tf.train.CheckpointManager(checkpoint, run_dir / "ckpt" if chief else scratch.name,
+                                         max_to_keep=2)
+    latest = tf.train.latest_checkpoint(str(run_dir / "ckpt"))
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
         log.info("resumed %s at step %d", run_dir, int(step.numpy()))
-        _forget_log_after(run_dir, int(step.numpy()))
+        if chief:
+            _forget_log_after(run_dir, int(step.numpy()))
     elif config.init_from:
         warm_start(model, Path(config.init_from), config)
 
@@ -144,24 +154,30 @@ def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_ever
             if now % progress_every == 0 or now == config.steps or stop.requested:
                 last_loss = float(np.mean(losses))
                 bar.set_postfix(loss=f"{last_loss:.3f}")
-                _log_row(run_dir, now, last_loss, schedule, float(seconds.numpy()), None)
+                if chief:
+                    _log_row(run_dir, now, last_loss, schedule, float(seconds.numpy()), None)
                 losses.clear()
             if val_pairs and (now % config.val_every == 0 or now == config.steps):
                 val = validate(model, val_pairs, config.scale)
-                _log_row(run_dir, now, None, schedule, float(seconds.numpy()), val)
-                draw_curves(run_dir / "log.csv", run_dir / "curves.png")
+                if chief:
+                    _log_row(run_dir, now, None, schedule, float(seconds.numpy()), val)
+                    draw_curves(run_dir / "log.csv", run_dir / "curves.png")
                 log.info("step %d: validation PSNR %.3f dB (best %.3f)", now, val, float(best_psnr.numpy()))
                 if val > float(best_psnr.numpy()):
                     best_psnr.assign(val)
-                    _save_weights(model, run_dir / "best.weights.h5")
+                    if chief:
+                        _save_weights(model, run_dir / "best.weights.h5")
             if now % config.checkpoint_every == 0 or now == config.steps or stop.requested:
                 manager.save(checkpoint_number=now)
-                _save_weights(model, run_dir / "latest.weights.h5")
+                if chief:
+                    _save_weights(model, run_dir / "latest.weights.h5")
             if stop.requested:
                 log.warning("stopped at step %d on request; run the same command again to resume", now)
                 break
     bar.close()
-    if not val_pairs:  # nothing to judge "best" by: the latest is the best we have
+    if scratch is not None:
+        scratch.cleanup()
+    if not val_pairs and chief:  # nothing to judge "best" by: the latest is the best we have
         _save_weights(model, run_dir / "best.weights.h5")
     return {"run": str(run_dir), "step": int(step.numpy()), "loss": last_loss,
             "best_val_psnr": float(best_psnr.numpy()), "train_seconds": float(seconds.numpy())}
@@ -244,7 +260,8 @@ def _save_weights(model, path: Path) -> None:
     tmp.replace(path)
 
 
-def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[str, ...]) -> TrainConfig:
+def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[str, ...],
+                          write: bool = True) -> TrainConfig:
     stored = run_dir / "run.json"
     if stored.is_file():
         try:
@@ -263,6 +280,8 @@ def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[
                             getattr(config, name))
             setattr(saved, name, getattr(config, name))
         config = saved
+    if not write:
+        return config
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = stored.with_suffix(".json.part")
     tmp.write_text(json.dumps(asdict(config), indent=2))
