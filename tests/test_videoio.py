@@ -15,8 +15,8 @@ av = pytest.importorskip("av")
 
 def make_clip(path: Path, *, frames: int = 24, size: tuple[int, int] = (96, 64), fps: int = 24,
               audio: bool = True, rotation: int = 0, pts: list[int] | None = None,
-              time_base: Fraction | None = None, codec: str = "libx264") -> Path:
-    """A small clip: a bright square sliding over a gradient, and (optionally) a 440 Hz tone as AAC."""
+              time_base: Fraction | None = None, codec: str = "libx264", audio_codec: str = "aac") -> Path:
+    """A small clip: a bright square sliding over a gradient, and (optionally) a 440 Hz tone."""
     width, height = size
     container = av.open(str(path), "w")
     video = container.add_stream(codec, rate=fps)
@@ -27,7 +27,7 @@ def make_clip(path: Path, *, frames: int = 24, size: tuple[int, int] = (96, 64),
         video.set_display_rotation(rotation)
     sound = None
     if audio:
-        sound = container.add_stream("aac", rate=16000)
+        sound = container.add_stream(audio_codec, rate=16000)
         sound.layout = "mono"
     gradient = np.linspace(0, 160, width, dtype=np.float32)[None, :, None].repeat(height, 0).repeat(3, 2)
     for i in range(frames):
@@ -88,10 +88,27 @@ def test_transform_keeps_frames_size_rate_timing_and_sound(clip, tmp_path):
     assert frame_times(out) == frame_times(clip)
     # The sound is copied packet for packet, not re-encoded.
     assert audio_packets(out) == audio_packets(clip) and record["audio_packets"] == len(audio_packets(clip))
+    assert record["audio_copied"] is True
     # The frame function's result is what got written (inverted pixels), up to compression.
     source = next(read_frames(clip)).rgb.astype(int)
     result = next(read_frames(out)).rgb.astype(int)
     assert np.abs((255 - source) - result).mean() < 3
+
+
+@pytest.mark.parametrize("source_audio, output, expected", [("pcm_s16le", ".mp4", "aac"),
+                                                              ("aac", ".webm", "opus")])
+def test_audio_a_container_cannot_hold_is_re_encoded(tmp_path, source_audio, output, expected):
+    from visiontk.videoio import probe, transform_video
+
+    clip = make_clip(tmp_path / "source.mkv", frames=24, audio_codec=source_audio)
+    out = tmp_path / f"out{output}"
+    record = transform_video(clip, out, lambda frames: frames)
+    assert record["audio"] == source_audio and record["audio_copied"] is False
+    assert probe(out).audio == expected
+    with av.open(str(out)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+        rate = container.streams.audio[0].rate
+    assert samples / rate == pytest.approx(1.0, abs=0.05)  # the whole second of sound
 
 
 def test_silent_clip_stays_silent_and_size_can_change(tmp_path):

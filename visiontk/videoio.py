@@ -32,6 +32,15 @@ WRITE_FORMATS = {".mp4": ("mp4", "libx264"), ".m4v": ("mp4", "libx264"), ".mov":
 # usual good-quality setting (0-63 scale).
 DEFAULT_CRF = {"libx264": 18, "libvpx-vp9": 31}
 X264_PRESET = "medium"
+# Audio codecs each container holds as they are (FFmpeg's canonical names). Matroska holds any; a codec
+# not listed is re-encoded (AAC, or Opus for WebM) rather than losing the sound or failing at the end
+# (FFmpeg accepts some, e.g. PCM in MP4, until it writes the file's index).
+COPYABLE_AUDIO = {
+    "mp4": {"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be",
+            "pcm_f32le", "pcm_f32be"},
+    "webm": {"opus", "vorbis"},
+}
 # ISO media brands that are still images (HEIF/AVIF) or sound only, not video.
 _NOT_VIDEO_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis", b"M4A ",
                      b"M4B ", b"M4P "}
@@ -171,8 +180,8 @@ class VideoReader:
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
         audio = self.audio_stream
         return VideoInfo(self.path, context.width, context.height, Fraction(fps), stream.frames or 0,
-                         self._video_duration(), rotation, context.name,
-                         audio.codec_context.name if audio is not None else None,
+                         self._video_duration(), rotation, context.codec.canonical_name,
+                         audio.codec_context.codec.canonical_name if audio is not None else None,
                          stream.time_base or Fraction(1, 90000))
 
     def _video_duration(self) -> float | None:
@@ -287,12 +296,7 @@ class VideoWriter:
         except av.FFmpegError as exc:
             raise BadInputError(f"{self.label}: can't write the video ({exc})") from None
         self.audio_template = audio_template
-        if audio_template is not None and audio_template.codec_context.name not in \
-                self.container.supported_codecs:
-            self.container.close()
-            raise BadInputError(f"{self.label}: a {fmt} file can't hold the source's "
-                                f"{audio_template.codec_context.name} audio unchanged "
-                                "(write .mkv instead, which holds any audio)")
+        self.audio_encoder = _audio_encoder(fmt, audio_template, self.label)  # None: copy the packets
         self.video = self.audio = None
         self._pending_audio: list = []
         self.frames_written = 0
@@ -324,8 +328,10 @@ class VideoWriter:
         if self.rotation:
             stream.set_display_rotation(self.rotation)
         self.video = stream
-        if self.audio_template is not None:
+        if self.audio_template is not None and self.audio_encoder is None:
             self.audio = self.container.add_stream_from_template(self.audio_template)
+        elif self.audio_template is not None:
+            self.audio = _add_audio_encoder(self.container, self.audio_encoder, self.audio_template)
         for packet in self._pending_audio:
             self._mux_audio(packet)
         self._pending_audio.clear()
@@ -343,11 +349,19 @@ class VideoWriter:
         frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
         frame.pts = pts if pts is not None else round(self.frames_written / self.fps / self.time_base)
         frame.time_base = self.time_base
-        self.container.mux(self.video.encode(frame))
+        self._mux(self.video.encode(frame))
         self.frames_written += 1
 
+    def _mux(self, packets) -> None:
+        av = _av()
+        try:
+            self.container.mux(packets)
+        except av.FFmpegError as exc:
+            raise BadInputError(f"{self.label}: can't write the video ({_reason(exc)})") from None
+
     def write_audio(self, packet) -> None:
-        """Copy one audio packet from the source (dropped when the writer has no audio stream)."""
+        """Copy one audio packet from the source, or re-encode it when the container can't hold its
+        codec (dropped when the writer has no audio stream)."""
         if self.audio_template is None:
             return
         if self.video is None:
@@ -356,16 +370,59 @@ class VideoWriter:
             self._mux_audio(packet)
 
     def _mux_audio(self, packet) -> None:
-        packet.stream = self.audio
-        self.container.mux(packet)
-        self.audio_packets += 1
+        if self.audio_encoder is None:
+            packet.stream = self.audio
+            self._mux(packet)
+            self.audio_packets += 1
+            return
+        for frame in packet.decode():
+            encoded = self.audio.encode(frame)
+            self._mux(encoded)
+            self.audio_packets += len(encoded)
 
     def finish(self) -> None:
+        av = _av()
         if self.video is None:
             self.container.close()
             raise BadInputError(f"{self.label}: no frames to write")
-        self.container.mux(self.video.encode(None))
-        self.container.close()
+        self._mux(self.video.encode(None))
+        if self.audio is not None and self.audio_encoder is not None:
+            for frame in self.audio_template.codec_context.decode(None):
+                self._mux(self.audio.encode(frame))
+            encoded = self.audio.encode(None)
+            self._mux(encoded)
+            self.audio_packets += len(encoded)
+        try:
+            self.container.close()  # writes the index: some refusals only come now
+        except av.FFmpegError as exc:
+            raise BadInputError(f"{self.label}: can't write the video ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _audio_encoder(fmt: str, template, label: str) -> str | None:
+    """None when the source's audio can go into a `fmt` file as it is, else the encoder to use."""
+    if template is None:
+        return None
+    name = template.codec_context.codec.canonical_name
+    if fmt == "matroska" or name in COPYABLE_AUDIO.get(fmt, ()):
+        return None
+    encoder = "libopus" if fmt == "webm" else "aac"
+    log.warning("%s: a %s file can't hold the source's %s audio as it is; re-encoding it with %s",
+                label, fmt, name, encoder)
+    return encoder
+
+
+def _add_audio_encoder(container, encoder: str, template):
+    """An audio stream encoding `template`'s sound; PyAV resamples what the encoder needs."""
+    source = template.codec_context
+    rate = 48000 if encoder == "libopus" else source.rate  # Opus runs at 48 kHz
+    stream = container.add_stream(encoder, rate=rate)
+    # A named layout: encoders refuse an unordered "2 channels". More than two channels are mixed down.
+    stream.layout = "mono" if source.channels == 1 else "stereo"
+    return stream
 
 
 def _even(rgb: np.ndarray) -> np.ndarray:
@@ -428,6 +485,7 @@ def transform_video(source: str | Path, output: str | Path, fn: FrameBatchFn, *,
             "size": list(info.display_size if upright_frames else (info.width, info.height)),
             "output_size": list(size), "rotation": info.rotation,
             "audio": info.audio if audio is not None else None,
+            "audio_copied": audio is not None and writer.audio_encoder is None,
             "audio_packets": writer.audio_packets, "crf": writer.crf, "codec": writer.codec}
 
 
