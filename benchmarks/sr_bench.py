@@ -2,7 +2,8 @@
 cost of a training step. Prints figures; asserts nothing.
 
     python benchmarks/sr_bench.py                  # everything
-    python benchmarks/sr_bench.py --only set5      # or: real, upscale, train
+    python benchmarks/sr_bench.py --only set5      # or: real, upscale, precision, train
+    python benchmarks/sr_bench.py --only upscale --repeat 2
     python benchmarks/sr_bench.py --only real --real-model runs/x4-real/best.weights.h5
 """
 from __future__ import annotations
@@ -64,29 +65,113 @@ UPSCALE_CHILD = """
 import json, sys, time, resource
 import numpy as np
 from PIL import Image
+from visiontk.sr import tiling
 from visiontk.sr.upscale import Upscaler
-scale, side, model = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] or None
-rgb = np.asarray(Image.open(sys.argv[4]).convert("RGB").resize((side, side), Image.BICUBIC))
-upscaler = Upscaler(scale, model)
+scale, side, model, photo, options, save = sys.argv[1:7]
+scale, side = int(scale), int(side)
+rgb = np.asarray(Image.open(photo).convert("RGB").resize((side, side), Image.BICUBIC))
+upscaler = Upscaler(scale, model or None, **json.loads(options))
 upscaler.upscale_rgb(rgb[:64, :64])  # trace the graph once
 start = time.perf_counter()
-out = upscaler.upscale_rgb(rgb)
+out = upscaler.upscale_rgb(rgb, show_progress=False)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "tile": upscaler.tile, "output_mp": out.shape[0] * out.shape[1] / 1e6,
+np.save(save, out)
+batch = tiling.auto_batch(side, side, upscaler.tile, upscaler.overlap, scale, upscaler.memory, upscaler.precision)
+print(json.dumps({"seconds": seconds, "tile": upscaler.tile, "overlap": upscaler.overlap, "batch": batch,
+                  "precision": upscaler.precision, "tiles": tiling.count_tiles(side, side, upscaler.tile),
+                  "output_mp": out.shape[0] * out.shape[1] / 1e6,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def upscale_speed(scale: int = 4, side: int = 1000, model: str | None = None) -> None:
-    """Upscale a 1000x1000 photo in a fresh process, so that its peak RSS is the upscaler's own."""
+def _upscale_child(scale: int, side: int, model: str | None, options: dict, save: Path) -> dict:
+    """Upscale a side x side photo in a fresh process, so that its peak RSS is the upscaler's own."""
     photo = SHARED / "data" / "content" / "astronaut.png"
-    done = subprocess.run([sys.executable, "-c", UPSCALE_CHILD, str(scale), str(side), model or "", str(photo)],
-                          capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"## Upscaling a {side}x{side} photo x{scale} ({model or f'edsr-x{scale}'}, automatic tile "
-          f"{result['tile']} px)\n")
-    print(f"- {result['seconds']:.1f} s, {result['output_mp'] / result['seconds']:.3f} output MP/s")
-    print(f"- peak RSS {result['peak_rss_mb']:.0f} MB (limit 2048 MB)\n")
+    done = subprocess.run([sys.executable, "-c", UPSCALE_CHILD, str(scale), str(side), model or "", str(photo),
+                           json.dumps(options), str(save)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def edsr_flops_per_lr_pixel(scale: int) -> float:
+    """Multiply-adds x 2 of EDSR-baseline per LR pixel (every convolution at its own resolution)."""
+    import keras
+    import numpy as np
+
+    from visiontk.backbones.edsr import EDSR, weighted_layers
+
+    model = EDSR(scale)
+    layers = weighted_layers(model)
+    outputs = keras.Model(model.inputs, [layer.output for layer in layers])(np.zeros((1, 8, 8, 3), np.float32))
+    macs = sum(int(np.prod(layer.weights[0].shape[:3])) * int(np.prod(out.shape[1:])) for layer, out in
+               zip(layers, outputs))
+    return 2.0 * macs / 64
+
+
+def matmul_peak_gflops(dtype: str, n: int = 2048, reps: int = 10) -> float:
+    """The machine's measured dense-matmul rate in `dtype` (what oneDNN/Eigen reach at best here)."""
+    from visiontk.runtime import tensorflow
+
+    tf = tensorflow()
+    a = tf.cast(tf.random.uniform([n, n]), dtype)
+    b = tf.cast(tf.random.uniform([n, n]), dtype)
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y), tf.float32)))
+    float(matmul(a, b))
+    start = time.perf_counter()
+    for _ in range(reps):
+        float(matmul(a, b))
+    return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def upscale_speed(scale: int = 4, side: int = 1000, model: str | None = None, repeat: int = 1) -> None:
+    """Today's path (float32, the automatic tile and overlap of earlier versions, one tile at a time)
+    against the new defaults, in the same run; the best of `repeat` alternating runs each."""
+    import tempfile
+
+    import numpy as np
+
+    from visiontk.runtime import resolve_precision
+    from visiontk.sr import tiling
+    from visiontk.sr.metrics import psnr
+
+    today = {"precision": "float32", "tile": tiling.auto_tile(scale, 32, precision="float32"), "overlap": 32}
+    configs = {"today (float32)": today, "new defaults": {}}
+    best: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(repeat):
+            for name, options in configs.items():
+                result = _upscale_child(scale, side, model, options, Path(folder) / f"{len(best)}-{name[:3]}.npy")
+                result["file"] = Path(folder) / f"{len(best)}-{name[:3]}.npy"
+                if name not in best or result["seconds"] < best[name]["seconds"]:
+                    best[name] = result
+        agreement = psnr(np.load(best["new defaults"]["file"]), np.load(best["today (float32)"]["file"]))
+    flops = edsr_flops_per_lr_pixel(scale) * side * side
+    peaks = {p: matmul_peak_gflops(p) for p in ("float32", resolve_precision("auto"))}
+    print(f"## Upscaling a {side}x{side} photo x{scale} ({model or f'edsr-x{scale}'}), best of {repeat}\n")
+    print("| path | precision | tile / overlap / batch | tiles | seconds | output MP/s | peak RSS | "
+          "network GFLOP/s (share of matmul peak) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in best.items():
+        rate = flops / r["seconds"] / 1e9
+        print(f"| {name} | {r['precision']} | {r['tile']} / {r['overlap']} / {r['batch']} | {r['tiles']} | "
+              f"{r['seconds']:.1f} | {r['output_mp'] / r['seconds']:.3f} | {r['peak_rss_mb']:.0f} MB | "
+              f"{rate:.0f} ({rate / peaks[r['precision']]:.0%} of {peaks[r['precision']]:.0f}) |")
+    ratio = best["today (float32)"]["seconds"] / best["new defaults"]["seconds"]
+    print(f"\n- speed-up of the new defaults: {ratio:.2f}x output MP/s (target 2x); peak RSS limit 2048 MB")
+    print(f"- the two outputs agree to {agreement:.1f} dB PSNR; network FLOPs counted at "
+          f"{flops / side / side / 1e6:.2f} MFLOP per input pixel (useful pixels only, not overlaps)\n")
+
+
+def precision_psnr() -> None:
+    """Set5 PSNR of the shipped models in bfloat16 against float32 (target: within 0.05 dB)."""
+    from visiontk.sr.evaluate import evaluate
+
+    print("## Set5 PSNR (Y) by precision (target: bfloat16 within 0.05 dB of float32)\n")
+    print("| scale | float32 | bfloat16 | difference |")
+    print("|---|---|---|---|")
+    for scale in (2, 3, 4):
+        f32, bf16 = (evaluate(SET5, scale, precision=p)["mean"]["psnr"] for p in ("float32", "bfloat16"))
+        print(f"| x{scale} | {f32:.3f} | {bf16:.3f} | {bf16 - f32:+.3f} dB |")
+    print()
 
 
 def train_step_seconds(steps: int = 5) -> None:
@@ -119,7 +204,8 @@ def train_step_seconds(steps: int = 5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["set5", "real", "upscale", "train"])
+    parser.add_argument("--only", choices=["set5", "real", "upscale", "precision", "train"])
+    parser.add_argument("--repeat", type=int, default=1, help="alternating runs of each upscale path")
     parser.add_argument("--real-model", default="edsr-x4-real",
                         help="the real-degradation model to compare with edsr-x4 (name or weights file)")
     parser.add_argument("--model", help="weights for the upscale benchmark (default: shipped edsr-x4)")
@@ -129,7 +215,9 @@ def main() -> None:
     if args.only in (None, "real"):
         real_table(args.real_model)
     if args.only in (None, "upscale"):
-        upscale_speed(model=args.model)
+        upscale_speed(model=args.model, repeat=args.repeat)
+    if args.only in (None, "precision"):
+        precision_psnr()
     if args.only in (None, "train"):
         train_step_seconds()
     print(f"(this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")

@@ -145,3 +145,18 @@ def test_eval_degrade_scores_fixed_real_inputs(set5, run_cli):
                        .output.splitlines()[-1])["bicubic_psnr"]
     assert again == scores["noise5-jpeg75"]  # the noise is fixed, not drawn anew
     assert scores["jpeg40"] < scores[None] - 1 and scores["noise5-jpeg75"] < scores[None] - 0.5
+
+
+def test_export_of_a_real_run_cards_its_degradation_and_real_scores(set5, tmp_path):
+    from visiontk.sr.export import export
+    from visiontk.sr.training import TrainConfig, train
+
+    config = TrainConfig(hr_dirs=[str(set5)], scale=2, steps=2, batch=2, patch=16, val_images=1, val_every=2,
+                         checkpoint_every=2, blocks=2, features=8, degradation="real",
+                         degradation_params={"jpeg_quality": [40, 60]})
+    train(config, tmp_path / "run")
+    result = export(tmp_path / "run", tmp_path / "tiny-real.weights.h5", eval_dir=set5)
+    card = (tmp_path / "tiny-real.md").read_text()
+    assert "for real-world photos" in card and "jpeg_quality (40, 60)" in card
+    assert "--degrade jpeg40" in card and "--degrade noise5-jpeg75" in card
+    assert result["sha256"] in card

@@ -65,6 +65,11 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
         summary["step"], summary["seconds"] = summary["steps_total"], summary["seconds_total"]
     scale = weights_scale(source)
     scores = evaluate(eval_dir, scale, model=source) if eval_dir else None
+    if scores and summary["config"].get("degradation") == "real":
+        from visiontk.sr.degrade import TEST_DEGRADATIONS
+
+        scores["degraded"] = {name: evaluate(eval_dir, scale, model=source, degradation=name)
+                              for name in TEST_DEGRADATIONS}
     with atomic_output(output, overwrite) as tmp:
         shutil.copyfile(source, tmp)
     card = output.with_name(output.name[:-len(".weights.h5")] + ".md")
@@ -91,15 +96,28 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         command = re.sub(rf"{option} \S+", f"{option} {value}", command)
     scaling = config["res_scaling"] or "none"
     hours = summary["seconds"] / 3600
+    real = config.get("degradation") == "real"
+    if real:
+        from dataclasses import asdict
+
+        from visiontk.sr.degrade import Degradation
+
+        params = asdict(Degradation.from_dict(config.get("degradation_params") or {}))
+        lr_made = ("LR made from each HR patch by a random real-world degradation (`--degradation real`, "
+                   "`visiontk.sr.degrade.Degradation`, seeded per sample): "
+                   + "; ".join(f"{k} {v}" for k, v in params.items()))
+    else:
+        lr_made = "LR by PIL bicubic downscaling"
     lines = [
-        f"# EDSR-baseline x{scale} (`{filename}`)",
+        f"# EDSR-baseline x{scale}{' for real-world photos' if real else ''} (`{filename}`)",
         "",
         f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} features, "
         f"residual scaling {scaling}, trained by `visiontk sr train` on this project's CPU.",
         "",
         "## Training",
         f"- Data: {', '.join(config['hr_dirs'])} (BSDS500 train+test, 400 photos, 481x321), "
-        f"{config['val_images']} held out for validation; LR by PIL bicubic downscaling.",
+        f"{config['val_images']} held out for validation"
+        f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {lr_made}.",
         f"- {config['batch']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
         f"rotations, L1 loss, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
         f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
@@ -120,6 +138,13 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         for row in scores["images"] + [{"image": "**mean**", **scores["mean"]}]:
             lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['bicubic_psnr']:.2f} "
                          f"| {row['bicubic_ssim']:.4f} |")
+        for name, result in (scores.get("degraded") or {}).items():
+            lines += ["", f"On \"real\" inputs (`visiontk sr eval {eval_dir} --scale {scale} --degrade {name}`): "
+                      "the bicubic LR degraded as named, scored against the clean HR.", "",
+                      "| image | EDSR PSNR | EDSR SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
+            for row in result["images"] + [{"image": "**mean**", **result["mean"]}]:
+                lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
+                             f"{row['bicubic_psnr']:.2f} | {row['bicubic_ssim']:.4f} |")
     else:
         lines.append("Not evaluated at export.")
     lines += ["", "## File", f"- sha256 `{sha256}`, {size} bytes.", ""]
