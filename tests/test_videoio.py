@@ -253,3 +253,31 @@ def test_is_video_by_extension_and_by_content(clip, tmp_path):
     Image.new("RGB", (8, 8)).save(picture)
     assert is_video(clip) and is_video(disguised) and is_video(tmp_path / "missing.MOV")
     assert not is_video(picture) and not is_video(tmp_path / "missing.jpg")
+
+
+def test_frames_are_streamed_not_held(tmp_path):
+    """Frames reach the function as they are decoded, and are let go once written: at no time are
+    more than a batch or two of them alive, however long the clip."""
+    import weakref
+
+    from visiontk.videoio import transform_video
+
+    clip = make_clip(tmp_path / "long.mp4", frames=60, audio=False)
+    alive: list = []
+    decoded: list[int] = []
+    decoded_at_call: list[int] = []
+    most_alive = 0
+
+    def invert(frames):
+        nonlocal most_alive
+        most_alive = max(most_alive, sum(ref() is not None for ref in alive))
+        decoded_at_call.append(len(decoded))
+        return [255 - f for f in frames]
+
+    def seen(frame):
+        alive.append(weakref.ref(frame.rgb))
+        decoded.append(frame.index)
+
+    transform_video(clip, tmp_path / "out.mp4", invert, batch=4, on_frame=seen)
+    assert len(decoded) == 60 and most_alive <= 8
+    assert decoded_at_call == list(range(4, 61, 4))  # each batch as soon as its frames are decoded
