@@ -160,3 +160,25 @@ def test_export_of_a_real_run_cards_its_degradation_and_real_scores(set5, tmp_pa
     assert "for real-world photos" in card and "jpeg_quality (40, 60)" in card
     assert "--degrade jpeg40" in card and "--degrade noise5-jpeg75" in card
     assert result["sha256"] in card
+
+
+def test_compare_several_models_on_a_degraded_input(set5, tmp_path, run_cli):
+    import json
+
+    import keras
+
+    from visiontk.backbones.edsr import EDSR
+
+    paths = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        paths.append(tmp_path / f"tiny{seed}.weights.h5")
+        EDSR(2, blocks=2, features=8).save_weights(paths[-1])
+    args = ["sr", "compare", set5 / "bird.png", "--scale", "2", "--model", paths[0], "--model", paths[1],
+            "--crop", "0", "0", "64", "--zoom", "1", "--json"]
+    clean = json.loads(run_cli(*args, "-o", tmp_path / "clean.png").output)
+    jpeg = json.loads(run_cli(*args, "--degrade", "jpeg40", "-o", tmp_path / "jpeg.png").output)
+    assert [m["model"] for m in jpeg["models"]] == ["tiny1", "tiny2"] and jpeg["degradation"] == "jpeg40"
+    assert jpeg["bicubic_psnr"] < clean["bicubic_psnr"] - 1
+    with Image.open(tmp_path / "jpeg.png") as sheet:  # bicubic | tiny1 | tiny2 | original, 64 px each
+        assert sheet.size[0] == 4 * 64 + 3 * 6

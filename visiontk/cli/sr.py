@@ -249,22 +249,27 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
 @click.option("--scale", type=SCALE, default="4", show_default=True, help="Upscaling factor.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The side-by-side PNG to write.")
-@click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
+@click.option("--model", "models", multiple=True,
+              help="Registry name (default edsr-xS, shipped) or a .weights.h5 file; repeat to compare models.")
+@click.option("--degrade", "degradation", type=click.Choice(["jpeg40", "noise5-jpeg75"]), default=None,
+              help="Degrade the LR first, as in `sr eval --degrade`.")
 @click.option("--crop", nargs=3, type=int, default=None, metavar="X Y SIZE",
               help="HR crop to show [default: the centre third].")
 @click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True, help="Enlarge the crop.")
 @overwrite_option
 @json_option
-def compare_command(hr_image, scale, output, model, crop, zoom, overwrite, as_json) -> int:
+def compare_command(hr_image, scale, output, models, degradation, crop, zoom, overwrite, as_json) -> int:
     """Picture bicubic | EDSR | original side by side on a crop of HR_IMAGE (downscaled first).
 
     \b
-    Example:
+    Examples:
       visiontk sr compare ../shared/data/sr/Set5/butterfly.png -o butterfly_x4.png
+      visiontk sr compare photo.png --degrade jpeg40 --model edsr-x4 --model edsr-x4-real -o jpeg.png
     """
     from visiontk.sr.compare import side_by_side
 
-    result = side_by_side(hr_image, output, int(scale), model, tuple(crop) if crop else None, zoom, overwrite)
-    emit(result, as_json, f"{result['output']}: bicubic {result['bicubic_psnr']:.2f} dB, "
-                          f"EDSR {result['psnr']:.2f} dB")
+    result = side_by_side(hr_image, output, int(scale), list(models) or None, tuple(crop) if crop else None,
+                          zoom, overwrite, degradation)
+    scores = ", ".join(f"{m['model']} {m['psnr']:.2f} dB" for m in result["models"])
+    emit(result, as_json, f"{result['output']}: bicubic {result['bicubic_psnr']:.2f} dB, {scores}")
     return 0
