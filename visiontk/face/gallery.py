@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import atomic_output
+from visiontk.imageio import atomic_output, check_input_file
 
 FORMATS = (".npz", ".json")
 UNKNOWN = "unknown"
@@ -87,6 +87,7 @@ class Gallery:
             if model is None:
                 raise BadInputError(f"{path}: no such gallery (create it with `visiontk face enroll`)")
             return cls(model)
+        check_input_file(path)  # a FIFO would block the read for ever
         try:
             if path.suffix.lower() == ".json":
                 data = json.loads(path.read_text())

@@ -75,6 +75,9 @@ def _locate(model: str | Path) -> tuple[Path, dict]:
     elif not path.is_file():
         raise BadInputError(f"{model}: no such model (give a run folder, a .weights.h5 file, or one of "
                             f"{', '.join(SHIPPED)})")
+    elif not path.name.endswith(".weights.h5"):
+        raise BadInputError(f"{model}: not a generator weights file (NAME.weights.h5, with NAME.json beside "
+                            "it, as `gan export` writes)")
     config_path = generator_config_path(path)
     try:
         config = json.loads(config_path.read_text())
