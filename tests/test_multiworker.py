@@ -19,21 +19,24 @@ from PIL import Image
 
 pytestmark = pytest.mark.slow
 
-# Runs `visiontk ARGS...` in this process and then saves the weights this worker ended with (the
-# non-chief workers write nothing else), so that the test can compare them.
+# `driver.py WEIGHTS MODULE:BUILDER ARGS...` runs `visiontk ARGS...` in this process, keeping the last
+# network MODULE.BUILDER built, and then saves the weights this worker ended with (the non-chief
+# workers write nothing else), so that the test can compare them.
 DRIVER = """
-import sys
+import importlib, sys
 import numpy as np
-from visiontk.sr import training
-models = []
-build = training.build_model
-training.build_model = lambda config: models.append(build(config)) or models[-1]
+module, name = sys.argv[2].split(":")
+module = importlib.import_module(module)
+build, models = getattr(module, name), []
+setattr(module, name, lambda *args, **kwargs: models.append(build(*args, **kwargs)) or models[-1])
 from visiontk.cli.main import cli
-code = cli.main(sys.argv[2:], prog_name="visiontk", standalone_mode=False)
+code = cli.main(sys.argv[3:], prog_name="visiontk", standalone_mode=False)
 if models:
     np.savez(sys.argv[1], *[np.asarray(w) for w in models[-1].get_weights()])
 sys.exit(code)
 """
+SR_MODEL = "visiontk.sr.training:build_model"
+GAN_GENERATOR = "visiontk.backbones.dcgan:dcgan_generator"
 
 
 def free_ports(count: int) -> list[int]:
@@ -63,16 +66,28 @@ def sr_args(photos: Path, out: Path, steps: int, strategy: str) -> list[str]:
             "--checkpoint-every", "2", "--blocks", "1", "--features", "8", "--strategy", strategy, "--json"]
 
 
-def start(driver: Path, weights: Path, args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(driver), str(weights), *args], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(driver: Path, weights: Path, builder: str, args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(driver), str(weights), builder, *args],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
-def start_cluster(driver: Path, tmp: Path, tag: str, args: list[str]) -> list[subprocess.Popen]:
+def start_cluster(driver: Path, tmp: Path, tag: str, builder: str, args: list[str]) -> list[subprocess.Popen]:
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    return [start(driver, tmp / f"{tag}-worker{i}.npz", args,
+    return [start(driver, tmp / f"{tag}-worker{i}.npz", builder, args,
                   {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
             for i in range(2)]
+
+
+def kill_after(workers: list[subprocess.Popen], written: Path) -> None:
+    """SIGKILL the whole cluster (as a preempted job would be) once the chief has written `written`."""
+    deadline = time.monotonic() + 240
+    while not written.is_file() and time.monotonic() < deadline:
+        assert all(w.poll() is None for w in workers), "a worker ended before the first checkpoint"
+        time.sleep(0.1)
+    for worker in workers:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
 
 
 def finish(process: subprocess.Popen, timeout: float = 240) -> dict:
@@ -91,21 +106,17 @@ def test_sr_train_on_two_workers(tiny_photos, tmp_path):
     driver.write_text(DRIVER)
     run, steps = tmp_path / "run", 12
     # One worker with the same global batch, for reference, while the cluster runs.
-    single = start(driver, tmp_path / "single.npz",
+    single = start(driver, tmp_path / "single.npz", SR_MODEL,
                    sr_args(tiny_photos, tmp_path / "single", steps, "default"), {})
-    # The cluster is killed (as a preempted job would be) once the chief has checkpointed...
-    workers = start_cluster(driver, tmp_path, "killed", sr_args(tiny_photos, run, steps, "multiworker"))
-    deadline = time.monotonic() + 240
-    while not (run / "ckpt" / "checkpoint").is_file() and time.monotonic() < deadline:
-        assert all(w.poll() is None for w in workers), "a worker ended before the first checkpoint"
-        time.sleep(0.2)
-    for worker in workers:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    # The cluster is killed once the chief has checkpointed...
+    workers = start_cluster(driver, tmp_path, "killed", SR_MODEL,
+                            sr_args(tiny_photos, run, steps, "multiworker"))
+    kill_after(workers, run / "ckpt" / "checkpoint")
     stopped_at = max(int(p.name.split("-")[1].split(".")[0]) for p in (run / "ckpt").glob("ckpt-*.index"))
     assert 2 <= stopped_at < steps
     # ...and started again with the same command: it resumes from the chief's checkpoint.
-    workers = start_cluster(driver, tmp_path, "resumed", sr_args(tiny_photos, run, steps, "multiworker"))
+    workers = start_cluster(driver, tmp_path, "resumed", SR_MODEL,
+                            sr_args(tiny_photos, run, steps, "multiworker"))
     results = [finish(w) for w in workers]
     reference = finish(single)
 
@@ -126,3 +137,45 @@ def test_sr_train_on_two_workers(tiny_photos, tmp_path):
     kept = {"checkpoint", *(f"ckpt-{s}.{ext}" for s in range(2, steps + 1, 2)
                             for ext in ("index", "data-00000-of-00001"))}
     assert {p.name for p in (run / "ckpt").iterdir()} <= kept
+
+
+def gan_args(photos: Path, out: Path, epochs: int, strategy: str) -> list[str]:
+    return ["--seed", "1", "gan", "train", str(photos), "--out", str(out), "--image-size", "28",
+            "--batch-size", "4", "--width", "8", "--epochs", str(epochs), "--log-every", "1",
+            "--strategy", strategy, "--json"]
+
+
+def test_gan_train_on_two_workers(tiny_photos, tmp_path):
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    run, epochs = tmp_path / "run", 30
+    single = start(driver, tmp_path / "single.npz", GAN_GENERATOR,
+                   gan_args(tiny_photos, tmp_path / "single", epochs, "default"), {})
+    workers = start_cluster(driver, tmp_path, "killed", GAN_GENERATOR,
+                            gan_args(tiny_photos, run, epochs, "multiworker"))
+    kill_after(workers, run / "checkpoint.npz")
+    with np.load(run / "checkpoint.npz") as saved:
+        assert 1 <= saved["progress"][0] < epochs        # killed part-way
+    resume = ["--seed", "1", "gan", "train", "--resume", str(run), "--json"]
+    workers = start_cluster(driver, tmp_path, "resumed", GAN_GENERATOR, resume)
+    finish(single)
+    results = [finish(w) for w in workers]
+    assert results[0]["epochs_done"] == results[1]["epochs_done"] == epochs
+    assert results[0]["d_loss"] == results[1]["d_loss"] and np.isfinite(results[0]["d_loss"])
+
+    chief, other = load(tmp_path / "resumed-worker0.npz"), load(tmp_path / "resumed-worker1.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(chief, other))
+    # Synchronized batch norm: two replicas of 2 images train what one replica of 4 does.
+    alone = load(tmp_path / "single.npz")
+    assert all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(chief, alone))
+    rows = (run / "losses.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[1]) for r in rows] == list(range(1, 2 * epochs + 1))   # each step once
+    epochs_rows = (run / "epochs.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in epochs_rows] == list(range(1, epochs + 1))
+
+
+def test_gan_multiworker_needs_a_seed(run_cli, tiny_photos, tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    result = run_cli("gan", "train", tiny_photos, "--out", tmp_path / "run", "--strategy", "multiworker")
+    assert result.exit_code == 2 and "--seed" in result.output and not (tmp_path / "run").exists()

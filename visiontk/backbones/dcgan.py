@@ -30,8 +30,9 @@ def _init():
 def _batch_norm(name: str):
     import keras
 
-    # The paper's BN scale starts from N(1, 0.02).
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name,
+    # The paper's BN scale starts from N(1, 0.02). Synchronized: on several replicas the statistics are
+    # those of the whole global batch, so a distributed run trains the same networks as one device.
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name, synchronized=True,
                                            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
 
 

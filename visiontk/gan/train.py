@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from visiontk import runtime
-from visiontk.errors import BadInputError, VisiontkError
+from visiontk.errors import BadInputError, UsageError, VisiontkError
 from visiontk.imageio import atomic_output
 
 log = logging.getLogger("visiontk")
@@ -94,7 +94,8 @@ def train(data: str | Path | None, out: str | Path, *, image_size: int = 28, mas
             config.extra.setdefault("resumed", []).append(
                 {"at_epoch": progress.epoch, "epochs_before": config.epochs, "epochs": epochs})
             config.epochs = epochs
-    _write_json(out / CONFIG, asdict(config))
+    if trainer.chief:
+        _write_json(out / CONFIG, asdict(config))
     return trainer.fit(images, on_epoch)
 
 
@@ -109,6 +110,9 @@ def _new_config(data, out: Path, image_size, masks, epochs, batch_size, latent_d
                             "or choose another --out")
     if seed is None:
         seed = runtime.settings.seed
+    if seed is None and strategy == "multiworker":
+        raise UsageError("gan train --strategy multiworker needs the same `visiontk --seed N` on every "
+                         "worker, so that they draw their shares of the same batches")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**31)
     if batch_size < 2 or epochs < 1 or latent_dim < 1 or log_every < 1:
@@ -156,6 +160,8 @@ class Trainer:
 
         keras.utils.set_random_seed(config.seed)
         self.strategy = runtime.training_strategy(config.strategy)
+        # Under multiworker every worker trains the same networks but only the chief writes the run.
+        self.chief = runtime.is_chief(config.strategy)
         with self.strategy.scope():
             self.generator = dcgan_generator(config.image_size, config.channels, config.latent_dim,
                                              config.width)
@@ -215,10 +221,11 @@ class Trainer:
     def fit(self, images: np.ndarray, on_epoch: Callable[[dict], None] | None = None) -> dict:
         config = self.config
         steps_per_epoch = len(images) // config.batch_size  # the last partial batch is dropped
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "samples").mkdir(exist_ok=True)
-        _drop_rows_after(self.out / LOSSES, self.progress.global_step)
-        _drop_epochs_from(self.out / EPOCHS, self.progress.epoch + 1)
+        if self.chief:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "samples").mkdir(exist_ok=True)
+            _drop_rows_after(self.out / LOSSES, self.progress.global_step)
+            _drop_epochs_from(self.out / EPOCHS, self.progress.epoch + 1)
         summary: dict[str, Any] = {"run": str(self.out), "images": len(images),
                                    "steps_per_epoch": steps_per_epoch}
         with runtime.GracefulStop() as stop:
@@ -260,24 +267,26 @@ class Trainer:
                     bar.set_postfix(d_loss=f"{mean[0]:.3f}", g_loss=f"{mean[1]:.3f}")
                     window = []
                 if stop.requested:
-                    _append_csv(self.out / LOSSES, LOSS_FIELDS, rows)
-                    self.save()
+                    if self.chief:
+                        _append_csv(self.out / LOSSES, LOSS_FIELDS, rows)
+                        self.save()
                     log.warning("stopped at epoch %d step %d; checkpoint saved, continue with --resume %s",
                                 epoch + 1, step + 1, self.out)
                     return None
         seconds = time.time() - started
         done = steps_per_epoch - first_step
         progress.epoch, progress.step = epoch + 1, 0
-        _append_csv(self.out / LOSSES, LOSS_FIELDS, rows)
         losses = np.array([r[2:4] for r in rows]) if rows else np.full((1, 2), np.nan)
         record = {"epoch": epoch + 1, "steps": done, "seconds": round(seconds, 2),
                   "images_per_second": round(done * config.batch_size / max(seconds, 1e-9), 1),
                   "d_loss": round(float(losses[:, 0].mean()), 4),
                   "g_loss": round(float(losses[:, 1].mean()), 4)}
-        _append_csv(self.out / EPOCHS, EPOCH_FIELDS, [[record[k] for k in EPOCH_FIELDS]])
-        self.write_samples(epoch + 1)
-        self.write_curve()
-        self.save()
+        if self.chief:
+            _append_csv(self.out / LOSSES, LOSS_FIELDS, rows)
+            _append_csv(self.out / EPOCHS, EPOCH_FIELDS, [[record[k] for k in EPOCH_FIELDS]])
+            self.write_samples(epoch + 1)
+            self.write_curve()
+            self.save()
         log.info("epoch %d: d_loss %.3f g_loss %.3f, %.0f images/s", epoch + 1, record["d_loss"],
                  record["g_loss"], record["images_per_second"])
         return record
