@@ -14,7 +14,8 @@ The clip: a slow pan (20% of the width) and zoom (1.2x) over a shared photo, mad
 (visiontk.style.temporal.pan_zoom_frames). The error: mean over t of the mean squared difference (RGB
 in [0, 1]) between stylized frame t and stylized frame t-1 warped by the *input's* flow, over the
 pixels where that flow passes the forward-backward check; the same flows judge both runs. Drift: the
-mean squared difference between the consistent frames and the per-frame ones. Times are
+mean squared difference between the consistent frames and the per-frame ones; detail kept: the mean
+absolute Laplacian of the consistent frames over that of the per-frame ones. Times are
 per frame, for stylizing alone (off) and with flow and blending (on). The machine is shared: run
 `uptime` beside it and report the load.
 """
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,19 +120,26 @@ def measure(name: str, stylize: Stylizer, frames: list[np.ndarray], motions, str
     # How far consistency moves the frames from their own stylization (the price of steadiness).
     drift = float(np.mean([np.mean(((a.astype(np.float32) - b) / 255) ** 2) for a, b in zip(on, off)]))
     return {"stylizer": name, "error_off": error_off, "error_on": error_on, "drift": drift,
+            "detail": detail(on) / detail(off),
             "seconds_off": seconds_off / len(frames), "seconds_on": seconds_on / len(frames),
             "flow_seconds": consistent.flow_seconds / len(frames), "off": off, "on": on}
 
 
+def detail(frames: list[np.ndarray]) -> float:
+    """Mean absolute Laplacian of the luminance: fine texture, which blending can average away."""
+    return float(np.mean([np.abs(cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_32F)).mean()
+                          for f in frames]))
+
+
 def print_table(rows: list[dict], clip: str, strength: float, method: str) -> None:
     print(f"## Temporal warping error, {clip}; flow {method}, strength {strength}\n")
-    print("| stylizer | error off | error on | change | drift | s/frame off | s/frame on (flow) "
-          "| time ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| stylizer | error off | error on | change | drift | detail kept | s/frame off "
+          "| s/frame on (flow) | time ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         change = (row["error_on"] - row["error_off"]) / row["error_off"] if row["error_off"] else 0.0
         print(f"| {row['stylizer']} | {row['error_off']:.5f} | {row['error_on']:.5f} | {change:+.0%} | "
-              f"{row['drift']:.5f} | "
+              f"{row['drift']:.5f} | {row['detail']:.0%} | "
               f"{row['seconds_off']:.3f} | {row['seconds_on']:.3f} ({row['flow_seconds']:.3f}) | "
               f"{row['seconds_on'] / row['seconds_off']:.2f}x |")
     print()
