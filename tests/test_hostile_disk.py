@@ -290,6 +290,7 @@ def downloadable(tmp_path, monkeypatch, server):
 
 def test_missing_weights_are_downloaded_on_first_use_and_hash_checked(downloadable, tmp_path, caplog):
     spec, payload, _ = downloadable
+    caplog.set_level("INFO", logger="visiontk")
     result = invoke("models", "path", spec.name)
     assert result.exit_code == 0, result.stderr
     path = Path(result.stdout.strip())

@@ -68,7 +68,7 @@ def train_command(data, out, resume, image_size, masks, epochs, batch_size, late
 
 model_option = click.option("--model", "-m", help="Shipped model name, run folder or .weights.h5 file "
                                                   "[default: dcgan-fashion-mnist].")
-seed_option = click.option("--seed", type=int, help="Seed of the latent vectors (default: the global --seed, "
+seed_option = click.option("--seed", type=NON_NEGATIVE_INT, help="Seed of the latent vectors (default: the global --seed, "
                                                     "else random; the one used is printed).")
 
 
@@ -104,8 +104,8 @@ def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrit
 
 @command.command("interpolate")
 @model_option
-@click.argument("seed_a", type=int)
-@click.argument("seed_b", type=int)
+@click.argument("seed_a", type=NON_NEGATIVE_INT)
+@click.argument("seed_b", type=NON_NEGATIVE_INT)
 @click.option("--steps", type=bounded_int(2, MAX_STEPS), default=8, show_default=True,
               help="Images along the walk, ends included.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)

@@ -104,7 +104,8 @@ def _report(message: str) -> None:
               help="Never download weights on first use (same as VISIONTK_OFFLINE=1).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where TensorFlow runs.")
-@click.option("--seed", type=int, default=None, help="Seed every random generator, for repeatable runs.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed every random generator, for repeatable runs.")
 @click.option("--mixed-precision", is_flag=True, help="Compute in float16 on a GPU (ignored on a CPU).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool, as_json: bool, offline: bool, device: str,

@@ -90,7 +90,7 @@ def command() -> None:
               help="Adam's step size in pixel units.  [default: 4]")
 @click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content",
               show_default=True, help="What the optimisation starts from.")
-@click.option("--seed", type=int, help="Seed for --init noise (default: the global --seed).")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for --init noise (default: the global --seed).")
 @click.option("--content-weight", type=float, default=DEFAULTS["content_weight"], show_default=True)
 @click.option("--style-weight", type=float, default=DEFAULTS["style_weight"], show_default=True)
 @click.option("--tv-weight", type=float, default=DEFAULTS["tv_weight"], show_default=True,

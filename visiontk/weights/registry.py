@@ -265,7 +265,7 @@ def fetch(name: str, timeout: float = 30.0) -> Path:
     """Download weight set `name` into the cache, checking its hash."""
     import urllib.request
 
-    from visiontk.runtime import progress, settings
+    from visiontk.runtime import progress, progress_enabled
 
     spec = get_spec(name)
     existing = present(name)
@@ -280,9 +280,11 @@ def fetch(name: str, timeout: float = 30.0) -> Path:
         with cache_lock(name):
             if target.is_file() and known.matches(digest(target)):  # another process fetched it meanwhile
                 return target
-            if not settings.quiet:
-                size = f" ({known.size / 1e6:.1f} MB)" if known.size else ""
-                log.warning("downloading %s%s from %s", name, size, url)
+            # A note beside the progress bar on a terminal; piped stderr (a log, a script) gets it with
+            # -v only, so that a failure there stays one line.
+            size = f" ({known.size / 1e6:.1f} MB)" if known.size else ""
+            log.log(logging.WARNING if progress_enabled() else logging.INFO, "downloading %s%s from %s",
+                    name, size, url)
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 with atomic_cache_file(target) as tmp, open(tmp, "wb") as out, \
