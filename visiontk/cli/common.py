@@ -31,9 +31,26 @@ inputs_argument = click.argument("inputs", nargs=-1, required=True)
 
 # Option values are checked here, at parse time, so that a bad one is a usage error (exit 2) before
 # any work. Use these for counts, sizes and scales instead of a bare int/float.
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (Click's range check lets nan through)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 POSITIVE_INT = click.IntRange(min=1)
 NON_NEGATIVE_INT = click.IntRange(min=0)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+POSITIVE_FLOAT = FiniteFloatRange(min=0, min_open=True)
+NON_NEGATIVE_FLOAT = FiniteFloatRange(min=0)
+
+
+def bounded_float(low: float, high: float, low_open: bool = False) -> FiniteFloatRange:
+    return FiniteFloatRange(min=low, max=high, min_open=low_open)
 
 
 def bounded_int(low: int, high: int) -> click.IntRange:

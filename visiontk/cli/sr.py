@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (POSITIVE_INT, continue_option, crf_option, emit, input_paths, inputs_argument,
+from visiontk.cli.common import (POSITIVE_INT, FiniteFloatRange, continue_option, crf_option, emit,
+                                 input_paths, inputs_argument,
                                  json_option, output_for, overwrite_option, run_batch, shard_option,
                                  skip_existing_option, strategy_option, this_shard)
 
@@ -88,7 +89,7 @@ def train_command(hr_dirs, scale, run_dir, steps, batch, patch, degradation, lea
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the outputs, named NAME_xS.EXT (default: beside each input).")
 @click.option("--model", help="Registry name (default edsr-xS, shipped) or a .weights.h5 file.")
-@click.option("--outscale", type=click.FloatRange(min=1), default=None,
+@click.option("--outscale", type=FiniteFloatRange(min=1), default=None,
               help="Output size as a factor of the input, e.g. 1.5 or 3.2: runs the model scale at or "
                    "above it (or --scale/--model's), then downsizes with an antialiased filter.")
 @click.option("--width", "out_width", type=POSITIVE_INT, default=None,

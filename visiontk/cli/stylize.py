@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int,
+from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
+                                 bounded_float, bounded_int,
                                  continue_option, emit, input_paths, json_option, output_for,
                                  overwrite_option, run_batch, shard_option, skip_existing_option,
                                  this_shard)
@@ -86,18 +87,20 @@ def command() -> None:
               help="Iterations per scale (one value for all, or one per scale, coarsest first). "
                    "[default: L-BFGS 80 per coarse scale, 40 at full size; Adam 200 and 100]")
 @click.option("--optimizer", type=click.Choice(["lbfgs", "adam"]), default="lbfgs", show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+@click.option("--learning-rate", type=POSITIVE_FLOAT,
               help="Adam's step size in pixel units.  [default: 4]")
 @click.option("--init", type=click.Choice(["content", "noise", "style"]), default="content",
               show_default=True, help="What the optimisation starts from.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for --init noise (default: the global --seed).")
-@click.option("--content-weight", type=float, default=DEFAULTS["content_weight"], show_default=True)
-@click.option("--style-weight", type=float, default=DEFAULTS["style_weight"], show_default=True)
-@click.option("--tv-weight", type=float, default=DEFAULTS["tv_weight"], show_default=True,
+@click.option("--content-weight", type=NON_NEGATIVE_FLOAT, default=DEFAULTS["content_weight"],
+              show_default=True)
+@click.option("--style-weight", type=NON_NEGATIVE_FLOAT, default=DEFAULTS["style_weight"],
+              show_default=True)
+@click.option("--tv-weight", type=NON_NEGATIVE_FLOAT, default=DEFAULTS["tv_weight"], show_default=True,
               help="Weight of the total-variation (smoothness) term.")
 @click.option("--style-blend", callback=_numbers(float), metavar="W1,W2,...",
               help="How much of each style to mix in (default: equal).")
-@click.option("--style-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--style-scale", type=bounded_float(0, 16, low_open=True), default=1.0, show_default=True,
               help="Size of the style image relative to the result: above 1 gives finer strokes, "
                    "below 1 bigger ones.")
 @click.option("--preserve-color", is_flag=True,
@@ -141,6 +144,9 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
         contents, styles = input_paths(images[:1]), images[1:]
     if style_blend is not None and len(style_blend) != len(styles):
         raise click.UsageError(f"--style-blend has {len(style_blend)} weights for {len(styles)} styles")
+    if size * style_scale > MAX_SIZE:  # the style image is resized to this: refuse before allocating
+        raise click.UsageError(f"--size {size} x --style-scale {style_scale:g} makes a style image over "
+                               f"{MAX_SIZE} pixels; lower one of them")
     if output is not None and (output_dir is not None or len(contents) > 1):
         raise click.UsageError("-o names one result: for several photos use --output-dir")
     if output is None and output_dir is None:
