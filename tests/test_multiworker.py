@@ -179,3 +179,11 @@ def test_gan_multiworker_needs_a_seed(run_cli, tiny_photos, tmp_path, monkeypatc
                                                 "task": {"type": "worker", "index": 0}}))
     result = run_cli("gan", "train", tiny_photos, "--out", tmp_path / "run", "--strategy", "multiworker")
     assert result.exit_code == 2 and "--seed" in result.output and not (tmp_path / "run").exists()
+
+
+def test_face_train_refuses_multiworker_before_any_work(run_cli, tmp_path):
+    # Keras 3's Model.fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585): say so at once
+    # rather than after detecting every face of DATA_DIR.
+    result = run_cli("face", "train", tmp_path, "-o", tmp_path / "m.keras", "--strategy", "multiworker")
+    assert result.exit_code == 2 and "keras-team/keras#20585" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from visiontk.errors import BadInputError, NoFaceError, VisiontkError
+from visiontk.errors import BadInputError, NoFaceError, UsageError, VisiontkError
 from visiontk.face.draw import draw_training_curves
 from visiontk.imageio import atomic_output, check_output, expand_inputs, write_image
 
@@ -268,6 +268,10 @@ def train(data_dir: str | Path, output: str | Path, config: TrainConfig | None =
     from visiontk.runtime import seed_everything, settings, tensorflow, training_strategy
 
     config = config or TrainConfig()
+    if config.strategy == "multiworker":
+        # Tried with two workers on 127.0.0.1: fit fails converting a PerReplica batch to a tensor.
+        raise UsageError("face train --strategy multiworker: Keras 3's Model.fit does not run under "
+                         "MultiWorkerMirroredStrategy (keras-team/keras#20585); use default or mirrored")
     data_dir, output = Path(data_dir), Path(output)
     if output.suffix != ".keras":
         raise BadInputError(f"{output}: the trained model is written as .keras")
