@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (continue_option, crf_option, emit, input_paths, inputs_argument,
-                                 json_option, overwrite_option, run_batch, shard_option, strategy_option,
-                                 this_shard)
+from visiontk.cli.common import (FiniteFloatRange, continue_option, crf_option, emit, input_paths,
+                                 inputs_argument, json_option, overwrite_option, run_batch, shard_option,
+                                 strategy_option, this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 DETECT_THRESHOLD = 0.95   # visiontk.face.detect.DEFAULT_THRESHOLD (kept here so --help needs no import)
@@ -20,10 +20,10 @@ min_face_option = click.option("--min-face", type=click.IntRange(min=4), default
 pairs_root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path),
     help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-distance_option = click.option("--threshold", type=click.FloatRange(min=0), default=None,
+distance_option = click.option("--threshold", type=FiniteFloatRange(min=0), default=None,
                                help="Same person when the embedding distance is at most this "
                                     "[default: the model's, 0.6 for dlib's].")
-detect_threshold_option = click.option("--detect-threshold", type=click.FloatRange(0, 1),
+detect_threshold_option = click.option("--detect-threshold", type=FiniteFloatRange(0, 1),
                                        default=DETECT_THRESHOLD, show_default=True,
                                        help="Confidence a detection needs to count as a face.")
 face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
@@ -73,7 +73,7 @@ def command() -> None:
               help="Save each face's aligned 150x150 chip in this folder (NAME_face0.png, ...).")
 @click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
               help="Smallest face to look for, in pixels.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=DETECT_THRESHOLD, show_default=True,
+@click.option("--threshold", type=FiniteFloatRange(0, 1), default=DETECT_THRESHOLD, show_default=True,
               help="Confidence a detection needs to count as a face.")
 @every_option
 @crf_option
@@ -463,7 +463,7 @@ def gallery_remove(gallery_path, name, as_json) -> int:
               help="Where to write the trained model (.keras; its threshold goes beside it as .json).")
 @click.option("--loss", type=click.Choice(["triplet", "contrastive"]), default="triplet", show_default=True,
               help="Triplet loss with online semi-hard mining, or contrastive loss over the batch's pairs.")
-@click.option("--margin", type=click.FloatRange(min=0), default=None,
+@click.option("--margin", type=FiniteFloatRange(min=0), default=None,
               help="Loss margin [default: 0.2 triplet (squared distances), 1.0 contrastive].")
 @click.option("--init", "init", type=click.Choice(["pretrained", "scratch"]), default="pretrained",
               show_default=True, help="Start from dlib's pretrained network, or from random weights.")
@@ -474,10 +474,10 @@ def gallery_remove(gallery_path, name, as_json) -> int:
 @click.option("--images-per-identity", type=click.IntRange(min=2), default=4, show_default=True)
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
               help="Batches per epoch [default: enough to see each training image about once].")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--learning-rate", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Adam's learning rate [default: 1e-4 from pretrained, 1e-3 from scratch or frozen].")
 @click.option("--embedding-size", type=click.IntRange(min=2), default=128, show_default=True)
-@click.option("--val-fraction", type=click.FloatRange(0, 0.9), default=0.25, show_default=True,
+@click.option("--val-fraction", type=FiniteFloatRange(0, 0.9), default=0.25, show_default=True,
               help="Share of each identity's images kept aside for the validation pairs.")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Checkpoint every epoch here [default: OUTPUT.ckpt/].")

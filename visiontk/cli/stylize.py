@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
-                                 bounded_float, bounded_int,
+                                 FiniteFloatRange, bounded_float, bounded_int,
                                  continue_option, emit, input_paths, json_option, output_for,
                                  overwrite_option, run_batch, shard_option, skip_existing_option,
                                  this_shard)
@@ -238,7 +238,7 @@ def _apply_model(model: str, contents: list[Path], destination, *, size: int, pr
 @click.option("--lr", "learning_rate", type=POSITIVE_FLOAT, default=1e-3, show_default=True)
 @click.option("--content-weight", type=POSITIVE_FLOAT, default=DEFAULTS["content_weight"], show_default=True)
 @click.option("--style-weight", type=POSITIVE_FLOAT, default=DEFAULTS["style_weight"], show_default=True)
-@click.option("--tv-weight", type=click.FloatRange(min=0), default=DEFAULTS["tv_weight"], show_default=True)
+@click.option("--tv-weight", type=FiniteFloatRange(min=0), default=DEFAULTS["tv_weight"], show_default=True)
 @click.option("--style-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
               help="The painting's long side is this times --style-size: above 1 gives finer strokes.")
 @click.option("--style-size", type=bounded_int(64, 4096), default=512, show_default=True,
