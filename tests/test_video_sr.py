@@ -54,3 +54,27 @@ def test_truncated_clip_is_exit_3_with_one_line_and_no_output(run_cli, tmp_path,
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1 and "truncated" in result.stderr
     assert not out.exists() and no_leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("sizing, expected", [(("--outscale", "1.5"), (96, 72)),
+                                              (("--width", "100"), (100, 74))])
+def test_outscale_and_width_apply_to_clips(run_cli, tmp_path, tiny_x2, sizing, expected):
+    """Any size up to the model's scale, as for photos (an odd height loses its last row for H.264)."""
+    from visiontk.videoio import probe
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, size=(64, 48), audio=False)
+    out = tmp_path / "sized.mp4"
+    result = run_cli("sr", "upscale", clip, "--model", tiny_x2, *sizing, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert (probe(out).width, probe(out).height, probe(out).frames) == (*expected, 4)
+
+
+def test_width_of_a_rotated_clip_is_its_width_on_screen(run_cli, tmp_path, tiny_x2):
+    from visiontk.videoio import probe
+
+    clip = make_clip(tmp_path / "phone.mp4", frames=4, size=(64, 48), rotation=90, audio=False)
+    out = tmp_path / "phone_big.mp4"
+    result = run_cli("sr", "upscale", clip, "--model", tiny_x2, "--width", "72", "-o", out)
+    assert result.exit_code == 0, result.output
+    info = probe(out)
+    assert info.rotation == 90 and info.display_size == (72, 96)

@@ -140,8 +140,6 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
     if outscale is not None and (out_width or out_height):
         raise click.UsageError("give --outscale or --width/--height, not both")
     paths = this_shard(paths)
-    if (outscale is not None or out_width or out_height) and any(is_video(p) for p in paths):
-        raise click.UsageError("--outscale/--width/--height apply to images, not videos")
     scale = resolve_scale(int(scale) if scale else None, model, outscale)
     if outscale is not None and outscale > scale:
         raise click.UsageError(f"--outscale {outscale:g} is more than the x{scale} model makes")
@@ -166,7 +164,7 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
                 return None
             check_output(out, overwrite)
             if is_video(path):
-                record = upscale_video(path, out, upscaler, crf=crf, overwrite=overwrite)
+                record = upscale_video(path, out, upscaler, crf=crf, overwrite=overwrite, **sizing)
             else:
                 record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler, **sizing)
             bar.update(1)
