@@ -253,6 +253,12 @@ def test_is_video_by_extension_and_by_content(clip, tmp_path):
     Image.new("RGB", (8, 8)).save(picture)
     assert is_video(clip) and is_video(disguised) and is_video(tmp_path / "missing.MOV")
     assert not is_video(picture) and not is_video(tmp_path / "missing.jpg")
+    # A GIF starts with "G" (0x47, MPEG-TS's sync byte): it stays an image whatever its bytes.
+    gif = tmp_path / "anim.gif"
+    gif.write_bytes(b"GIF89a" + bytes(182) + b"G" + bytes(187) + b"G" + bytes(100))
+    renamed = tmp_path / "anim.bin"
+    renamed.write_bytes(gif.read_bytes())
+    assert not is_video(gif) and not is_video(renamed)
 
 
 def test_frames_are_streamed_not_held(tmp_path):

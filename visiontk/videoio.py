@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import atomic_output, check_input_file, check_output
+from visiontk.imageio import IMAGE_EXTENSIONS, atomic_output, check_input_file, check_output
 from visiontk.runtime import progress
 
 log = logging.getLogger("visiontk.video")
@@ -52,7 +52,7 @@ def sniff_video(path: str | Path) -> bool:
     FLV or MPEG-TS), whatever its name says."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(189)
+            head = handle.read(377)
     except OSError:
         return False
     if len(head) >= 12 and head[4:8] in _MOV_ATOMS:
@@ -63,13 +63,18 @@ def sniff_video(path: str | Path) -> bool:
         return True
     if head.startswith(b"FLV\x01"):
         return True
-    return len(head) > 188 and head[0] == 0x47 and head[188] == 0x47  # MPEG-TS sync bytes
+    # MPEG-TS: a sync byte every 188 bytes (three of them, so that a GIF's "G" can't pass by chance).
+    return len(head) > 376 and head[0] == head[188] == head[376] == 0x47 and not head.startswith(b"GIF8")
 
 
 def is_video(path: str | Path) -> bool:
-    """Whether a batch should treat `path` as a clip: a video extension, or video content."""
+    """Whether a batch should treat `path` as a clip: a video extension, or video content under a name
+    that is not an image's (an image extension always goes to the image reader, animated GIFs too)."""
     path = Path(path)
-    return path.suffix.lower() in VIDEO_EXTENSIONS or (path.is_file() and sniff_video(path))
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return True
+    return suffix not in IMAGE_EXTENSIONS and path.is_file() and sniff_video(path)
 
 
 def _av():
