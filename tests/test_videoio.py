@@ -15,7 +15,8 @@ av = pytest.importorskip("av")
 
 def make_clip(path: Path, *, frames: int = 24, size: tuple[int, int] = (96, 64), fps: int = 24,
               audio: bool = True, rotation: int = 0, pts: list[int] | None = None,
-              time_base: Fraction | None = None, codec: str = "libx264", audio_codec: str = "aac") -> Path:
+              time_base: Fraction | None = None, codec: str = "libx264", audio_codec: str = "aac",
+              pixel_aspect: Fraction | None = None) -> Path:
     """A small clip: a bright square sliding over a gradient, and (optionally) a 440 Hz tone."""
     width, height = size
     container = av.open(str(path), "w")
@@ -25,6 +26,8 @@ def make_clip(path: Path, *, frames: int = 24, size: tuple[int, int] = (96, 64),
         video.time_base = video.codec_context.time_base = time_base
     if rotation:
         video.set_display_rotation(rotation)
+    if pixel_aspect is not None:
+        video.codec_context.sample_aspect_ratio = pixel_aspect
     sound = None
     if audio:
         sound = container.add_stream(audio_codec, rate=16000)
@@ -154,6 +157,17 @@ def test_rotation_is_kept_or_applied(tmp_path):
     stored = next(read_frames(source, upright_frames=False)).rgb.astype(int)
     shown = next(read_frames(turned)).rgb.astype(int)
     assert np.abs(np.rot90(stored) - shown).mean() < 3
+
+
+def test_non_square_pixels_keep_their_shape(tmp_path):
+    """A DVD-style clip (4:3 pixels) keeps its pixel shape, so it still shows at 16:9."""
+    from visiontk.videoio import probe, transform_video
+
+    source = make_clip(tmp_path / "dvd.mp4", frames=4, pixel_aspect=Fraction(4, 3), audio=False)
+    assert probe(source).pixel_aspect == Fraction(4, 3)
+    out = tmp_path / "out.mp4"
+    transform_video(source, out, lambda frames: frames)
+    assert probe(out).pixel_aspect == Fraction(4, 3)
 
 
 def test_odd_sizes_lose_one_row_or_column(tmp_path, clip):

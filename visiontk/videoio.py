@@ -108,6 +108,7 @@ class VideoInfo:
     codec: str
     audio: str | None = None  # the audio codec, or None when the clip is silent
     time_base: Fraction = field(default=Fraction(1, 90000))
+    pixel_aspect: Fraction = field(default=Fraction(1))  # width/height of a stored pixel (DVD, DV: not 1)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -187,7 +188,8 @@ class VideoReader:
         return VideoInfo(self.path, context.width, context.height, Fraction(fps), stream.frames or 0,
                          self._video_duration(), rotation, context.codec.canonical_name,
                          audio.codec_context.codec.canonical_name if audio is not None else None,
-                         stream.time_base or Fraction(1, 90000))
+                         stream.time_base or Fraction(1, 90000),
+                         Fraction(context.sample_aspect_ratio or 1) or Fraction(1))
 
     def _video_duration(self) -> float | None:
         """The video stream's own length, when the file says it (not the audio's, which may be longer)."""
@@ -245,7 +247,11 @@ class VideoReader:
         return (item for item in self.demux() if isinstance(item, Frame))
 
     def _frame(self, decoded, index: int) -> Frame:
-        rgb = decoded.to_ndarray(format="rgb24")
+        size = {}
+        if (decoded.width, decoded.height) != (self.info.width, self.info.height):
+            # The stream changed its picture size mid-way: keep the clip's first size throughout.
+            size = {"width": self.info.width, "height": self.info.height}
+        rgb = decoded.to_ndarray(format="rgb24", **size)
         if self.upright:
             rgb = upright(rgb, self.info.rotation)
         time = float(decoded.time) if decoded.time is not None else index / float(self.info.fps)
@@ -288,9 +294,11 @@ class VideoWriter:
     """
 
     def __init__(self, path: Path, fps: Fraction, *, time_base: Fraction | None = None, rotation: int = 0,
-                 audio_template=None, crf: int | None = None, codec: str | None = None, label: str = ""):
+                 audio_template=None, crf: int | None = None, codec: str | None = None, label: str = "",
+                 pixel_aspect: Fraction = Fraction(1)):
         av = _av()
         self.path, self.fps, self.rotation = Path(path), Fraction(fps), rotation
+        self.pixel_aspect = Fraction(pixel_aspect)
         self.label = label or str(path)
         fmt, default_codec = output_format(self.label if label else path)
         self.codec = codec or default_codec
@@ -332,6 +340,8 @@ class VideoWriter:
         stream.options = options
         if self.rotation:
             stream.set_display_rotation(self.rotation)
+        if self.pixel_aspect != 1:
+            stream.codec_context.sample_aspect_ratio = self.pixel_aspect
         self.video = stream
         if self.audio_template is not None and self.audio_encoder is None:
             self.audio = self.container.add_stream_from_template(self.audio_template)
@@ -458,9 +468,11 @@ def transform_video(source: str | Path, output: str | Path, fn: FrameBatchFn, *,
         audio = reader.audio_stream if keep_audio else None
         with atomic_output(output, overwrite) as tmp, \
                 progress(total=info.estimated_frames() or None, desc=desc, unit="frame") as bar:
+            turned = upright_frames and info.rotation % 180 != 0
             writer = VideoWriter(tmp, info.fps, time_base=info.time_base, audio_template=audio,
                                  rotation=0 if upright_frames else info.rotation, crf=crf, codec=codec,
-                                 label=str(output))
+                                 label=str(output),
+                                 pixel_aspect=1 / info.pixel_aspect if turned else info.pixel_aspect)
             with writer:
                 pending: list[Frame] = []
 
