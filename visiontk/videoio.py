@@ -120,11 +120,6 @@ class VideoInfo:
             return self.frames
         return round(self.duration * float(self.fps)) if self.duration and self.fps else 0
 
-    def to_dict(self) -> dict:
-        return {"size": list(self.display_size), "fps": round(float(self.fps), 3), "frames": self.frames,
-                "duration": None if self.duration is None else round(self.duration, 3),
-                "rotation": self.rotation, "codec": self.codec, "audio": self.audio}
-
 
 def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     """Turn stored pixels the way a player would show them (rotation counter-clockwise, in degrees)."""
