@@ -55,14 +55,15 @@ def optical_flow(source: np.ndarray, target: np.ndarray, method: str = "dis",
                  side: int | None = FLOW_SIDE) -> np.ndarray:
     """Dense flow from `source` to `target` (RGB frames of one size): source(x) ~ target(x + flow(x)).
     (H, W, 2) float32 of (dx, dy) in `source`'s pixels."""
-    a, b = _gray(source, side), _gray(target, side)
+    return resize_flow(_flow(_gray(source, side), _gray(target, side), method), *source.shape[:2])
+
+
+def _flow(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     if method == "dis":
-        flow = _dis().calc(a, b, None)
-    elif method == "farneback":
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
-    else:
-        raise ValueError(f"unknown flow method {method!r}: use one of {', '.join(FLOW_METHODS)}")
-    return resize_flow(flow, *source.shape[:2])
+        return _dis().calc(a, b, None)
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+    raise ValueError(f"unknown flow method {method!r}: use one of {', '.join(FLOW_METHODS)}")
 
 
 def _dis():
@@ -121,10 +122,13 @@ class Motion:
 
 def motion(previous: np.ndarray, current: np.ndarray, method: str = "dis",
            side: int | None = FLOW_SIDE) -> Motion:
-    """The backward flow from `current` to `previous` (input frames) and its consistency mask."""
-    backward = optical_flow(current, previous, method, side)
-    forward = optical_flow(previous, current, method, side)
-    return Motion(backward, consistency_mask(backward, forward))
+    """The backward flow from `current` to `previous` (input frames) and its consistency mask, both
+    found at the flow's resolution (long side at most `side`) and then scaled to the frames' size: the
+    cost stays bounded for HD frames."""
+    small_current, small_previous = _gray(current, side), _gray(previous, side)
+    backward = _flow(small_current, small_previous, method)
+    forward = _flow(small_previous, small_current, method)
+    return Motion(backward, consistency_mask(backward, forward)).resized(*current.shape[:2])
 
 
 @dataclass
