@@ -126,6 +126,35 @@ def test_second_writer_is_refused(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+RACING_WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from visiontk.errors import OutputExistsError
+    from visiontk.imageio import atomic_output
+    target, me, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    try:
+        with atomic_output(target) as tmp:  # both pass the "exists?" check before either finishes
+            tmp.write_text(me)
+            while not go.exists():
+                time.sleep(0.01)
+    except OutputExistsError:
+        sys.exit(3)
+""")
+
+
+def test_two_processes_writing_one_output_one_wins_the_other_is_refused(tmp_path):
+    target, go = tmp_path / "out.txt", tmp_path / "go"
+    writers = [subprocess.Popen([sys.executable, "-c", RACING_WRITER, str(target), name, str(go)])
+               for name in ("first", "second")]
+    deadline = time.time() + 60
+    while len(leftovers(tmp_path)) < 2 and time.time() < deadline:  # both are writing
+        time.sleep(0.01)
+    go.touch()
+    codes = sorted(w.wait(timeout=60) for w in writers)
+    assert codes == [0, 3]
+    assert target.read_text() in ("first", "second") and leftovers(tmp_path) == []
+
+
 KILLED_WRITER = textwrap.dedent("""
     import os, signal, sys
     from visiontk.imageio import atomic_output

@@ -365,10 +365,8 @@ def draw_loss_curve(losses_csv: Path, path: Path, last_epoch: int | None = None)
 
 def save_generator(generator, config: dict, path: Path, extra: dict | None = None) -> Path:
     """A generator's weights plus the JSON that rebuilds it (`<name>.json` beside `<name>.weights.h5`)."""
-    with atomic_output(path, overwrite=True) as tmp:
-        keras_tmp = tmp.with_name(tmp.name.replace(".part.h5", ".part.weights.h5"))
-        generator.save_weights(str(keras_tmp))
-        keras_tmp.replace(tmp)
+    with atomic_output(path, overwrite=True) as tmp:  # tmp ends in .weights.h5, as Keras requires
+        generator.save_weights(str(tmp))
     _write_json(generator_config_path(path), {**config, **(extra or {})})
     return path
 
