@@ -353,3 +353,11 @@ def test_unreachable_server_is_exit_4(downloadable, monkeypatch):
     monkeypatch.setenv("VISIONTK_WEIGHTS_URL", "http://127.0.0.1:9/nothing")
     line = one_error_line(invoke("models", "path", spec.name), 4)
     assert "could not download" in line and "models import" in line
+
+
+@pytest.mark.parametrize("memo", ["[]", "{\"x\": 1}", "{\"a|b\": {\"sha256\": 5}}", "\u0000garbage", "{"])
+def test_a_damaged_hash_memo_is_ignored(toy, memo):
+    spec, _, path = toy
+    (path.parent / "hashes.json").write_text(memo)
+    assert weights.resolve(spec.name) == path
+    assert json.loads((path.parent / "hashes.json").read_text())  # rewritten whole

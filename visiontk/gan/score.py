@@ -64,8 +64,11 @@ def reference_statistics(judge, reference: str | Path,
     key = hashlib.sha256(identity.encode()).hexdigest()
     cached = cache_dir() / "fid-stats" / f"{judge.name}-{key[:24]}.npz"
     if cached.is_file():
-        with np.load(cached) as saved:
-            return saved["mu"], saved["sigma"], int(saved["count"])
+        try:
+            with np.load(cached) as saved:
+                return saved["mu"], saved["sigma"], int(saved["count"])
+        except Exception as exc:  # a damaged cache entry is only a lost speed-up: compute it again
+            log.debug("ignoring damaged %s: %s", cached, exc)
     images = load_images(reference, judge.input_size, limit=limit)
     if len(images) < 2:
         raise BadInputError(f"{reference}: {len(images)} reference images; the FID needs at least 2")

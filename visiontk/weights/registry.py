@@ -178,10 +178,15 @@ def _memo_path() -> Path:
 
 
 def _read_memo() -> dict:
+    """The remembered hashes; a damaged memo file is only a lost speed-up, so it reads as empty."""
     try:
-        return json.loads(_memo_path().read_text())
+        memo = json.loads(_memo_path().read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(memo, dict):
+        return {}
+    return {k: v for k, v in memo.items()
+            if isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("md5"), str)}
 
 
 def _write_memo(memo: dict) -> None:
@@ -200,7 +205,12 @@ def accepted_files(spec: WeightSpec) -> tuple[KnownFile, ...]:
     record = _import_record(spec)
     if not spec.importer or not record.is_file():
         return spec.files
-    sha256, _, filename = record.read_text().strip().partition("  ")
+    try:
+        sha256, _, filename = record.read_text().strip().partition("  ")
+    except (OSError, ValueError):  # damaged: as if never imported (`models import` writes it again)
+        return spec.files
+    if len(sha256) != 64 or not filename or "/" in filename:
+        return spec.files
     return spec.files + (KnownFile(filename, sha256=sha256),)
 
 
