@@ -443,3 +443,15 @@ def test_numeric_options_refuse_wrong_types_and_nan(command, param):
         for value in ("nan", "inf", "-inf"):
             with pytest.raises(click.BadParameter):
                 param.type.convert(value, param, None)
+
+
+def test_a_damaged_fid_statistics_cache_is_recomputed(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONTK_CACHE", str(tmp_path))
+    args = ("gan", "score", files["data_npz"], "--reference", files["data_npz"], "--splits", "2", "--json")
+    first = invoke(*args)
+    assert first.exit_code == 0, first.stderr
+    (cached,) = (tmp_path / "fid-stats").iterdir()
+    cached.write_bytes(b"PK\x03\x04 not really a zip")
+    again = invoke(*args)
+    assert again.exit_code == 0, again.stderr
+    assert strict_json(again.stdout)["fid"] == strict_json(first.stdout)["fid"]
