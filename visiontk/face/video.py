@@ -14,8 +14,7 @@ import numpy as np
 
 from visiontk.face.detect import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, detect_faces
 from visiontk.face.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
-from visiontk.imageio import check_output
-from visiontk.videoio import Frame, VideoReader, output_format, transform_video
+from visiontk.videoio import Frame, VideoReader, transform_video
 
 FACE = "face"           # the name `detect` gives every face in the summary
 BRIDGE_SECONDS = 0.5    # a person missed for at most this long (a blink, a turned head) stays in one interval
@@ -94,8 +93,6 @@ def scan_video(source: str | Path, analyse: Analyse, *, every: int = 1, draw: st
                       "faces": [sighting.record for sighting in latest]})
 
     if draw is not None:
-        check_output(draw, overwrite)
-        output_format(draw)
         # transform_video calls on_frame (our visit) just before drawing that same frame.
         record = transform_video(source, draw, lambda frames: [_drawn(rgb, latest) for rgb in frames],
                                  crf=crf, overwrite=overwrite, upright_frames=True, on_frame=visit,
