@@ -1,17 +1,39 @@
-"""`visiontk face`: detect, verify, embed, enroll, identify, gallery, train, eval."""
+"""`visiontk face`: detect, verify, embed, enroll, identify, cluster, gallery, train, eval."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+import numpy as np
 
 from visiontk.cli.common import (FiniteFloatRange, continue_option, crf_option, emit, input_paths,
                                  inputs_argument, json_option, overwrite_option, run_batch, shard_option,
                                  strategy_option, this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
-DETECT_THRESHOLD = 0.95   # visiontk.face.detect.DEFAULT_THRESHOLD (kept here so --help needs no import)
-MIN_FACE = 20
+from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
+
+MIN_FACE = DEFAULT_MIN_FACE
+
+
+class OldNameOption(click.Option):
+    """An option whose names after the first are old spellings: still accepted, left out of --help."""
+
+    def get_help_record(self, ctx):
+        names, self.opts = self.opts, self.opts[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = names
+
+
+def min_confidence_option(old_name: str, parameter: str):
+    """--min-confidence (the detector's), also accepted under its old name."""
+    return click.option("--min-confidence", old_name, parameter, cls=OldNameOption,
+                        type=FiniteFloatRange(0, 1), default=DEFAULT_MIN_CONFIDENCE, show_default=True,
+                        help="O-Net confidence a detection needs to count as a face.")
+
 
 model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
                             help="A .keras model from `face train` (default: dlib's pretrained ResNet).")
@@ -20,19 +42,18 @@ min_face_option = click.option("--min-face", type=click.IntRange(min=4), default
 pairs_root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path),
     help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-distance_option = click.option("--threshold", type=FiniteFloatRange(min=0), default=None,
+distance_option = click.option("--max-distance", "--threshold", "threshold", cls=OldNameOption,
+                               type=FiniteFloatRange(min=0), default=None,
                                help="Same person when the embedding distance is at most this "
                                     "[default: the model's, 0.6 for dlib's].")
-detect_threshold_option = click.option("--detect-threshold", type=FiniteFloatRange(0, 1),
-                                       default=DETECT_THRESHOLD, show_default=True,
-                                       help="Confidence a detection needs to count as a face.")
+detect_threshold_option = min_confidence_option("--detect-threshold", "detect_threshold")
 face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
                                  show_default=True,
                                  help="Which face when there are several: 0 = the largest, 1 = the next...")
 
 
 def _detect_options(detect_threshold: float, min_face: int) -> dict:
-    return {"threshold": detect_threshold, "min_face": min_face}
+    return {"min_confidence": detect_threshold, "min_face": min_face}
 
 
 every_option = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
@@ -73,8 +94,7 @@ def command() -> None:
               help="Save each face's aligned 150x150 chip in this folder (NAME_face0.png, ...).")
 @click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
               help="Smallest face to look for, in pixels.")
-@click.option("--threshold", type=FiniteFloatRange(0, 1), default=DETECT_THRESHOLD, show_default=True,
-              help="Confidence a detection needs to count as a face.")
+@min_confidence_option("--threshold", "threshold")
 @every_option
 @crf_option
 @overwrite_option
@@ -108,7 +128,7 @@ def detect(inputs, draw, crops, min_face, threshold, every, crf, overwrite, as_j
         drawn = _draw_target(draw, path, many, "_faces") if draw else None
         if drawn:
             check_output(drawn, overwrite)
-        faces = detect_faces(image, threshold=threshold, min_face=min_face)
+        faces = detect_faces(image, min_confidence=threshold, min_face=min_face)
         chips = [crops / f"{path.stem}_face{i}.png" for i in range(len(faces))] if crops else []
         for chip in chips:  # refuse before writing anything
             check_output(chip, overwrite)
@@ -167,7 +187,7 @@ def verify(images, pairs_file, root, threshold, face_index, model_path, detect_t
         raise click.UsageError("give two images to compare (or --pairs FILE)")
     model = load_model(model_path)
     result = verify_faces(images[0], images[1], model=model, threshold=threshold, face_index=face_index,
-                          detect_threshold=detect_threshold, min_face=min_face)
+                          min_confidence=detect_threshold, min_face=min_face)
     answer = "same person" if result.same else "different people"
     emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
          f"{answer} (distance {result.distance:.3f}, threshold {result.threshold:g})")
@@ -182,7 +202,7 @@ def _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min
     pairs = read_pairs(pairs_file, root)
     failures, labelled, correct = 0, 0, 0
     for verdict in verify_pairs(pairs, model=load_model(model_path), threshold=threshold,
-                                detect_threshold=detect_threshold, min_face=min_face):
+                                min_confidence=detect_threshold, min_face=min_face):
         pair = verdict.pair
         if verdict.error:
             report_failure(Path(f"{pair.a} {pair.b}"), verdict.error, as_json)
@@ -318,26 +338,32 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
     if not name.strip() or name == "unknown":
         raise click.BadParameter("give the person a name other than 'unknown'", param_hint="NAME")
     model = load_model(model_path)
-    gallery = Gallery.load(Gallery.check_path(gallery_path), model=model.name)
+    Gallery.load(Gallery.check_path(gallery_path), model=model.name)  # refuse a wrong gallery before the work
     paths = input_paths(inputs)
+    enrolled: list[tuple[np.ndarray, str]] = []
 
     def work(path: Path) -> dict:
-        found = embed_face(path, face_index=face_index, model=model, threshold=detect_threshold,
+        found = embed_face(path, face_index=face_index, model=model, min_confidence=detect_threshold,
                            min_face=min_face)
-        gallery.add(name, found.embedding, str(path))
+        enrolled.append((found.embedding, str(path)))
         return {"name": name, "box": [round(v, 1) for v in found.face.box]}
 
-    before = len(gallery)
+    def save() -> None:
+        # Read-modify-write under the gallery's lock: a concurrent enroll's people stay.
+        with Gallery.update(gallery_path, model=model.name) as gallery:
+            gallery.add_many([name] * len(enrolled), np.array([e for e, _ in enrolled]),
+                             [source for _, source in enrolled])
+
     try:
         code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
                          describe=lambda r: f"{r['input']}: enrolled as {r['name']}")
     except BatchFailedError:
         # --continue-on-error: keep the photos that worked, then still exit 5.
-        if len(gallery) > before:
-            gallery.save(gallery_path)
+        if enrolled:
+            save()
         raise
     # Without --continue-on-error a failure leaves the gallery file as it was.
-    gallery.save(gallery_path)
+    save()
     return code
 
 
@@ -395,7 +421,8 @@ def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold
             check_output(drawn, overwrite)
         image = load_image(path)
         found = embed_faces(image, model=model, **_detect_options(detect_threshold, min_face))
-        matches = [gallery.identify(item.embedding, threshold) for item in found]
+        matches = gallery.identify_many(np.array([item.embedding for item in found]), threshold) if found \
+            else []
         record = {"faces": [{"box": [round(v, 1) for v in item.face.box], **match.to_dict()}
                             for item, match in zip(found, matches)]}
         if drawn:
@@ -444,15 +471,130 @@ def gallery_remove(gallery_path, name, as_json) -> int:
     """Remove a person (all their embeddings) from a gallery."""
     from visiontk.face import Gallery
 
-    found = Gallery.load(gallery_path)
-    dropped = found.remove(name)
-    if not dropped:
-        raise BadInputError(f"{gallery_path}: no one named {name!r} in the gallery "
-                            "(see `visiontk face gallery list`)")
-    found.save(gallery_path)
+    Gallery.load(gallery_path)  # a missing gallery is an error here, not an empty one
+    with Gallery.update(gallery_path) as found:
+        dropped = found.remove(name)
+        if not dropped:
+            raise BadInputError(f"{gallery_path}: no one named {name!r} in the gallery "
+                                "(see `visiontk face gallery list`)")
     emit({"gallery": str(gallery_path), "removed": name, "embeddings": dropped}, as_json,
          f"removed {name} ({dropped} embedding(s))")
     return 0
+
+
+# ---- cluster ------------------------------------------------------------------------------------------
+
+@command.command()
+@inputs_argument
+@click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save a contact sheet: one band of face chips per cluster (noise last).")
+@click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Clusters with fewer faces are noise (cluster -1); 2 makes every lone face noise.")
+@click.option("--max-distance", "max_distance", type=FiniteFloatRange(min=0), default=None,
+              help="Faces at most this far apart are linked [default: the model's same-person "
+                   f"distance, {DEFAULT_CLUSTER_DISTANCE:g} for dlib's].")
+@click.option("--enroll-into", "enroll_into", type=click.Path(dir_okay=False, path_type=Path),
+              help="Add the clusters to this gallery (.npz or .json): those named with --name, or all "
+                   "as cluster-N when no --name is given.")
+@click.option("--name", "names", multiple=True, metavar="N=NAME",
+              help="With --enroll-into: enrol cluster N as NAME (repeatable).")
+@model_option
+@detect_threshold_option
+@min_face_option
+@overwrite_option
+@json_option
+@continue_option
+def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_path, detect_threshold, min_face,
+            overwrite, as_json, continue_on_error) -> int:
+    """Group the faces of many photos into people nobody has named (Chinese whispers).
+
+    Every face found gets a cluster id, 0 for the largest group; with --json one line per face
+    (input, face, box, cluster). Look at the --sheet, then name clusters into a gallery.
+
+    \b
+      visiontk face cluster photos/ --sheet people.png
+      visiontk face cluster photos/ --json --min-size 2
+      visiontk face cluster photos/ --enroll-into people.npz --name 0=obama --name 2=biden
+    """
+    from visiontk.face import Gallery, embed_faces, load_image, load_model
+    from visiontk.face.align import align
+    from visiontk.face.cluster import NOISE, chinese_whispers, contact_sheet
+    from visiontk.imageio import check_output, write_image
+
+    wanted = _cluster_names(names, enroll_into)
+    if sheet:
+        check_output(sheet, overwrite)
+    model = load_model(model_path)
+    if enroll_into:
+        Gallery.load(Gallery.check_path(enroll_into), model=model.name)  # refuse a wrong gallery first
+    paths = input_paths(inputs)
+    faces: list[tuple[Path, int, object, np.ndarray]] = []   # (input, index, face, embedding)
+    chips: list[np.ndarray] = []
+
+    def work(path: Path) -> None:
+        image = load_image(path)
+        for index, item in enumerate(embed_faces(image, model=model, **_detect_options(detect_threshold,
+                                                                                        min_face))):
+            faces.append((path, index, item.face, item.embedding))
+            if sheet:
+                chips.append(align(image, item.face.landmarks))
+        return None
+
+    failed = None
+    try:
+        run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error)
+    except BatchFailedError as exc:
+        failed = exc   # --continue-on-error: cluster the faces that were read, then exit 5
+    if not faces:
+        raise failed or NoFaceError(f"no face found in {len(paths)} input(s)")
+    distance = model.threshold if max_distance is None else max_distance
+    clusters = chinese_whispers(np.array([f[3] for f in faces]), distance, min_size=min_size)
+    for (path, index, face, _), cluster_id in zip(faces, clusters):
+        emit({"input": str(path), "ok": True, "face": index, "box": [round(v, 1) for v in face.box],
+              "cluster": int(cluster_id)}, as_json)
+    if not as_json:
+        for cluster_id in sorted(set(clusters.tolist()), key=lambda c: (c == NOISE, c)):
+            members = [f"{p.name}" + (f" (face {i})" if i else "")
+                       for (p, i, _, _), c in zip(faces, clusters) if c == cluster_id]
+            title = "noise" if cluster_id == NOISE else f"cluster {cluster_id}"
+            click.echo(f"{title}: {len(members)} face(s): {', '.join(members)}")
+    if sheet:
+        write_image(sheet, contact_sheet(chips, clusters), overwrite=overwrite)
+        click.echo(f"wrote {sheet}", err=True)
+    if enroll_into:
+        _enroll_clusters(enroll_into, model.name, faces, clusters, wanted)
+    if failed:
+        raise failed
+    return 0
+
+
+def _cluster_names(names: tuple[str, ...], enroll_into: Path | None) -> dict[int, str] | None:
+    """--name N=NAME pairs as {N: NAME}; None means "all clusters, as cluster-N"."""
+    if names and not enroll_into:
+        raise click.UsageError("--name says whom to enrol: give --enroll-into GALLERY too")
+    wanted = {}
+    for item in names:
+        number, _, name = item.partition("=")
+        if not number.strip().isdigit() or not name.strip() or name.strip() == "unknown":
+            raise click.BadParameter(f"{item!r}: expected N=NAME, e.g. 0=obama", param_hint="--name")
+        wanted[int(number)] = name.strip()
+    return wanted or None
+
+
+def _enroll_clusters(gallery_path: Path, model_name: str, faces: list, clusters: np.ndarray,
+                     wanted: dict[int, str] | None) -> None:
+    from visiontk.face import Gallery
+
+    present = {int(c) for c in clusters if c >= 0}
+    missing = sorted(set(wanted or {}) - present)
+    if missing:
+        raise BadInputError(f"no cluster {', '.join(map(str, missing))} in this run (clusters are 0 to "
+                            f"{max(present, default=-1)})")
+    chosen = wanted or {c: f"cluster-{c}" for c in sorted(present)}
+    rows = [(chosen[int(c)], f[3], f"{f[0]}#{f[1]}") for f, c in zip(faces, clusters) if int(c) in chosen]
+    with Gallery.update(gallery_path, model=model_name) as gallery:
+        gallery.add_many([r[0] for r in rows], np.array([r[1] for r in rows]), [r[2] for r in rows])
+    click.echo(f"enrolled {len(rows)} face(s) of {len(chosen)} cluster(s) into {gallery_path}", err=True)
 
 
 # ---- train / eval -------------------------------------------------------------------------------------
@@ -544,7 +686,7 @@ def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min
     if roc:
         check_output(roc, overwrite)
     result = evaluate_pairs(pairs_file, root, model=load_model(model_path), threshold=threshold,
-                            detect_threshold=detect_threshold, min_face=min_face)
+                            min_confidence=detect_threshold, min_face=min_face)
     distances, same = result.pop("distances"), result.pop("same")
     if roc:
         write_image(roc, draw_roc(distances, same, title=f"{result['model']} on {pairs_file.name}"),

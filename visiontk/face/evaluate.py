@@ -211,12 +211,12 @@ class PairVerdict:
 
 
 def verify_pairs(pairs: Iterable[Pair], *, model=None, threshold: float | None = None,
-                 detect_threshold: float | None = None, min_face: int | None = None) -> Iterator[PairVerdict]:
+                 min_confidence: float | None = None, min_face: int | None = None) -> Iterator[PairVerdict]:
     """Each pair's distance and answer at `threshold` (default: the model's), embedding every image
     once; a pair with an image where no face is found gets that NoFaceError instead of a distance."""
     from visiontk.errors import NoFaceError
 
-    detect_options = {key: value for key, value in (("threshold", detect_threshold), ("min_face", min_face))
+    detect_options = {key: value for key, value in (("min_confidence", min_confidence), ("min_face", min_face))
                       if value is not None}
     cache = EmbeddingCache(model, **detect_options)
     threshold = cache.model.threshold if threshold is None else threshold
@@ -228,7 +228,7 @@ def verify_pairs(pairs: Iterable[Pair], *, model=None, threshold: float | None =
 
 
 def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, model=None,
-                   threshold: float | None = None, detect_threshold: float | None = None,
+                   threshold: float | None = None, min_confidence: float | None = None,
                    min_face: int | None = None) -> dict:
     """Metrics of the model on a labelled pairs file. Pairs where a face isn't found count as
     'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
@@ -241,7 +241,7 @@ def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, mo
         raise BadInputError(f"{pairs_file}: every pair needs a same/different label to evaluate")
     model = model or load_model()
     verdicts = list(verify_pairs(progress(pairs, desc="pairs", unit="pair"), model=model, threshold=threshold,
-                                 detect_threshold=detect_threshold, min_face=min_face))
+                                 min_confidence=min_confidence, min_face=min_face))
     same = np.array([pair.same for pair in pairs])
     distances = np.array([np.inf if v.distance is None else v.distance for v in verdicts])
     finite = np.where(np.isfinite(distances), distances, np.nanmax(np.where(np.isfinite(distances),

@@ -1,9 +1,19 @@
-"""A gallery of known people: names and embeddings (several per person), kept in an .npz or .json file."""
+"""A gallery of known people: names and embeddings (several per person), kept in an .npz or .json file.
+
+An .npz gallery holds one (N, D) float32 `embeddings` array beside `names` and `sources` arrays, so
+loading it reads a few arrays, never one Python object per embedding, and `identify_many` answers any
+number of faces with one matrix product. Writers update a gallery under an exclusive lock (`Gallery.update`):
+two `face enroll` runs into the same file both land.
+"""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -33,6 +43,7 @@ class Gallery:
     names: list[str] = field(default_factory=list)
     embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     sources: list[str] = field(default_factory=list)
+    _norms: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)  # |e|^2, cached
 
     def __len__(self) -> int:
         return len(self.names)
@@ -45,13 +56,19 @@ class Gallery:
         return counts
 
     def add(self, name: str, embedding: np.ndarray, source: str = "") -> None:
-        embedding = np.asarray(embedding, np.float32).reshape(1, -1)
-        if len(self) and embedding.shape[1] != self.embeddings.shape[1]:
-            raise BadInputError(f"embedding has {embedding.shape[1]} values but the gallery holds "
+        self.add_many([name], np.asarray(embedding, np.float32).reshape(1, -1), [source])
+
+    def add_many(self, names: list[str], embeddings: np.ndarray, sources: list[str] | None = None) -> None:
+        """Enrol several embeddings at once (one concatenation, however many)."""
+        embeddings = np.asarray(embeddings, np.float32)
+        embeddings = embeddings.reshape(len(names), -1) if len(names) else embeddings.reshape(0, -1)
+        if len(self) and embeddings.shape[1] != self.embeddings.shape[1]:
+            raise BadInputError(f"embedding has {embeddings.shape[1]} values but the gallery holds "
                                 f"{self.embeddings.shape[1]}")
-        self.embeddings = embedding if not len(self) else np.concatenate([self.embeddings, embedding])
-        self.names.append(name)
-        self.sources.append(source)
+        self.embeddings = embeddings if not len(self) else np.concatenate([self.embeddings, embeddings])
+        self.names.extend(names)
+        self.sources.extend(sources if sources is not None else [""] * len(names))
+        self._norms = None
 
     def remove(self, name: str) -> int:
         """Forget a person; returns how many embeddings were dropped."""
@@ -60,16 +77,28 @@ class Gallery:
         self.names = [self.names[i] for i in keep]
         self.sources = [self.sources[i] for i in keep]
         self.embeddings = self.embeddings[keep]
+        self._norms = None
         return dropped
 
     def identify(self, embedding: np.ndarray, threshold: float) -> Match:
-        """The enrolled person nearest to `embedding`, or UNKNOWN beyond `threshold`."""
+        """The enrolled person nearest to `embedding`, or UNKNOWN beyond `threshold` (a distance)."""
+        return self.identify_many(np.asarray(embedding).reshape(1, -1), threshold)[0]
+
+    def identify_many(self, queries: np.ndarray, threshold: float) -> list[Match]:
+        """`identify` for each row of `queries`: all distances from one matrix product,
+        |e - q|^2 = |e|^2 - 2 e.q + |q|^2, with the gallery's |e|^2 computed once."""
+        queries = np.asarray(queries, np.float32).reshape(-1, self.embeddings.shape[1] if len(self) else
+                                                          np.asarray(queries).shape[-1])
         if not len(self):
-            return Match(UNKNOWN, float("inf"), "")
-        distances = np.linalg.norm(self.embeddings - np.asarray(embedding)[None], axis=1)
-        best = int(np.argmin(distances))
-        distance = float(distances[best])
-        return Match(self.names[best] if distance <= threshold else UNKNOWN, distance, self.names[best])
+            return [Match(UNKNOWN, float("inf"), "") for _ in queries]
+        if self._norms is None:
+            self._norms = np.einsum("ij,ij->i", self.embeddings, self.embeddings)
+        squared = self._norms[None] - 2 * (queries @ self.embeddings.T)
+        best = np.argmin(squared, axis=1)
+        query_norms = np.einsum("ij,ij->i", queries, queries)
+        distances = np.sqrt(np.maximum(squared[np.arange(len(queries)), best] + query_norms, 0))
+        return [Match(self.names[i] if d <= threshold else UNKNOWN, float(d), self.names[i])
+                for i, d in zip(best, distances)]
 
     # ---- files ----
 
@@ -89,24 +118,68 @@ class Gallery:
             return cls(model)
         check_input_file(path)  # a FIFO would block the read for ever
         try:
-            if path.suffix.lower() == ".json":
-                data = json.loads(path.read_text())
-                people = data["faces"]
-                gallery = cls(str(data["model"]))
-                for item in people:
-                    gallery.add(str(item["name"]), np.asarray(item["embedding"], np.float32),
-                                item.get("source", ""))
-            else:
-                with np.load(path, allow_pickle=False) as data:
-                    gallery = cls(str(data["model"]), [str(n) for n in data["names"]],
-                                  data["embeddings"].astype(np.float32), [str(s) for s in data["sources"]])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BadInputError(f"{path}: not a visiontk gallery file "
-                                f"({type(exc).__name__}: {exc})") from None
+            gallery = cls._read_json(path) if path.suffix.lower() == ".json" else cls._read_npz(path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError,
+                zipfile.BadZipFile, UnicodeDecodeError, BadInputError) as exc:
+            # A truncated or hand-edited file: say so in one line (never an internal error).
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BadInputError(f"{path}: not a readable visiontk gallery ({detail}); restore it or "
+                                "enroll into a new file") from None
         if model is not None and gallery.model != model:
             raise BadInputError(f"{path}: gallery was built with model {gallery.model!r}, not {model!r}; "
                                 "use the same --model or a new gallery")
         return gallery
+
+    @classmethod
+    def _read_json(cls, path: Path) -> "Gallery":
+        data = json.loads(path.read_text())
+        faces = data["faces"]
+        if not isinstance(faces, list):
+            raise ValueError("'faces' is not a list")
+        gallery = cls(str(data["model"]))
+        if faces:
+            embeddings = np.array([item["embedding"] for item in faces], dtype=np.float32)
+            if embeddings.ndim != 2:
+                raise ValueError("embeddings of different lengths")
+            gallery.add_many([str(item["name"]) for item in faces], embeddings,
+                             [str(item.get("source", "")) for item in faces])
+        return gallery.checked()
+
+    @classmethod
+    def _read_npz(cls, path: Path) -> "Gallery":
+        with np.load(path, allow_pickle=False) as data:
+            names, sources = data["names"], data["sources"]
+            embeddings = np.asarray(data["embeddings"], dtype=np.float32)
+            gallery = cls(str(data["model"]), names.astype(str).tolist(), embeddings, sources.astype(str).tolist())
+        return gallery.checked()
+
+    def checked(self) -> "Gallery":
+        """This gallery, if its arrays agree in shape and hold numbers (ValueError otherwise)."""
+        count = len(self.names)
+        if self.embeddings.ndim != 2 or self.embeddings.shape[0] != count or len(self.sources) != count:
+            raise ValueError(f"{count} names, {len(self.sources)} sources and embeddings of shape "
+                             f"{self.embeddings.shape} do not match")
+        if not np.isfinite(self.embeddings).all():
+            raise ValueError("embeddings hold non-numbers")
+        return self
+
+    @classmethod
+    @contextlib.contextmanager
+    def update(cls, path: str | Path, model: str | None = None) -> Iterator["Gallery"]:
+        """Read-modify-write under an exclusive lock: `with Gallery.update(p, model) as g: g.add(...)`
+        saves on leaving the block (not on an exception). The lock is a hidden NAME.lock file beside the
+        gallery (left in place: deleting it would let a third writer lock a different file)."""
+        path = cls.check_path(Path(path))
+        lock_path = path.with_name(f".{path.name}.lock")
+        try:
+            handle = open(lock_path, "a")
+        except OSError as exc:
+            raise BadInputError(f"{path}: cannot lock the gallery ({exc.strerror})") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)   # released when the handle closes
+            gallery = cls.load(path, model)
+            yield gallery
+            gallery.save(path)
 
     def save(self, path: str | Path) -> Path:
         """Write the gallery atomically (a reader never sees half a file)."""

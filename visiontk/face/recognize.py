@@ -8,7 +8,7 @@ import numpy as np
 
 from visiontk.errors import BadInputError, NoFaceError
 from visiontk.face.align import align
-from visiontk.face.detect import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, detect_faces
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face, detect_faces
 from visiontk.face.model import FaceModel, load_model
 from visiontk.imageio import read_image
 
@@ -32,7 +32,7 @@ def pick_face(faces: list[Face], index: int, source: str) -> Face:
     """Face number `index` (0 = the largest), or NoFaceError naming the file."""
     if not faces:
         raise NoFaceError(f"{source}: no face found (try a smaller --min-face or a lower "
-                          "--detect-threshold, or a photo where the face is visible)")
+                          "--min-confidence, or a photo where the face is visible)")
     if not 0 <= index < len(faces):
         raise BadInputError(f"{source}: asked for face {index} but found {len(faces)} "
                             f"(faces are numbered from 0, largest first)")
@@ -46,23 +46,27 @@ class FaceEmbedding:
 
 
 def embed_faces(image: str | Path | np.ndarray, *, model: FaceModel | None = None,
-                threshold: float = DEFAULT_THRESHOLD,
-                min_face: int = DEFAULT_MIN_FACE) -> list[FaceEmbedding]:
-    """Every face in an image with its embedding, largest first."""
+                min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
+                threshold: float | None = None) -> list[FaceEmbedding]:
+    """Every face in an image with its embedding, largest first. (`threshold`: old name of
+    `min_confidence`.)"""
     model = model or load_model()
     pixels = load_image(image)
-    faces = detect_faces(pixels, threshold=threshold, min_face=min_face)
+    faces = detect_faces(pixels, min_confidence=min_confidence if threshold is None else threshold,
+                         min_face=min_face)
     embeddings = model.embed_chips(face_chips(pixels, faces))
     return [FaceEmbedding(face, vector) for face, vector in zip(faces, embeddings)]
 
 
 def embed(image: str | Path | np.ndarray, *, face_index: int = 0, model: FaceModel | None = None,
-          threshold: float = DEFAULT_THRESHOLD, min_face: int = DEFAULT_MIN_FACE,
-          source: str | None = None) -> FaceEmbedding:
-    """One face's embedding: the largest face, or face number `face_index`. NoFaceError if none."""
+          min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
+          source: str | None = None, threshold: float | None = None) -> FaceEmbedding:
+    """One face's embedding: the largest face, or face number `face_index`. NoFaceError if none.
+    (`threshold`: old name of `min_confidence`.)"""
     model = model or load_model()
     pixels = load_image(image)
-    faces = detect_faces(pixels, threshold=threshold, min_face=min_face)
+    faces = detect_faces(pixels, min_confidence=min_confidence if threshold is None else threshold,
+                         min_face=min_face)
     face = pick_face(faces, face_index, _label(image, source))
     return FaceEmbedding(face, model.embed_chips(face_chips(pixels, [face]))[0])
 
@@ -96,11 +100,15 @@ class Verification:
 
 def verify(image_a: str | Path | np.ndarray, image_b: str | Path | np.ndarray, *,
            model: FaceModel | None = None, threshold: float | None = None, face_index: int = 0,
-           detect_threshold: float = DEFAULT_THRESHOLD, min_face: int = DEFAULT_MIN_FACE) -> Verification:
-    """Are the (largest) faces in two images the same person? Distance at most `threshold` = same."""
+           min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
+           detect_threshold: float | None = None) -> Verification:
+    """Are the (largest) faces in two images the same person? Distance at most `threshold` = same.
+    (`detect_threshold`: old name of `min_confidence`.)"""
     model = model or load_model()
     threshold = model.threshold if threshold is None else threshold
-    a, b = (embed(image, face_index=face_index, model=model, threshold=detect_threshold, min_face=min_face)
+    if detect_threshold is not None:
+        min_confidence = detect_threshold
+    a, b = (embed(image, face_index=face_index, model=model, min_confidence=min_confidence, min_face=min_face)
             for image in (image_a, image_b))
     distance = face_distance(a.embedding, b.embedding)
     return Verification(distance <= threshold, distance, threshold)
