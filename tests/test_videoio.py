@@ -16,10 +16,11 @@ av = pytest.importorskip("av")
 def make_clip(path: Path, *, frames: int = 24, size: tuple[int, int] = (96, 64), fps: int = 24,
               audio: bool = True, rotation: int = 0, pts: list[int] | None = None,
               time_base: Fraction | None = None, codec: str = "libx264", audio_codec: str = "aac",
-              pixel_aspect: Fraction | None = None) -> Path:
+              pixel_aspect: Fraction | None = None, tags: dict | None = None) -> Path:
     """A small clip: a bright square sliding over a gradient, and (optionally) a 440 Hz tone."""
     width, height = size
     container = av.open(str(path), "w")
+    container.metadata.update(tags or {})
     video = container.add_stream(codec, rate=fps)
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     if time_base is not None:
@@ -112,6 +113,21 @@ def test_audio_a_container_cannot_hold_is_re_encoded(tmp_path, source_audio, out
         samples = sum(frame.samples for frame in container.decode(audio=0))
         rate = container.streams.audio[0].rate
     assert samples / rate == pytest.approx(1.0, abs=0.05)  # the whole second of sound
+
+
+def test_clip_tags_are_kept_and_mp4_index_comes_first(tmp_path):
+    """A phone's date, place and title describe the clip, not the file: they survive; and an MP4 is
+    written with its index at the front, so that a browser can start playing before the end arrives."""
+    from visiontk.videoio import transform_video
+
+    tags = {"title": "birthday", "creation_time": "2024-05-01T12:00:00.000000Z"}
+    clip = make_clip(tmp_path / "tagged.mp4", frames=6, audio=False, tags=tags)
+    out = tmp_path / "out.mp4"
+    transform_video(clip, out, lambda frames: frames)
+    with av.open(str(out)) as container:
+        assert {k: container.metadata.get(k) for k in tags} == tags
+    head = out.read_bytes()[:4096]
+    assert 0 <= head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head
 
 
 def test_silent_clip_stays_silent_and_size_can_change(tmp_path):

@@ -44,6 +44,9 @@ COPYABLE_AUDIO = {
 # ISO media brands that are still images (HEIF/AVIF) or sound only, not video.
 _NOT_VIDEO_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis", b"M4A ",
                      b"M4B ", b"M4P "}
+# Container tags that describe the file's own encoding, which the muxer writes anew; the rest (title,
+# creation_time, a phone's location...) describe the clip and are copied to a transformed clip.
+_OWN_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration"}
 _MOV_ATOMS = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
 
@@ -300,7 +303,9 @@ class VideoWriter:
         self.crf = DEFAULT_CRF.get(self.codec, 23) if crf is None else crf
         self.time_base = time_base or 1 / self.fps
         try:
-            self.container = av.open(str(self.path), "w", format=fmt)
+            # faststart: the index goes before the pictures, so a browser can play while it downloads.
+            options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+            self.container = av.open(str(self.path), "w", format=fmt, options=options)
         except av.FFmpegError as exc:
             raise BadInputError(f"{self.label}: can't write the video ({exc})") from None
         self.audio_template = audio_template
@@ -468,6 +473,8 @@ def transform_video(source: str | Path, output: str | Path, fn: FrameBatchFn, *,
                                  rotation=0 if upright_frames else info.rotation, crf=crf, codec=codec,
                                  label=str(output),
                                  pixel_aspect=1 / info.pixel_aspect if turned else info.pixel_aspect)
+            writer.container.metadata.update({key: value for key, value in reader.container.metadata.items()
+                                              if key.lower() not in _OWN_TAGS})
             with writer:
                 pending: list[Frame] = []
 
