@@ -106,3 +106,13 @@ def test_timeline_bridges_short_gaps_and_stops_at_the_clip_end():
     # One missed sample (1.0 s) is bridged; two (2.0 and 2.5 s) split; the last sighting ends at the
     # clip's end (3.0 s + one 0.1 s frame), not a whole step later.
     assert timeline.intervals(0.5, 0.1) == {"a": [[0.0, 2.0], [3.0, 3.1]], "b": [[1.5, 2.0]]}
+
+
+def test_broken_clip_is_exit_3_with_one_line_and_no_drawn_clip(run_cli, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(300))
+    drawn = tmp_path / "drawn.mp4"
+    result = run_cli("face", "detect", broken, "--draw", drawn, "--json")
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1 and str(broken) in result.stderr
+    assert not drawn.exists() and [p.name for p in tmp_path.iterdir()] == ["broken.mp4"]
