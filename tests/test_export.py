@@ -126,3 +126,28 @@ def test_dcgan_generator_exports_to_onnx_and_tflite(tmp_path):
     assert levels(got, expected) <= 1
     serving.export(exportable, tmp_path / "g.tflite", "tflite")
     assert levels(serving.runner(tmp_path / "g.tflite", "tflite")(z), expected) <= 1
+
+
+def test_style_network_is_one_registration_away(run_cli, butterfly, tmp_path):
+    """A `stylize export` weights file exports like the rest: uint8 in and out, same as Keras."""
+    import keras
+
+    from visiontk.backbones.transformer import StyleTransformer
+    from visiontk.serving import runner
+
+    weights = tmp_path / "mystyle.weights.h5"
+    keras.utils.set_random_seed(2)
+    network = StyleTransformer(8, 1)
+    network.save_weights(weights)
+    out = tmp_path / "style"
+    result = run_cli("models", "export", weights, "--format", "savedmodel", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["input_multiple"] == 4
+    photo = butterfly[:, :40, :44]
+    expected = np.clip(np.round(network(photo.astype(np.float32)).numpy()), 0, 255).astype(np.uint8)
+    assert levels(runner(out, "savedmodel")(photo), expected) <= 1
+    # Its TFLite file needs TensorFlow's own kernels for some convolutions (Select TF ops): said, and
+    # not checked here, where the interpreter has no Flex delegate.
+    result = run_cli("models", "export", weights, "--format", "tflite", "-o", tmp_path / "s.tflite", "--json")
+    record = json.loads(result.stdout)
+    assert result.exit_code == 0 and record["tflite_select_tf_ops"] and not record["checked"]

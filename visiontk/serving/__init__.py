@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
@@ -23,6 +24,8 @@ import numpy as np
 from visiontk.errors import BadInputError, UsageError, VisiontkError
 from visiontk.imageio import atomic_output, check_output
 from visiontk.runtime import tensorflow
+
+log = logging.getLogger("visiontk.serving")
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 QUANTIZE = ("none", "float16", "dynamic")
@@ -143,9 +146,18 @@ def export(exportable: Exportable, output: Path, fmt: str, quantize: str = "none
         check_output(output, overwrite)
         with tempfile.TemporaryDirectory(prefix=".visiontk-export-") as work:
             written = Path(work) / f"model.{fmt}"
-            written.write_bytes(_tflite_bytes(exportable, Path(work), quantize) if fmt == "tflite"
-                                else _onnx_bytes(exportable))
-            run = _tflite_runner(written) if fmt == "tflite" else _onnx_runner(written)
+            if fmt == "tflite":
+                data, record["tflite_select_tf_ops"] = _tflite_bytes(exportable, Path(work), quantize)
+            else:
+                data = _onnx_bytes(exportable)
+            written.write_bytes(data)
+            if record.get("tflite_select_tf_ops"):
+                # The Python interpreter here has no Flex delegate to run it with.
+                log.warning("%s: the TFLite file uses TensorFlow ops (a phone needs the Select TF ops "
+                            "library); not checked against Keras here", exportable.name)
+                run = None
+            else:
+                run = _tflite_runner(written) if fmt == "tflite" else _onnx_runner(written)
             record.update(_checked(exportable, run, check_image, quantize))
             with atomic_output(output, overwrite) as tmp:
                 shutil.copyfile(written, tmp)
@@ -211,19 +223,27 @@ def _write_savedmodel(exportable: Exportable, folder: Path) -> None:
     archive.write_out(str(folder), verbose=False)
 
 
-def _tflite_bytes(exportable: Exportable, work: Path, quantize: str) -> bytes:
+def _tflite_bytes(exportable: Exportable, work: Path, quantize: str) -> tuple[bytes, bool]:
+    """The TFLite file, and whether it needs TensorFlow's own kernels for some ops (the Select TF ops,
+    "Flex" delegate): only when the built-in ops can't express the network."""
     tf = tensorflow()
     _write_savedmodel(exportable, work / "savedmodel")
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(work / "savedmodel"))
-    if quantize != "none":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]   # weights only: no calibration data
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    try:
-        return converter.convert()
-    except Exception as exc:  # the converter raises its own kinds for unsupported ops
-        raise VisiontkError(f"{exportable.name}: TFLite conversion failed ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    failure = None
+    for select_ops in (False, True):
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(work / "savedmodel"))
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]   # weights only: no calibration data
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if select_ops:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                                   tf.lite.OpsSet.SELECT_TF_OPS]
+        try:
+            return converter.convert(), select_ops
+        except Exception as exc:  # the converter raises its own kinds for unsupported ops
+            failure = failure or exc
+    raise VisiontkError(f"{exportable.name}: TFLite conversion failed ({type(failure).__name__}: "
+                        f"{str(failure).splitlines()[0] if str(failure) else ''})") from None
 
 
 ONNX_MISSING = ("ONNX export needs tf2onnx and onnx (pip install tf2onnx onnxruntime); tf2onnx 1.17 "

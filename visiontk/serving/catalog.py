@@ -35,6 +35,31 @@ def check_image(path: Path | None, side: int | None = None) -> np.ndarray:
 
 # ---- style ----------------------------------------------------------------------------------------------
 
+def _style_network(source: str) -> Exportable:
+    from visiontk.style.feedforward import STYLE_MODELS, load_model
+
+    name = source if source in STYLE_MODELS else Path(source).name.removesuffix(".weights.h5")
+    # Fully convolutional; sides must be multiples of 4 (FastStylizer pads photos by mirroring).
+    return Exportable(name, load_model(source), (None, None, 3), sample=lambda image: check_image(image),
+                      info={"input_multiple": 4})
+
+
+def _claims_style(path: Path) -> bool:
+    from visiontk.errors import WeightsError
+    from visiontk.style.feedforward import network_shape
+
+    if not (path.is_file() and path.name.endswith(".weights.h5")):
+        return False
+    try:
+        network_shape(path)
+    except WeightsError:
+        return False
+    return True
+
+
+register(Deployable("feed-forward style network", ("starry-night", "the-scream"), _claims_style,
+                    _style_network))
+
 # ---- face -----------------------------------------------------------------------------------------------
 
 def _face_embedder(source: str) -> Exportable:
