@@ -88,6 +88,16 @@ for _scale, _sha256, _size in (
         tags=("sr",),
     ))
 register(WeightSpec(
+    name="edsr-x4-real",
+    description="EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed inputs: for real "
+                "photos (see its model card)",
+    source="shipped in models/",
+    files=(KnownFile("edsr-x4-real.weights.h5",
+                     sha256="92801a9187543248722d3b39ce81e8aca4fc7400d96ef9b17470974957308c80", size=6223560),),
+    card="edsr-x4-real.md",
+    tags=("sr",),
+))
+register(WeightSpec(
     name="edsr-x4-krasserm",
     description="EDSR-baseline x4 (16x64) trained on DIV2K by krasserm/super-resolution, imported from his .h5",
     source="download weights-edsr-16-x4.tar.gz from github.com/krasserm/super-resolution, then "
