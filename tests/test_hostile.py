@@ -193,7 +193,8 @@ OTHER_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("args,code", OTHER_REFUSALS, ids=lambda a: " ".join(a)[:60] if isinstance(a, tuple) else "")
+@pytest.mark.parametrize("args,code", OTHER_REFUSALS,
+                         ids=lambda a: " ".join(a)[:60] if isinstance(a, tuple) else "")
 def test_other_refusals(files, args, code):
     before = set(files["out"].iterdir())
     assert_refused(invoke(*_fill(args, files)), code)
@@ -323,7 +324,8 @@ def test_json_records_are_strict_and_explain_nulls():
 
     record = strict_json(json_line({"input": "a.png", "ok": True, "loss": float("nan"),
                                     "scales": [{"loss": np.float32("inf")}, {"loss": 1.5}]}))
-    assert record["loss"] is None and record["scales"][0]["loss"] is None and record["scales"][1]["loss"] == 1.5
+    assert record["loss"] is None and record["scales"][0]["loss"] is None
+    assert record["scales"][1]["loss"] == 1.5
     assert record["null_reasons"] == {"loss": "NaN", "scales[0].loss": "Infinity"}
 
 
@@ -372,7 +374,8 @@ def json_outputs(tmp_path_factory, files) -> dict[str, str]:
         "face gallery list": ["face", "gallery", "list", "--gallery", gallery, "--json"],
         "face cluster": ["face", "cluster", face, face, "--json"],
         "face gallery remove": ["face", "gallery", "remove", "--gallery", gallery, "joe", "--json"],
-        "stylize apply": ["stylize", files["tiny_png"], files["tiny_png"], "-o", out / "s.png", "--backbone", "vgg16",
+        "stylize apply": ["stylize", files["tiny_png"], files["tiny_png"], "-o", out / "s.png",
+                          "--backbone", "vgg16",
                     "--size", "32", "--scales", "1", "--iterations", "1", "--json"],
         "stylize train": ["stylize", "train", files["tiny_png"], files["root"], "--out", out / "strun",
                           "--steps", "0", "--json"],
@@ -436,7 +439,8 @@ def numeric_options():
 UNBOUNDED_FLOATS = {("sr train", "learning_rate"), ("sr train", "res_scaling")}
 
 
-@pytest.mark.parametrize("command,param", numeric_options(), ids=lambda x: x if isinstance(x, str) else x.name)
+@pytest.mark.parametrize("command,param", numeric_options(),
+                         ids=lambda x: x if isinstance(x, str) else x.name)
 def test_numeric_options_refuse_wrong_types_and_nan(command, param):
     import click
 

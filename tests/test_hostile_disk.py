@@ -106,6 +106,18 @@ def test_replacing_a_file_keeps_its_mode(tmp_path):
     assert np.array_equal(imageio.read_image(target), TINY[::-1])
 
 
+def test_a_device_or_fifo_is_never_replaced_by_an_output(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    for target in (tmp_path / "pipe.png", Path("/dev/null")):
+        with pytest.raises(BadInputError, match="not a regular file"):
+            with imageio.atomic_output(target, overwrite=True) as tmp:
+                tmp.write_bytes(b"x")
+    assert not (tmp_path / "pipe.png").is_file() and Path("/dev/null").is_char_device()
+    result = invoke("gan", "generate", "-n", "1", "--grid", tmp_path / "pipe.png", "--overwrite")
+    line = one_error_line(result, 3)
+    assert "pipe.png: not a regular file" in line
+
+
 def test_temporary_names_fit_in_255_bytes(tmp_path):
     for name in ("p" * 245 + ".png", "é" * 122 + ".png", "w" * 238 + ".weights.h5"):
         assert len(name.encode()) <= 255
@@ -235,13 +247,37 @@ def test_sigterm_while_starting_up_exits_130(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_sr_train_prints_nothing_on_stderr(tmp_path):
+    """TensorFlow's C++ runtime logs an ERROR-level note (oneDNN and DT_UINT8) during training: hidden."""
+    photos = tmp_path / "hr"
+    photos.mkdir()
+    for i in range(3):
+        pixels = np.random.default_rng(i).integers(0, 255, (48, 48, 3), np.uint8)
+        Image.fromarray(pixels).save(photos / f"{i}.png")
+    tiny = ["--steps", "2", "--batch", "2", "--patch", "12", "--val-images", "1", "--val-every", "2",
+            "--checkpoint-every", "2", "--blocks", "1", "--features", "8"]
+    done = subprocess.run([sys.executable, "-m", "visiontk", "sr", "train", str(photos), "--out",
+                           str(tmp_path / "run"), *tiny, "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert strict_json(done.stdout)["step"] == 2
+
+
+def strict_json(line: str) -> dict:
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON ({constant}): {line}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
 # ---- weights: integrity ---------------------------------------------------------------------------
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     payload = os.urandom(3000)
-    spec = register(WeightSpec(name="toy-hostile", description="test only", source="tests",
-                               files=(KnownFile("toy-hostile.bin", sha256=hashlib.sha256(payload).hexdigest()),)))
+    known = KnownFile("toy-hostile.bin", sha256=hashlib.sha256(payload).hexdigest())
+    spec = register(WeightSpec(name="toy-hostile", description="test only", source="tests", files=(known,)))
     monkeypatch.setenv("VISIONTK_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("VISIONTK_MODELS", raising=False)
     (tmp_path / "cache").mkdir()
@@ -307,9 +343,10 @@ def downloadable(tmp_path, monkeypatch, server):
     (www / "weights").mkdir()
     payload = os.urandom(200_000)
     (www / "weights" / "remote.h5").write_bytes(payload)
+    known = KnownFile("remote.h5", md5=hashlib.md5(payload).hexdigest(),
+                      url="https://example.invalid/remote.h5", size=len(payload))
     spec = register(WeightSpec(name="toy-remote", description="test only", source="a test server",
-                               files=(KnownFile("remote.h5", md5=hashlib.md5(payload).hexdigest(),
-                                                url="https://example.invalid/remote.h5", size=len(payload)),)))
+                               files=(known,)))
     monkeypatch.setenv("VISIONTK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("VISIONTK_WEIGHTS_URL", base)
     monkeypatch.delenv("VISIONTK_MODELS", raising=False)

@@ -224,10 +224,13 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
         raise BadInputError(f"{path}: output is a directory")
     if path.exists() and not overwrite:
         raise OutputExistsError(path)
+    if path.exists() and not path.is_file():  # renaming onto /dev/null or a FIFO would replace it
+        raise BadInputError(f"{path}: not a regular file (a pipe, socket or device); visiontk writes files")
     for parent in path.parents:  # a file where a folder must be (ENOTDIR) is caught before the work
         if parent.exists():
             if not parent.is_dir():
-                raise BadInputError(f"{parent}: is a file, but the output {path.name} needs it to be a folder")
+                raise BadInputError(f"{parent}: is a file, but the output {path.name} needs it to be a "
+                                    "folder")
             break
     return path
 
@@ -361,7 +364,8 @@ def _alive(pid: int) -> bool:
 # A reused PID makes a dead writer look alive (its file stays until a later run); the age guards the
 # opposite, a file whose name was just read while its writer was between creating and renaming it.
 STRANDED_AGE = 2.0
-_STRANDED = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[A-Za-z0-9_]{%d}\.part(\.[^.]*)*$" % _RANDOM)
+_STRANDED = re.compile(r"^\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+)\.[A-Za-z0-9_]{%d}\.part(\.[^.]*)*$"
+                       % _RANDOM)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray | Image.Image | Picture, *,

@@ -93,7 +93,8 @@ def to_jsonable(value: Any, reasons: dict | None = None, where: str = "") -> Any
     records why under its place in the record (e.g. "scales[1].loss": "NaN"), since strict JSON
     parsers refuse NaN and Infinity."""
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v, reasons, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {str(k): to_jsonable(v, reasons, f"{where}.{k}" if where else str(k))
+                for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v, reasons, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Path):

@@ -141,8 +141,8 @@ def _check_sheet_size(n: int, side: int, scale: int) -> None:
 
     width = int(np.ceil(np.sqrt(n))) * side * scale
     if width * width > max_pixels():
-        raise BadInputError(f"a sheet of {n} images at --scale {scale} would be about {width}x{width} pixels, "
-                            f"over the limit of {max_pixels()}; lower -n or --scale")
+        raise BadInputError(f"a sheet of {n} images at --scale {scale} would be about {width}x{width} "
+                            f"pixels, over the limit of {max_pixels()}; lower -n or --scale")
 
 
 def _single_path(folder: Path, index: int) -> Path:

@@ -109,8 +109,8 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
         pixels = load_images(images, the_judge.input_size, limit=n)
         result["images"] = str(images)
     if len(pixels) < max(splits, 1):
-        raise BadInputError(f"{result.get('images', 'the samples')}: {len(pixels)} images, but the score needs "
-                            f"at least one per split (--splits {splits})")
+        raise BadInputError(f"{result.get('images', 'the samples')}: {len(pixels)} images, but the score "
+                            f"needs at least one per split (--splits {splits})")
     if reference is not None and len(pixels) < 2:
         raise BadInputError("the FID needs at least 2 images (their covariance)")
     probabilities, features = the_judge.judge(pixels)
