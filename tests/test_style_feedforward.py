@@ -160,3 +160,32 @@ def test_unknown_style_model_is_a_weights_error(run_cli, shared, tmp_path):
                      "-o", tmp_path / "x.png")
     assert result.exit_code == 4
     assert "starry-night" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_cli_paints_a_clip_with_a_model_and_with_gatys(run_cli, shared_weights, tmp_path):
+    pytest.importorskip("av")
+    from test_videoio import audio_packets, make_clip
+
+    from visiontk.backbones.transformer import StyleTransformer
+    from visiontk.training import save_weights
+    from visiontk.videoio import probe
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=8, size=(96, 64), audio=True)
+    weights = save_weights(StyleTransformer(filters=4, residual_blocks=1), tmp_path / "net.weights.h5")
+    out = tmp_path / "out"
+    result = run_cli("stylize", clip, "--model", weights, "--output-dir", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["ok"] and record["frames"] == 8 and record["consistency"] is True
+    painted = out / "clip_stylized.mp4"
+    info = probe(painted)
+    assert (info.width, info.height) == (96, 64)       # a clip keeps its frame size unless --size is given
+    assert audio_packets(painted) == audio_packets(clip)
+    # Gatys, each frame warm-started from the previous result; --size applies.
+    gatys = tmp_path / "gatys.mp4"
+    result = run_cli("stylize", clip, "-s", shared_weights.parent / "data/style/the_scream.jpg", "-o", gatys,
+                     "--backbone", "vgg16", "--size", "48", "--scales", "1", "--iterations", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "8 frames with temporal consistency" in result.stdout
+    assert probe(gatys).frames == 8 and max(probe(gatys).width, probe(gatys).height) == 48

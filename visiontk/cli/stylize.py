@@ -9,7 +9,7 @@ import click
 
 from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
                                  FiniteFloatRange, bounded_float, bounded_int,
-                                 continue_option, emit, input_paths, json_option, output_for,
+                                 continue_option, crf_option, emit, input_paths, json_option, output_for,
                                  overwrite_option, run_batch, shard_option, skip_existing_option,
                                  this_shard)
 from visiontk.imageio import check_output, write_image
@@ -112,6 +112,11 @@ def command() -> None:
                                       "it natively (recent GPUs; CPUs with AMX), else float32.")
 @click.option("--save-every", type=click.IntRange(min=0), default=0,
               help="Also write the image every N iterations, as OUT_scaleS_iterN.EXT.")
+@click.option("--consistency/--no-consistency", default=True, show_default=True,
+              help="For video clips: blend in the previous painted frame, warped by optical flow, where "
+                   "the scene moved consistently (steadier, less flicker). With -s, each frame's "
+                   "optimisation also starts from it.")
+@crf_option
 @overwrite_option
 @skip_existing_option
 @continue_option
@@ -119,8 +124,8 @@ def command() -> None:
 @json_option
 def apply(images, styles, model, output, output_dir, backbone, size, scales, iterations, optimizer,
             learning_rate, init, seed, content_weight, style_weight, tv_weight, style_blend, style_scale,
-            preserve_color, content_layers, style_layers, precision, save_every, overwrite, skip_existing,
-            continue_on_error, as_json) -> int:
+            preserve_color, content_layers, style_layers, precision, save_every, consistency, crf, overwrite,
+            skip_existing, continue_on_error, as_json) -> int:
     """Paint CONTENT in the style of STYLE (several styles are mixed), or with a trained --model.
 
     \b
@@ -133,6 +138,8 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
     The usage is `stylize CONTENT STYLE [STYLE...]`; with -s/--style, every IMAGE (file or folder) is a
     photo and the results go to --output-dir. The styles' Gram targets are computed once for a batch.
     Style images are resized so that their long side is --style-scale times the result's.
+    Video clips (.mp4 .mov .mkv .webm .avi) are painted frame by frame, sound and timing kept; with
+    --model they keep their frame size unless --size is given.
     """
     if model is not None and styles:
         raise click.UsageError("give either --model or style images (-s), not both")
@@ -153,16 +160,23 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
         raise click.UsageError("give -o OUT (or --output-dir DIR)")
     contents = this_shard(contents)
 
+    from visiontk.videoio import is_video, output_extension
+
     def destination(content: Path) -> Path:
-        return output if output is not None else output_for(content, output_dir, "_stylized")
+        if output is not None:
+            return output
+        return output_for(content, output_dir, "_stylized", output_extension(content) if is_video(content) else None)
+
+    size_given = click.get_current_context().get_parameter_source("size") is click.core.ParameterSource.COMMANDLINE
 
     for content in contents:  # fail before the slow part if a result may not be written
         if not (skip_existing and destination(content).exists()):
             check_output(destination(content), overwrite)
 
     if model is not None:
-        return _apply_model(model, contents, destination, size=size, preserve_color=preserve_color,
-                            precision=precision, overwrite=overwrite, skip_existing=skip_existing,
+        return _apply_model(model, contents, destination, size=size, size_given=size_given,
+                            preserve_color=preserve_color, precision=precision, consistency=consistency,
+                            crf=crf, overwrite=overwrite, skip_existing=skip_existing,
                             continue_on_error=continue_on_error, as_json=as_json)
 
     from visiontk.style import Stylizer
@@ -176,6 +190,17 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
         target = destination(content)
         if skip_existing and target.exists():
             return None
+
+        if is_video(content):
+            from visiontk.style.temporal import stylize_video
+
+            def paint(frame, start):
+                return stylizer(frame, size=size, scales=scales, iterations=iterations, optimizer=optimizer,
+                                learning_rate=learning_rate, init=init if start is None else start,
+                                seed=seed).image
+
+            return stylize_video(content, target, paint, consistent=consistency, crf=crf, overwrite=overwrite,
+                                 warm_start=True)
 
         def save_intermediate(image, scale: int, iteration: int) -> None:
             write_image(target.with_name(f"{target.stem}_scale{scale + 1}_iter{iteration:04d}{target.suffix}"),
@@ -197,16 +222,19 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
 
 
 def _describe(record: dict) -> str:
+    if "frames" in record:
+        return _describe_clip(record)
     return (f"{record['input']} -> {record['output']} ({record['width']}x{record['height']}, "
             f"{record['iterations']} iterations in {record['seconds']:.1f} s, loss {record['loss']:.4g})")
 
 
-def _apply_model(model: str, contents: list[Path], destination, *, size: int, preserve_color: bool,
-                 precision: str, overwrite: bool, skip_existing: bool, continue_on_error: bool,
-                 as_json: bool) -> int:
+def _apply_model(model: str, contents: list[Path], destination, *, size: int, size_given: bool,
+                 preserve_color: bool, precision: str, consistency: bool, crf: int | None, overwrite: bool,
+                 skip_existing: bool, continue_on_error: bool, as_json: bool) -> int:
     import time
 
     from visiontk.style.feedforward import FastStylizer
+    from visiontk.videoio import is_video
 
     stylizer = FastStylizer(model, precision=precision)
 
@@ -214,6 +242,14 @@ def _apply_model(model: str, contents: list[Path], destination, *, size: int, pr
         target = destination(content)
         if skip_existing and target.exists():
             return None
+        if is_video(content):
+            from visiontk.style.temporal import stylize_video
+
+            def paint(frame):
+                return stylizer(frame, size=size if size_given else None, preserve_color=preserve_color)
+
+            return {"model": str(model), **stylize_video(content, target, paint, consistent=consistency,
+                                                         crf=crf, overwrite=overwrite)}
         started = time.perf_counter()
         image = stylizer(content, size=size, preserve_color=preserve_color)
         seconds = time.perf_counter() - started
@@ -222,8 +258,14 @@ def _apply_model(model: str, contents: list[Path], destination, *, size: int, pr
                 "width": image.shape[1], "height": image.shape[0], "seconds": round(seconds, 3)}
 
     return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error,
-                     describe=lambda r: f"{r['input']} -> {r['output']} ({r['width']}x{r['height']}, "
-                                        f"{r['seconds']:.2f} s)")
+                     describe=lambda r: _describe_clip(r) if "frames" in r else
+                     f"{r['input']} -> {r['output']} ({r['width']}x{r['height']}, {r['seconds']:.2f} s)")
+
+
+def _describe_clip(record: dict) -> str:
+    steady = "with" if record["consistency"] else "without"
+    return (f"{record['input']} -> {record['output']} ({record['frames']} frames {steady} temporal consistency, "
+            f"{record['seconds']:.1f} s)")
 
 
 @command.command("train")

@@ -146,12 +146,15 @@ class TemporalConsistency:
     as they stay visible. Call it on the frames of one clip in order (`reset()` between clips)."""
 
     def __init__(self, stylize: Stylizer | None = None, *, strength: float = DEFAULT_STRENGTH,
-                 method: str = "dis", flow_side: int | None = FLOW_SIDE) -> None:
+                 method: str = "dis", flow_side: int | None = FLOW_SIDE, warm_start: bool = False) -> None:
         if not 0 <= strength <= 1:
             raise ValueError("strength must be between 0 and 1")
         if method not in FLOW_METHODS:
             raise ValueError(f"unknown flow method {method!r}: use one of {', '.join(FLOW_METHODS)}")
         self.stylize, self.strength, self.method, self.flow_side = stylize, strength, method, flow_side
+        # warm_start: the stylizer is an optimisation (Gatys) called as stylize(frame, start), start being
+        # the previous result warped into this frame, or None for the first frame (Ruder et al. 2016).
+        self.warm_start = warm_start
         self.flow_seconds = 0.0  # time spent on flow, to report the overhead
         self.reset()
 
@@ -189,6 +192,9 @@ class TemporalConsistency:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if self.stylize is None:
             raise ValueError("no stylizer given: use prior() and blend() with your own")
+        if self.warm_start:
+            prior = self.prior(frame)
+            return self.blend(frame, self.stylize(frame, None if prior is None else prior.image))
         return self.blend(frame, self.stylize(frame))
 
     def frames(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -198,13 +204,14 @@ class TemporalConsistency:
 
 def stylize_video(source: str | Path, output: str | Path, stylize: Stylizer, *, consistent: bool = True,
                   strength: float = DEFAULT_STRENGTH, method: str = "dis", crf: int | None = None,
-                  overwrite: bool = False) -> dict:
+                  overwrite: bool = False, warm_start: bool = False) -> dict:
     """Stylize every frame of the clip `source` into the clip `output`, steadied by temporal consistency
     (or not, with `consistent=False`); sound and timing are kept. Frames are stylized upright (as a player
     shows them) and written upright. Returns videoio's record plus the settings and the seconds spent."""
     from visiontk.videoio import transform_video
 
-    steady = TemporalConsistency(stylize, strength=strength if consistent else 0.0, method=method)
+    steady = TemporalConsistency(stylize, strength=strength if consistent else 0.0, method=method,
+                                 warm_start=warm_start)
     started = time.perf_counter()
     record = transform_video(source, output, steady.frames, crf=crf, overwrite=overwrite, upright_frames=True,
                              desc="frames")

@@ -250,12 +250,12 @@ class Stylizer:
     # -- the optimisation ------------------------------------------------------------------------------
     def __call__(self, content: Image_, *, size: int = DEFAULT_SIZE, scales: int = DEFAULT_SCALES,
                  iterations: Sequence[int] | int | None = None, optimizer: str = "lbfgs",
-                 learning_rate: float | None = None, init: str = "content", seed: int | None = None,
+                 learning_rate: float | None = None, init: str | np.ndarray = "content", seed: int | None = None,
                  save_every: int = 0, on_save: OnSave | None = None) -> StyleResult:
         """Stylize one photo; the result's long side is `size` pixels."""
         if optimizer not in optimize.OPTIMIZERS:
             raise VisiontkError(f"unknown optimizer {optimizer!r}: use {' or '.join(optimize.OPTIMIZERS)}")
-        if init not in INITS:
+        if not isinstance(init, np.ndarray) and init not in INITS:
             raise VisiontkError(f"unknown init {init!r}: use {', '.join(INITS)}")
         if size < MIN_WORKING_SIDE or scales < 1:
             raise VisiontkError(f"--size must be at least {MIN_WORKING_SIDE} and --scales at least 1")
@@ -351,8 +351,11 @@ class Stylizer:
             raise VisiontkError(f"--iterations lists {len(iterations)} values for {count} scales")
         return iterations
 
-    def _initial(self, init: str, target_image: np.ndarray, content_y, rng) -> np.ndarray:
+    def _initial(self, init: str | np.ndarray, target_image: np.ndarray, content_y, rng) -> np.ndarray:
         height, width = target_image.shape[:2]
+        if isinstance(init, np.ndarray):  # an RGB picture to start from (a video's previous result, warped)
+            start = resize(init.astype(np.float32), (width, height))
+            return start if content_y is None else color.luminance(start).astype(np.float32)
         if init == "content":
             return target_image.astype(np.float32)
         if init == "noise":
