@@ -422,8 +422,8 @@ def test_every_json_line_is_strict_with_input_and_ok(json_outputs, command):
 
 
 # The runs of json_outputs that are meant to succeed (the others are refusals).
-SUCCEEDING = {"models list", "models verify", "models fetch", "models import", "gan generate", "gan interpolate",
-              "gan score", "gan train", "gan export", "sr upscale", "sr eval", "sr compare", "stylize apply",
+SUCCEEDING = {"models list", "models verify", "models fetch", "models import", "gan generate",
+              "gan interpolate", "gan score", "gan train", "gan export", "sr upscale", "sr eval", "sr compare", "stylize apply",
               "face detect", "face embed", "face verify", "face enroll", "face identify", "face gallery list",
               "face gallery remove", "face cluster"}
 
