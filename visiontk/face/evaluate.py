@@ -46,28 +46,45 @@ def read_pairs(path: str | Path, root: str | Path | None = None) -> list[Pair]:
 
 
 def _lfw_pairs(lines: list[str], root: Path, source: Path) -> list[Pair]:
-    def image(name: str, number: str) -> Path:
+    def image(name: str, number: str, line: int) -> Path:
+        if not number.isdigit():
+            raise BadInputError(f"{source}:{line}: {number!r} is not an image number (LFW lines are "
+                                "`name i j` or `name1 i name2 j`)")
         return root / name / f"{name}_{int(number):04d}.jpg"
 
     pairs = []
     for number, line in enumerate(lines, start=2):
         parts = line.split()
         if len(parts) == 3:
-            pairs.append(Pair(image(parts[0], parts[1]), image(parts[0], parts[2]), True))
+            pairs.append(Pair(image(parts[0], parts[1], number), image(parts[0], parts[2], number), True))
         elif len(parts) == 4:
-            pairs.append(Pair(image(parts[0], parts[1]), image(parts[2], parts[3]), False))
+            pairs.append(Pair(image(parts[0], parts[1], number), image(parts[2], parts[3], number), False))
         else:
             raise BadInputError(f"{source}:{number}: expected `name i j` or `name1 i name2 j`")
     return pairs
 
 
+def _is_header(row: list[str]) -> bool:
+    """A first CSV row is a header only if it reads like one: a third column that is not a yes/no
+    label (e.g. `same`), or two first cells neither of which names an image file. A row of two image
+    paths stays a pair, even when those files are missing (the run then says so)."""
+    from visiontk.imageio import is_image_path
+
+    cells = [cell.strip() for cell in row]
+    if len(cells) >= 3 and cells[2] and cells[2].lower() not in TRUE_WORDS | FALSE_WORDS:
+        return True
+    return not any(is_image_path(Path(cell)) for cell in cells[:2])
+
+
 def _csv_pairs(lines: list[str], root: Path, source: Path) -> list[Pair]:
     rows = list(csv.reader(lines))
-    first = rows[0][0].strip() if rows[0] else ""
-    if len(rows[0]) >= 2 and not (root / first).exists() and not Path(first).is_file():
+    if len(rows[0]) >= 2 and _is_header(rows[0]):
         rows = rows[1:]  # a header such as file_x,file_y,same
+        first_line = 2
+    else:
+        first_line = 1
     pairs = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(rows, start=first_line):
         if len(row) < 2:
             raise BadInputError(f"{source}:{number}: expected two image paths separated by a comma")
         same = None

@@ -95,8 +95,8 @@ class Gallery:
             self._norms = np.einsum("ij,ij->i", self.embeddings, self.embeddings)
         squared = self._norms[None] - 2 * (queries @ self.embeddings.T)
         best = np.argmin(squared, axis=1)
-        query_norms = np.einsum("ij,ij->i", queries, queries)
-        distances = np.sqrt(np.maximum(squared[np.arange(len(queries)), best] + query_norms, 0))
+        # The winner's distance again, directly: the expansion loses digits when the distance is small.
+        distances = np.linalg.norm(self.embeddings[best] - queries, axis=1)
         return [Match(self.names[i] if d <= threshold else UNKNOWN, float(d), self.names[i])
                 for i, d in zip(best, distances)]
 
