@@ -237,9 +237,13 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
 
     result = export(run_dir, output, which, eval_dir, overwrite)
     scores = f", Set5 {result['psnr']:.2f} dB / {result['ssim']:.4f}" if result["psnr"] is not None else ""
+    if Path(output).name == f"edsr-x{result['scale']}.weights.h5":
+        where = f"put this line in the sr section of visiontk/weights/catalog.py (replacing the " \
+                f"x{result['scale']} one): {result['catalog_line']}"
+    else:  # another model (e.g. edsr-x4-real): its own entry in the catalog
+        where = f"register it in visiontk/weights/catalog.py with sha256 {result['sha256']}, size {result['size']}"
     emit(result, as_json, f"{result['output']} (x{result['scale']}, step {result['step']}{scores}); card "
-                          f"{result['card']}\nput this line in the sr section of visiontk/weights/catalog.py "
-                          f"(replacing the x{result['scale']} one): {result['catalog_line']}")
+                          f"{result['card']}\n{where}")
     return 0
 
 
