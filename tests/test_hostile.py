@@ -471,3 +471,9 @@ def test_a_damaged_fid_statistics_cache_is_recomputed(files, tmp_path, monkeypat
     again = invoke(*args)
     assert again.exit_code == 0, again.stderr
     assert strict_json(again.stdout)["fid"] == strict_json(first.stdout)["fid"]
+
+
+@pytest.mark.parametrize("args", [("sr", "upscale", "-", "--output-dir", "{out}"), ("gan", "score", "-"),
+                                  ("face", "detect", "-")], ids=lambda a: " ".join(a[:2]))
+def test_a_nul_character_in_a_path_on_stdin_is_exit_3(files, args):
+    assert_refused(invoke(*_fill(args, files), input="bad\0name.png\n"), 3, "not a valid file name")

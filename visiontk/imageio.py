@@ -105,6 +105,8 @@ def check_input_file(path: str | os.PathLike) -> Path:
         raise BadInputError(f"{path}: no such file") from None
     except OSError as exc:
         raise from_os_error(exc, path) from None
+    except ValueError:  # a NUL character, which no file name can hold
+        raise BadInputError(f"{str(path)!r}: not a valid file name") from None
     if stat.S_ISDIR(mode):
         raise BadInputError(f"{path}: is a folder, expected a file")
     if not stat.S_ISREG(mode):
