@@ -417,9 +417,17 @@ def test_every_json_line_is_strict_with_input_and_ok(json_outputs, command):
         assert "input" in record and isinstance(record["ok"], bool), line
     if command in SUCCEEDING:
         assert result.exit_code == 0, result.stderr
+    if command in NAMED_INPUT:
+        assert all(strict_json(line)["input"] for line in result.stdout.splitlines()), result.stdout
     if result.exit_code == 0:
         assert result.stdout.strip(), f"{command} --json printed nothing"
 
+
+# Commands whose records are about a file or a name, which `input` must give (the others may say null).
+NAMED_INPUT = {"models list", "models verify", "models fetch", "models import", "gan generate",
+               "gan interpolate", "gan score", "gan train", "gan export", "sr upscale", "sr compare",
+               "stylize apply", "face detect", "face embed", "face enroll", "face identify", "face gallery list",
+               "face gallery remove", "face cluster"}
 
 # The runs of json_outputs that are meant to succeed (the others are refusals).
 SUCCEEDING = {"models list", "models verify", "models fetch", "models import", "gan generate",

@@ -458,7 +458,8 @@ def gallery_list(gallery_path, as_json) -> int:
 
     found = Gallery.load(gallery_path)
     people = found.people()
-    emit({"gallery": str(gallery_path), "model": found.model, "people": people}, as_json,
+    emit({"input": str(gallery_path), "gallery": str(gallery_path), "model": found.model, "people": people},
+         as_json,
          "\n".join(f"{name}\t{count}" for name, count in sorted(people.items())) or "(empty gallery)")
     return 0
 
@@ -477,7 +478,8 @@ def gallery_remove(gallery_path, name, as_json) -> int:
         if not dropped:
             raise BadInputError(f"{gallery_path}: no one named {name!r} in the gallery "
                                 "(see `visiontk face gallery list`)")
-    emit({"gallery": str(gallery_path), "removed": name, "embeddings": dropped}, as_json,
+    emit({"input": str(gallery_path), "gallery": str(gallery_path), "removed": name, "embeddings": dropped},
+         as_json,
          f"removed {name} ({dropped} embedding(s))")
     return 0
 

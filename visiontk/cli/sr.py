@@ -274,5 +274,6 @@ def compare_command(hr_image, scale, output, models, degradation, crop, zoom, ov
     result = side_by_side(hr_image, output, int(scale), list(models) or None, tuple(crop) if crop else None,
                           zoom, overwrite, degradation)
     scores = ", ".join(f"{m['model']} {m['psnr']:.2f} dB" for m in result["models"])
-    emit(result, as_json, f"{result['output']}: bicubic {result['bicubic_psnr']:.2f} dB, {scores}")
+    emit({"input": hr_image, **result}, as_json,
+         f"{result['output']}: bicubic {result['bicubic_psnr']:.2f} dB, {scores}")
     return 0
