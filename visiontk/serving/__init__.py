@@ -7,6 +7,7 @@ build the Keras network with its weights (an `Exportable`).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -17,12 +18,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from visiontk.errors import BadInputError, UsageError, VisiontkError
-from visiontk.imageio import atomic_output, check_output
+from visiontk.imageio import _umask, atomic_output, check_output
 from visiontk.runtime import tensorflow
 
 log = logging.getLogger("visiontk.serving")
@@ -143,26 +144,34 @@ def export(exportable: Exportable, output: Path, fmt: str, quantize: str = "none
             _write_savedmodel(exportable, tmp)
             record.update(_checked(exportable, _savedmodel_runner(tmp), check_image, quantize))
     else:
-        check_output(output, overwrite)
-        with tempfile.TemporaryDirectory(prefix=".visiontk-export-") as work:
-            written = Path(work) / f"model.{fmt}"
-            if fmt == "tflite":
-                data, record["tflite_select_tf_ops"] = _tflite_bytes(exportable, Path(work), quantize)
-            else:
-                data = _onnx_bytes(exportable)
-            written.write_bytes(data)
-            if record.get("tflite_select_tf_ops"):
-                # The Python interpreter here has no Flex delegate to run it with.
-                log.warning("%s: the TFLite file uses TensorFlow ops (a phone needs the Select TF ops "
-                            "library); not checked against Keras here", exportable.name)
-                run = None
-            else:
-                run = _tflite_runner(written) if fmt == "tflite" else _onnx_runner(written)
-            record.update(_checked(exportable, run, check_image, quantize))
-            with atomic_output(output, overwrite) as tmp:
-                shutil.copyfile(written, tmp)
+        record.update(_export_file(exportable, output, fmt, quantize, overwrite, check_image))
     record["bytes"] = _size(output)
     return record
+
+
+def _export_file(exportable: Exportable, output: Path, fmt: str, quantize: str, overwrite: bool,
+                 check_image: Path | None) -> dict:
+    """A TFLite or ONNX file, checked in a scratch folder, then put in place."""
+    check_output(output, overwrite)
+    facts: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix=".visiontk-export-") as work:
+        written = Path(work) / f"model.{fmt}"
+        if fmt == "tflite":
+            data, facts["tflite_select_tf_ops"] = _tflite_bytes(exportable, Path(work), quantize)
+        else:
+            data = _onnx_bytes(exportable)
+        written.write_bytes(data)
+        if facts.get("tflite_select_tf_ops"):
+            # The Python interpreter here has no Flex delegate to run it with.
+            log.warning("%s: the TFLite file uses TensorFlow ops (a phone needs the Select TF ops "
+                        "library); not checked against Keras here", exportable.name)
+            run = None
+        else:
+            run = _tflite_runner(written) if fmt == "tflite" else _onnx_runner(written)
+        facts.update(_checked(exportable, run, check_image, quantize))
+        with atomic_output(output, overwrite) as tmp:
+            shutil.copyfile(written, tmp)
+    return facts
 
 
 def _checked(exportable: Exportable, run, check_image: Path | None, quantize: str) -> dict:
@@ -190,27 +199,21 @@ def _check_folder_output(output: Path, overwrite: bool) -> None:
         raise BadInputError(f"{output}: exists and is not a SavedModel; not replaced")
 
 
-class _atomic_folder:
-    """A temporary folder beside `path`, renamed onto it on success (and given the umask's mode)."""
-
-    def __init__(self, path: Path, overwrite: bool) -> None:
-        self.path, self.overwrite = path, overwrite
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent))
-        return self.tmp
-
-    def __exit__(self, kind, exc, tb) -> None:
-        if kind is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o777 & ~umask)   # mkdtemp makes it 0700
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.tmp.replace(self.path)
+@contextlib.contextmanager
+def _atomic_folder(path: Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder beside `path`, renamed onto it on success (with the umask's mode), removed
+    on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes it 0700
+    if path.exists() and overwrite:
+        shutil.rmtree(path)
+    tmp.replace(path)
 
 
 def _write_savedmodel(exportable: Exportable, folder: Path) -> None:
