@@ -8,7 +8,9 @@ two sets:
   JPEGs rotated by their EXIF tag), each with the faces it must give; its pairs are every derived
   single-person photo against every shared labelled photo except its own source.
 
-    python benchmarks/face_bench.py [--repeats 2] [--json] [--sets shared,derived]
+    python benchmarks/face_bench.py [--repeats 2] [--json] [--sets shared,derived,gallery]
+
+and `gallery`: milliseconds per `face identify` query against 100 000 random unit vectors.
 
 Prints the figures; asserts nothing (see the README for the measured numbers). `derived_photos()` is
 also what tests/test_face_hires.py checks detection on.
@@ -289,12 +291,46 @@ def run_set(bench: BenchSet, repeats: int) -> dict:
     return result
 
 
+def gallery_speed(size: int = 100_000, queries: int = 50, dimensions: int = 128) -> dict:
+    """`face identify` against `size` people: random unit vectors in an .npz gallery; milliseconds to
+    load the file, per query face one at a time, and per face when a photo's faces go together."""
+    from visiontk.face.gallery import Gallery
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(size + queries, dimensions)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with tempfile.TemporaryDirectory() as folder:
+        gallery = Gallery("random")
+        gallery.add_many([f"person{i}" for i in range(size)], vectors[:size])
+        path = gallery.save(Path(folder) / "gallery.npz")
+        started = time.perf_counter()
+        gallery = Gallery.load(path)
+        load_ms = (time.perf_counter() - started) * 1000
+    probes = vectors[size:]
+    gallery.identify(probes[0], 0.6)   # warm-up (and the cached squared norms)
+    started = time.perf_counter()
+    for probe in probes:
+        gallery.identify(probe, 0.6)
+    single_ms = (time.perf_counter() - started) * 1000 / queries
+    started = time.perf_counter()
+    gallery.identify_many(probes, 0.6)
+    batch_ms = (time.perf_counter() - started) * 1000 / queries
+    return {"people": size, "load_ms": round(load_ms, 1), "ms_per_query": round(single_ms, 2),
+            "ms_per_query_batched": round(batch_ms, 2)}
+
+
 def print_table(results: dict) -> None:
     print(f"{results['cores']} CPU cores; embedding only: {results['embedding_only']['chips_per_second']} chips/s")
     print("| set | pipeline | faces found | extra detections | pairs right at 0.6 | s per image (wall) "
           "| CPU s per image |")
     print("|---|---|---|---|---|---|---|")
+    if "gallery" in results:
+        g = results["gallery"]
+        print(f"gallery of {g['people']} people: load {g['load_ms']} ms, {g['ms_per_query']} ms per query face "
+              f"({g['ms_per_query_batched']} ms each when {50} go together)")
     for set_name in results["sets"]:
+        if set_name == "gallery":
+            continue
         r = results[set_name]
         for label in ("visiontk", "face_recognition"):
             x = r[label]
@@ -310,7 +346,8 @@ def print_table(results: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the images (after a warm-up)")
-    parser.add_argument("--sets", default="shared,derived", help="comma-separated: shared, derived")
+    parser.add_argument("--sets", default="shared,derived,gallery",
+                        help="comma-separated: shared, derived, gallery (search in 100 000 people)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -318,6 +355,9 @@ def main() -> int:
                "sets": args.sets.split(","), "embedding_only": embedding_throughput()}
     with tempfile.TemporaryDirectory() as folder:
         for set_name in results["sets"]:
+            if set_name == "gallery":
+                results["gallery"] = gallery_speed()
+                continue
             bench = shared_set() if set_name == "shared" else derived_set(Path(folder))
             results[set_name] = run_set(bench, args.repeats)
     if args.json:

@@ -31,7 +31,6 @@ SCALE_FACTOR = 0.709          # between pyramid levels (the authors' value: area
 PNET_THRESHOLD = 0.6          # stage thresholds of the authors' code and its ports
 RNET_THRESHOLD = 0.7
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # left = image's left
-_BLACK = -127.5 / 128         # a black pixel, normalised as the networks expect: outside the photo
 
 
 @dataclass
@@ -101,7 +100,7 @@ class Pyramid:
     def level(self, index: int) -> np.ndarray:
         """Level `index` as normalised float32 (H, W, 3), as the networks read it."""
         if index not in self._normalised:
-            self._normalised[index] = (self.pixels(index).astype(np.float32) - 127.5) / 128
+            self._normalised[index] = normalise(self.pixels(index))
         return self._normalised[index]
 
     def pixels(self, index: int) -> np.ndarray:
@@ -115,6 +114,14 @@ class Pyramid:
             self._pixels[index] = self.image if same else \
                 np.asarray(Image.fromarray(self.pixels(source)).resize(size, Image.BILINEAR))
         return self._pixels[index]
+
+
+def normalise(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels as the networks read them: (x - 127.5) / 128, in float32 (in place, no temporaries)."""
+    out = pixels.astype(np.float32)
+    out -= 127.5
+    out *= 1 / 128
+    return out
 
 
 def pyramid_scales(height: int, width: int, min_face: int) -> list[float]:
@@ -191,7 +198,8 @@ def _proposals(pyramid: Pyramid, pnet) -> np.ndarray:
 def crops(pyramid: Pyramid, boxes: np.ndarray, size: int) -> np.ndarray:
     """(N, size, size, 3) network inputs of the square `boxes`, each cut from the smallest level in
     which the box still measures at least `size` pixels (or the photo itself, for small boxes), so
-    that no crop skips pixels. Outside the photo reads black, as in the authors' code."""
+    that no crop skips pixels. Outside the photo reads black, as in the authors' code. Crops are cut
+    from the uint8 levels and normalised afterwards, so a full-size photo is never converted whole."""
     import tensorflow as tf
 
     scales = np.array(pyramid.scales)
@@ -202,7 +210,7 @@ def crops(pyramid: Pyramid, boxes: np.ndarray, size: int) -> np.ndarray:
     for level in np.unique(choice):
         rows = np.nonzero(choice == level)[0]
         scale = scales[level]
-        pixels = pyramid.level(level)
+        pixels = pyramid.pixels(level)
         height, width = pixels.shape[:2]
         x1, y1, x2, y2 = (boxes[rows].T * scale)
         # Sample at the centres of the output pixels (crop_and_resize's end points are pixel centres).
@@ -211,7 +219,9 @@ def crops(pyramid: Pyramid, boxes: np.ndarray, size: int) -> np.ndarray:
                            (y2 - step_y / 2 - 0.5) / max(height - 1, 1), (x2 - step_x / 2 - 0.5) / max(width - 1, 1)],
                           axis=1)
         out[rows] = tf.image.crop_and_resize(pixels[None], coords.astype(np.float32), np.zeros(len(rows), np.int32),
-                                             (size, size), extrapolation_value=_BLACK).numpy()
+                                             (size, size), extrapolation_value=0.0).numpy()
+    out -= 127.5      # black (0) outside the photo becomes the networks' black
+    out *= 1 / 128
     return out
 
 
