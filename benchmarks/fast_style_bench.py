@@ -109,8 +109,9 @@ def main() -> None:
     g = {k: np.mean([r[k] for r in rows if r["method"] == "Gatys"]) for k in ("relative_style", "content_distance")}
     f = {k: np.mean([r[k] for r in rows if r["method"] == "feed-forward"])
          for k in ("relative_style", "content_distance")}
-    speed_met = gatys_optimising / ff_after_start >= 100 and ff_after_start < 1.0
-    quality_met = f["relative_style"] <= 3 * g["relative_style"] and f["content_distance"] <= 1.5 * g["content_distance"]
+    speed_met = bool(gatys_optimising / ff_after_start >= 100 and ff_after_start < 1.0)
+    quality_met = bool(f["relative_style"] <= 3 * g["relative_style"]
+                       and f["content_distance"] <= 1.5 * g["content_distance"])
     print(f"\nstyle: feed-forward {f['relative_style'] / g['relative_style']:.2f}x Gatys' (target <= 3); content: "
           f"{f['content_distance'] / g['content_distance']:.2f}x Gatys' (target <= 1.5)")
     print(f"targets: speed {'MET' if speed_met else 'NOT met'}, quality {'MET' if quality_met else 'NOT met'}")

@@ -60,7 +60,10 @@ class TrainConfig:
     log_every: int = 10
 
 
-CHANGEABLE = ("steps", "learning_rate", "sample_every", "checkpoint_every", "log_every", "samples")
+# What may change when a run is resumed: the schedule, and the balance of the objective (the weights are
+# logged with every metrics row, so a run's history shows what each step trained on).
+CHANGEABLE = ("steps", "learning_rate", "sample_every", "checkpoint_every", "log_every", "samples",
+              "content_weight", "style_weight", "tv_weight")
 
 
 def config_from(style: str, data: Sequence[str], **settings) -> TrainConfig:
@@ -176,7 +179,9 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     def step(n: int) -> dict:
         batch = random_crops(photos, config.batch, config.crop, training.step_rng(config.seed, n))
         total, content, style, tv = step_on(tf.constant(batch))
-        return {"loss": total, "content_loss": content, "style_loss": style, "tv_loss": tv}
+        return {"loss": total, "content_loss": content, "style_loss": style, "tv_loss": tv,
+                "content_weight": config.content_weight, "style_weight": config.style_weight,
+                "tv_weight": config.tv_weight}
 
     def draw(n: int) -> None:
         _draw_curves(run_dir, metrics)
