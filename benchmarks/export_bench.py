@@ -58,7 +58,7 @@ def bench(name: str, repeats: int, work: Path) -> list[dict]:
     serve, spec = serving.serving_function(exportable)
     traced = tf.function(serve, input_signature=[spec])
     rows = [{"model": name, "variant": "keras", "bytes": None,
-             "ms": 1000 * serving.latency(lambda v: traced(v)[exportable.output_name].numpy(), x, repeats)}]
+             "ms": 1000 * serving.latency(lambda v: [t.numpy() for t in traced(v).values()], x, repeats)}]
     for fmt, quantize, label in VARIANTS:
         if fmt == "onnx" and importlib.util.find_spec("tf2onnx") is None:
             continue

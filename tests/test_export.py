@@ -151,3 +151,24 @@ def test_style_network_is_one_registration_away(run_cli, butterfly, tmp_path):
     result = run_cli("models", "export", weights, "--format", "tflite", "-o", tmp_path / "s.tflite", "--json")
     record = json.loads(result.stdout)
     assert result.exit_code == 0 and record["tflite_select_tf_ops"] and not record["checked"]
+
+
+def test_mtcnn_stages_export_with_every_output(shared, tmp_path):
+    """O-Net (boxes, landmarks, face probability) and P-Net (any size) served on uint8 crops give what
+    the detector's own networks give on its normalised input."""
+    from visiontk import serving
+    from visiontk.face.detect import _networks
+
+    rgb = np.asarray(Image.open(shared / "data" / "faces" / "obama_1.jpg").convert("RGB"))
+    crop = np.asarray(Image.fromarray(rgb).resize((48, 48)))[None]
+    pnet, _, onet = _networks()
+    for name, network, pixels, fmt in (("mtcnn-onet", onet, crop, "tflite"),
+                                       ("mtcnn-pnet", pnet, rgb[None, :60, :70], "savedmodel")):
+        path = tmp_path / name
+        record = serving.export(serving.resolve(name), path, fmt)
+        assert record["checked"] and record["output_kind"] == "tensors"
+        got = serving.runner(path, fmt)(pixels)
+        expected = network((pixels.astype(np.float32) - 127.5) / 128)
+        assert set(got) == set(record["output_names"]) and len(got) == len(expected)
+        for name, reference in zip(record["output_names"], expected):   # the network's order
+            assert np.abs(got[name] - np.asarray(reference)).max() < 1e-3, name

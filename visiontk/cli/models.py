@@ -90,7 +90,8 @@ def path(name: str) -> None:
 def export(source: str, fmt: str, output: Path, quantize: str, check_image: Path | None, overwrite: bool,
            as_json: bool) -> None:
     """Export a network for serving: EDSR (edsr-x2/x3/x4 or a .weights.h5), the face embedder
-    (dlib-face-resnet or a `face train` .keras), the DCGAN generator (dcgan-fashion-mnist or a run).
+    (dlib-face-resnet or a `face train` .keras), MTCNN's stages (mtcnn-pnet/rnet/onet), the DCGAN
+    generator (dcgan-fashion-mnist or a run), a feed-forward style network (.weights.h5).
 
     Images go in and come out as uint8; the export is checked against Keras before it is written.
 
@@ -102,8 +103,14 @@ def export(source: str, fmt: str, output: Path, quantize: str, check_image: Path
 
     serving.check_options(fmt, quantize)
     record = serving.export(serving.resolve(source), output, fmt, quantize, overwrite, check_image)
-    check = (f"max difference {record['check_max_abs_diff'] * 255:.0f}/255" if "check_max_abs_diff" in record
-             else f"cosine {record['check_cosine']:.5f}" if "check_cosine" in record else "not checked")
+    if not record["checked"]:
+        check = "not checked"
+    elif record["output_kind"] == "image":
+        check = f"max difference {record['check_max_abs_diff'] * 255:.0f}/255"
+    elif record["output_kind"] == "vector":
+        check = f"cosine {record['check_cosine']:.5f}"
+    else:
+        check = f"max difference {record['check_max_abs_diff']:.2g}"
     emit({"input": source, "ok": True, **record}, as_json,
          f"{source} -> {output} ({fmt}{'' if quantize == 'none' else ' ' + quantize}, "
          f"{record['bytes'] / 1e6:.1f} MB; against Keras: {check})")

@@ -36,6 +36,7 @@ QUANTIZE = ("none", "float16", "dynamic")
 # network (EDSR: 3 levels, the DCGAN: 40): it is measured and reported, never refused.
 IMAGE_TOLERANCE = {"none": 1, "float16": 2}        # uint8 levels
 VECTOR_COSINE = {"none": 0.999, "float16": 0.999}
+TENSOR_TOLERANCE = {"none": 1e-3, "float16": 1e-2}  # largest absolute difference of raw outputs
 
 
 @dataclass
@@ -45,10 +46,14 @@ class Exportable:
     name: str
     model: Any                          # keras.Model
     input_shape: tuple                  # without the batch axis; None = any size
-    input_dtype: str = "uint8"          # uint8 pixels 0..255 (the network sees them as float 0..255),
-    #                                     or float32 (latent vectors)
-    output: str = "image"               # image: uint8 pixels; vector: float32 (e.g. an embedding)
+    input_dtype: str = "uint8"          # uint8 pixels 0..255, or float32 (latent vectors)
+    # image: uint8 pixels; vector: float32 (e.g. an embedding); tensors: several float32 outputs,
+    # named by output_names, in the order the network returns them
+    output: str = "image"
     output_range: tuple[float, float] = (0.0, 255.0)   # what the network's image output spans
+    input_scale: float = 1.0            # the network sees pixels * input_scale + input_offset
+    input_offset: float = 0.0
+    output_names: tuple[str, ...] = ()
     sample: Callable[[Path | None], np.ndarray] | None = None  # a batch of one real input to check with
     info: dict = field(default_factory=dict)
 
@@ -111,7 +116,10 @@ def serving_function(exportable: Exportable):
     low, high = exportable.output_range
 
     def serve(inputs):
-        outputs = exportable.model(tf.cast(inputs, tf.float32), training=False)
+        pixels = tf.cast(inputs, tf.float32) * exportable.input_scale + exportable.input_offset
+        outputs = exportable.model(pixels, training=False)
+        if exportable.output == "tensors":
+            return dict(zip(exportable.output_names, outputs))
         if exportable.output == "image":
             pixels = tf.clip_by_value((outputs - low) * (255.0 / (high - low)), 0.0, 255.0)
             outputs = tf.cast(tf.round(pixels), tf.uint8)
@@ -121,9 +129,9 @@ def serving_function(exportable: Exportable):
     return serve, spec
 
 
-def keras_outputs(exportable: Exportable, inputs: np.ndarray) -> np.ndarray:
+def keras_outputs(exportable: Exportable, inputs: np.ndarray) -> dict[str, np.ndarray]:
     serve, _ = serving_function(exportable)
-    return np.asarray(serve(inputs)[exportable.output_name])
+    return {name: np.asarray(value) for name, value in serve(inputs).items()}
 
 
 # ---- formats ------------------------------------------------------------------------------------------
@@ -135,7 +143,9 @@ def export(exportable: Exportable, output: Path, fmt: str, quantize: str = "none
     output = Path(output)
     record = {"model": exportable.name, "format": fmt, "quantize": quantize, "output": str(output),
               "input_name": exportable.input_name, "input_dtype": exportable.input_dtype,
-              "input_shape": [None, *exportable.input_shape], "output_name": exportable.output_name,
+              "input_shape": [None, *exportable.input_shape],
+              "output_kind": exportable.output,
+              "output_names": list(exportable.output_names) or [exportable.output_name],
               **exportable.info}
     # The export is checked where it is written, before it takes its name: a bad one is never left.
     if fmt == "savedmodel":
@@ -282,9 +292,8 @@ def _savedmodel_runner(folder: Path):
     loaded = tf.saved_model.load(str(folder))
     signature = loaded.signatures["serving_default"]
 
-    def run(inputs: np.ndarray) -> np.ndarray:
-        (value,) = signature(tf.constant(inputs)).values()
-        return value.numpy()
+    def run(inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: value.numpy() for name, value in signature(tf.constant(inputs)).items()}
 
     return run
 
@@ -297,9 +306,8 @@ def _tflite_runner(path: Path):
     runner = interpreter.get_signature_runner()
     name = next(iter(interpreter.get_signature_list().values()))["inputs"][0]
 
-    def run(inputs: np.ndarray) -> np.ndarray:
-        (value,) = runner(**{name: inputs}).values()
-        return value
+    def run(inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(runner(**{name: inputs}))
 
     return run
 
@@ -312,33 +320,44 @@ def _onnx_runner(path: Path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
 
-    def run(inputs: np.ndarray) -> np.ndarray:
-        return session.run(None, {name: inputs})[0]
+    outputs = [output.name for output in session.get_outputs()]
+
+    def run(inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(outputs, session.run(None, {name: inputs})))
 
     return run
 
 
-def compare(exportable: Exportable, run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray,
+def compare(exportable: Exportable, run: Callable[[np.ndarray], dict], inputs: np.ndarray,
             quantize: str = "none") -> dict:
-    """How far the export's output is from Keras's on `inputs` (images: in units of the 0..1 range);
+    """How far the export's outputs are from Keras's on `inputs` (images: in units of the 0..1 range);
     VisiontkError if beyond the tolerance of its quantization."""
-    expected = keras_outputs(exportable, inputs)
-    got = np.asarray(run(inputs))
-    if got.shape != expected.shape:
-        raise VisiontkError(f"{exportable.name}: export gives shape {got.shape}, Keras {expected.shape}")
-    if exportable.output == "image":
-        levels = np.abs(got.astype(np.int16) - expected.astype(np.int16))
-        result = {"check_max_abs_diff": round(int(levels.max()) / 255, 6),
-                  "check_mean_abs_diff": round(float(levels.mean()) / 255, 6)}
-        ok = int(levels.max()) <= IMAGE_TOLERANCE.get(quantize, 255)
-    else:
-        a, b = expected.reshape(len(expected), -1), got.reshape(len(got), -1).astype(np.float32)
-        cosine = float(np.min(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
-        result = {"check_cosine": round(cosine, 6)}
-        ok = cosine >= VECTOR_COSINE.get(quantize, -1.0)
+    expected, got = keras_outputs(exportable, inputs), run(inputs)
+    # Matched by name; a converter that renamed them keeps their order.
+    got = [got[name] for name in expected] if set(got) == set(expected) else list(got.values())
+    for name, mine, theirs in zip(expected, expected.values(), got):
+        if np.shape(theirs) != mine.shape:
+            raise VisiontkError(f"{exportable.name}: export gives {name} of shape {np.shape(theirs)}, "
+                                f"Keras {mine.shape}")
+    result, ok = _difference(exportable.output, list(expected.values()), got, quantize)
     if not ok:
         raise VisiontkError(f"{exportable.name}: the export differs from Keras beyond tolerance ({result})")
     return result
+
+
+def _difference(kind: str, expected: list[np.ndarray], got: list, quantize: str) -> tuple[dict, bool]:
+    if kind == "tensors":
+        diff = max(float(np.abs(np.asarray(b, np.float32) - a).max()) for a, b in zip(expected, got))
+        return {"check_max_abs_diff": round(diff, 6)}, diff <= TENSOR_TOLERANCE.get(quantize, np.inf)
+    a, b = expected[0], np.asarray(got[0])
+    if kind == "image":
+        levels = np.abs(b.astype(np.int16) - a.astype(np.int16))
+        return ({"check_max_abs_diff": round(int(levels.max()) / 255, 6),
+                 "check_mean_abs_diff": round(float(levels.mean()) / 255, 6)},
+                int(levels.max()) <= IMAGE_TOLERANCE.get(quantize, 255))
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1).astype(np.float32)
+    cosine = float(np.min(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+    return {"check_cosine": round(cosine, 6)}, cosine >= VECTOR_COSINE.get(quantize, -1.0)
 
 
 def latency(run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, repeats: int = 5) -> float:
@@ -352,6 +371,13 @@ def latency(run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, repeats
     return float(np.median(times))
 
 
-def runner(path: Path, fmt: str):
-    """A function running an export written by `export` (numpy in, numpy out)."""
-    return {"savedmodel": _savedmodel_runner, "tflite": _tflite_runner, "onnx": _onnx_runner}[fmt](Path(path))
+def runner(path: Path, fmt: str) -> Callable[[np.ndarray], np.ndarray | dict[str, np.ndarray]]:
+    """A function running an export written by `export`: numpy in; numpy out, or a dict of them by
+    name for a network with several outputs."""
+    run = {"savedmodel": _savedmodel_runner, "tflite": _tflite_runner, "onnx": _onnx_runner}[fmt](Path(path))
+
+    def single_or_all(inputs: np.ndarray):
+        outputs = run(inputs)
+        return next(iter(outputs.values())) if len(outputs) == 1 else outputs
+
+    return single_or_all

@@ -74,6 +74,29 @@ def _face_embedder(source: str) -> Exportable:
 register(Deployable("face embedder (dlib ResNet or a `face train` model)", ("dlib-face-resnet",),
                     lambda path: path.suffix == ".keras", _face_embedder))
 
+
+MTCNN_STAGES = {  # name: (input side, output names in the order the network returns them)
+    "mtcnn-pnet": (None, ("box_regression", "face_probability")),
+    "mtcnn-rnet": (24, ("box_regression", "face_probability")),
+    "mtcnn-onet": (48, ("box_regression", "landmarks", "face_probability")),
+}
+
+
+def _mtcnn_stage(source: str) -> Exportable:
+    from visiontk.face.detect import _networks
+
+    side, outputs = MTCNN_STAGES[source]
+    network = _networks()[list(MTCNN_STAGES).index(source)]
+    # The networks read (pixel - 127.5) / 128; the cascade around them (pyramid, crops, box
+    # regression, non-maximum suppression) stays the caller's.
+    return Exportable(source, network, (side, side, 3), output="tensors", output_names=outputs,
+                      input_scale=1 / 128, input_offset=-127.5 / 128,
+                      sample=lambda path: check_image(path, side=side))
+
+
+register(Deployable("MTCNN detector stage (P-Net, R-Net, O-Net)", tuple(MTCNN_STAGES),
+                    lambda path: False, _mtcnn_stage))
+
 # ---- gan ------------------------------------------------------------------------------------------------
 
 
