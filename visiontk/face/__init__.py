@@ -13,11 +13,14 @@
     gallery.add("obama", face.embed("obama_1.jpg").embedding)
     gallery.identify(face.embed("unknown.jpg").embedding, threshold=0.6).name
 
+    clusters = face.chinese_whispers(vectors, max_distance=0.6)  # a person id per face, -1 = noise
+
 Faces are found by MTCNN, aligned by a similarity transform onto dlib's mean face, and embedded by
 dlib's face ResNet rebuilt in Keras (same person when the distance is at most 0.6), or by a model
 made with `face.train`. Nothing here imports TensorFlow until a network is needed.
 """
 from visiontk.face.align import align
+from visiontk.face.cluster import chinese_whispers, pairwise_scores
 from visiontk.face.detect import Face, detect_faces
 from visiontk.face.gallery import UNKNOWN, Gallery, Match
 from visiontk.face.model import DEFAULT_THRESHOLD, FaceModel, load_model
@@ -38,5 +41,5 @@ def evaluate(*args, **kwargs):
 
 
 __all__ = ["DEFAULT_THRESHOLD", "Face", "FaceEmbedding", "FaceModel", "Gallery", "Match", "UNKNOWN",
-           "Verification", "align", "compare_faces", "detect_faces", "embed", "embed_faces", "evaluate", "face_chips",
-           "face_distance", "face_encodings", "load_image", "load_model", "train", "verify"]
+           "Verification", "align", "chinese_whispers", "compare_faces", "detect_faces", "embed", "embed_faces", "evaluate", "face_chips",
+           "face_distance", "face_encodings", "load_image", "load_model", "pairwise_scores", "train", "verify"]
