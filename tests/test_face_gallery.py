@@ -52,7 +52,7 @@ _ENROLL = textwrap.dedent("""
 
 
 def test_concurrent_updates_lose_no_one(tmp_path):
-    path = tmp_path / "people.npz"
+    path = tmp_path / "new folder" / "people.npz"   # the first writer makes the folder
     names = [f"person{i}" for i in range(5)]
     procs = [subprocess.Popen([sys.executable, "-c", _ENROLL, str(path), name]) for name in names]
     assert [p.wait(timeout=120) for p in procs] == [0] * len(names)

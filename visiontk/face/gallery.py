@@ -172,6 +172,7 @@ class Gallery:
         path = cls.check_path(Path(path))
         lock_path = path.with_name(f".{path.name}.lock")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)   # as saving does: a new gallery's folder
             handle = open(lock_path, "a")
         except OSError as exc:
             raise BadInputError(f"{path}: cannot lock the gallery ({exc.strerror})") from None
