@@ -1,6 +1,17 @@
-"""Neural style transfer (Gatys, Ecker & Bethge 2016) with L-BFGS, coarse-to-fine scales, style mixing
-and colour preservation. `stylize(content, style, ...)` is the one-call API; `Stylizer` prepares the
-styles once for a batch of photos."""
+"""Neural style transfer.
+
+    from visiontk import style
+    image = style.stylize("photo.jpg", "starry_night.jpg")          # Gatys et al.: optimise the pixels
+    painter = style.FastStylizer("starry-night")                      # a trained network (Johnson et al.)
+    image = painter("photo.jpg")
+    style.train(["photos/"], "runs/mine", style.TrainConfig(style="painting.jpg"))
+    style.export("runs/mine", "mine.weights.h5")
+
+`Stylizer` prepares Gatys' style targets once for a batch of photos; coarse-to-fine L-BFGS, style
+mixing and colour preservation are options of both. `load_model` gives a trained network as Keras.
+"""
+from visiontk.style.feedforward import FastStylizer, TrainConfig, export, load_model, train
 from visiontk.style.transfer import ScaleReport, StyleResult, Stylizer, stylize
 
-__all__ = ["ScaleReport", "StyleResult", "Stylizer", "stylize"]
+__all__ = ["FastStylizer", "ScaleReport", "StyleResult", "Stylizer", "TrainConfig", "export", "load_model",
+           "stylize", "train"]
