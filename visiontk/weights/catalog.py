@@ -93,7 +93,7 @@ register(WeightSpec(
                 "photos (see its model card)",
     source="shipped in models/",
     files=(KnownFile("edsr-x4-real.weights.h5",
-                     sha256="92801a9187543248722d3b39ce81e8aca4fc7400d96ef9b17470974957308c80", size=6223560),),
+                     sha256="d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", size=6223560),),
     card="edsr-x4-real.md",
     tags=("sr",),
 ))
