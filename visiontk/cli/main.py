@@ -113,6 +113,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, as_json: bool, offline: b
     """visiontk: neural style transfer, face recognition, DCGAN and EDSR super-resolution."""
     global _verbosity, _quiet
     _verbosity, _quiet = 0, False  # a fresh start for each invocation (tests run many in one process)
+    runtime.settings.seed = None  # likewise: a --seed given to an earlier invocation must not stick
     _set_output(verbose=verbose, quiet=quiet)
     if offline:
         os.environ["VISIONTK_OFFLINE"] = "1"

@@ -4,9 +4,13 @@
     >>> sr.upscale("photo.png", "photo_x4.png", scale=4)
     >>> sr.evaluate("Set5/", scale=2)["mean"]["psnr"]
     >>> sr.train(sr.TrainConfig(hr_dirs=["bsds500/train"], scale=2), "runs/x2")
+    >>> sr.export("runs/x2", "mine-x2.weights.h5")
 """
 from __future__ import annotations
 
+from visiontk.sr.evaluate import evaluate
+from visiontk.sr.export import export
 from visiontk.sr.training import TrainConfig, train
+from visiontk.sr.upscale import Upscaler, load_model, upscale
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "Upscaler", "evaluate", "export", "load_model", "train", "upscale"]
