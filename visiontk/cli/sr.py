@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (POSITIVE_INT, FiniteFloatRange, continue_option, crf_option, emit,
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, bounded_int, continue_option, crf_option, emit,
                                  input_paths, inputs_argument,
                                  json_option, output_for, overwrite_option, run_batch, shard_option,
                                  skip_existing_option, strategy_option, this_shard)
@@ -32,18 +32,18 @@ def command() -> None:
               help="How LR is made: bicubic downscaling (the benchmark standard), or random blur, "
                    "bicubic/bilinear/area downscaling, Gaussian/Poisson noise and JPEG q30-95, "
                    "sometimes twice (for real photos). Fixed when a run starts.")
-@click.option("--lr", "learning_rate", type=float, default=1e-4, show_default=True,
+@click.option("--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True), default=1e-4, show_default=True,
               help="Adam learning rate (given when resuming: replaces the run's).")
-@click.option("--halve-every", type=int, default=200_000, show_default=True,
+@click.option("--halve-every", type=POSITIVE_INT, default=200_000, show_default=True,
               help="Halve the learning rate every this many steps (given when resuming: replaces the run's).")
-@click.option("--val-every", type=int, default=500, show_default=True,
+@click.option("--val-every", type=POSITIVE_INT, default=500, show_default=True,
               help="Validation PSNR on the held-out images every this many steps.")
-@click.option("--val-images", type=int, default=10, show_default=True,
+@click.option("--val-images", type=NON_NEGATIVE_INT, default=10, show_default=True,
               help="Images held out of training for validation.")
-@click.option("--checkpoint-every", type=int, default=500, show_default=True, help="Steps between checkpoints.")
-@click.option("--blocks", type=int, default=16, show_default=True, help="Residual blocks.")
-@click.option("--features", type=int, default=64, show_default=True, help="Feature maps per conv.")
-@click.option("--res-scaling", type=float, default=None, help="Residual scaling (0.1 for the full EDSR).")
+@click.option("--checkpoint-every", type=POSITIVE_INT, default=500, show_default=True, help="Steps between checkpoints.")
+@click.option("--blocks", type=bounded_int(1, 256), default=16, show_default=True, help="Residual blocks.")
+@click.option("--features", type=bounded_int(1, 1024), default=64, show_default=True, help="Feature maps per conv.")
+@click.option("--res-scaling", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Residual scaling (0.1 for the full EDSR).")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Start from these EDSR weights (another scale: the shared body only).")
 @click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16"]), default="float32",

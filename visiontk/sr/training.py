@@ -70,14 +70,12 @@ def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
     tf = tensorflow()
     run_dir = Path(run_dir)
     chief = is_chief(config.strategy)   # under multiworker only the chief writes into run_dir
-    config = _load_or_store_config(config, run_dir, reschedule, write=chief)
-    paths = data.find_images([Path(d) for d in config.hr_dirs])
-    train_paths, val_paths = data.split_validation(paths, config.val_images)
-    degradation = degradation_of(config)
-    margin = data.DEGRADE_MARGIN if degradation else 0
-    pairs = data.load_pairs(train_paths, config.scale, min_lr_size=config.patch + 2 * margin)
-    val_pairs = data.load_pairs(val_paths, config.scale, desc="validation images", degradation=degradation,
-                                seed=config.seed) if val_paths else []
+    if (run_dir / "run.json").is_file():
+        config = _load_or_store_config(config, run_dir, reschedule, write=chief)
+        pairs, val_pairs, degradation = _load_data(config)
+    else:  # a new run: refuse unusable data before the run folder exists
+        pairs, val_pairs, degradation = _load_data(config)
+        config = _load_or_store_config(config, run_dir, reschedule, write=chief)
 
     import keras
 
@@ -89,6 +87,18 @@ def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
                       chief)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _load_data(config: TrainConfig) -> tuple[list, list, Degradation | None]:
+    """The training pairs, the validation pairs and the degradation of a run's settings."""
+    paths = data.find_images([Path(d) for d in config.hr_dirs])
+    train_paths, val_paths = data.split_validation(paths, config.val_images)
+    degradation = degradation_of(config)
+    margin = data.DEGRADE_MARGIN if degradation else 0
+    pairs = data.load_pairs(train_paths, config.scale, min_lr_size=config.patch + 2 * margin)
+    val_pairs = data.load_pairs(val_paths, config.scale, desc="validation images", degradation=degradation,
+                                seed=config.seed) if val_paths else []
+    return pairs, val_pairs, degradation
 
 
 def degradation_of(config: TrainConfig) -> Degradation | None:
