@@ -84,7 +84,7 @@ DOCS = ROOT / "docs" / "images"
 
 def refresh(run: Path) -> dict:
     from visiontk import gan
-    from visiontk.gan.train import draw_loss_curve
+    from visiontk.gan.training import draw_loss_curve
 
     weights = ROOT / "models" / f"{MODEL}.weights.h5"
     exported = gan.export(run, weights, overwrite=True)

@@ -25,7 +25,7 @@ def identity_dir(shared, tmp_path_factory) -> Path:
 
 
 def test_triplet_loss_semihard_mining_by_hand():
-    from visiontk.face.train import triplet_semihard_loss
+    from visiontk.face.training import triplet_semihard_loss
     # 1-D embeddings: a=0 and p=0.5 (label 0); negatives at 0.6 (semi-hard for the pair) and 3.0.
     embeddings = np.array([[0.0], [0.5], [0.6], [3.0]], dtype=np.float32)
     labels = np.array([0, 0, 1, 1])
@@ -38,14 +38,14 @@ def test_triplet_loss_semihard_mining_by_hand():
 
 
 def test_contrastive_loss_zero_when_separated():
-    from visiontk.face.train import contrastive_loss
+    from visiontk.face.training import contrastive_loss
     embeddings = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 0.0], [5.0, 0.0]], dtype=np.float32)
     assert float(contrastive_loss(np.array([0, 0, 1, 1]), embeddings, 1.0)) == pytest.approx(0.0, abs=1e-5)
     assert float(contrastive_loss(np.array([0, 1, 0, 1]), embeddings, 1.0)) > 1.0
 
 
 def test_batches_hold_several_photos_of_several_people():
-    from visiontk.face.train import sample_batch, split_validation, FaceSet, validation_pairs
+    from visiontk.face.training import sample_batch, split_validation, FaceSet, validation_pairs
     labels = np.repeat(np.arange(5), 4)
     batch = sample_batch(labels, 3, 4, np.random.default_rng(0))
     assert len(batch) == 12 and len(set(labels[batch])) == 3
@@ -58,7 +58,7 @@ def test_batches_hold_several_photos_of_several_people():
 
 
 def test_train_needs_two_people(tmp_path):
-    from visiontk.face.train import load_face_set
+    from visiontk.face.training import load_face_set
     (tmp_path / "only").mkdir()
     with pytest.raises(BadInputError, match="two sub-folders"):
         load_face_set(tmp_path)

@@ -176,7 +176,7 @@ def test_resume_continues_exactly(tmp_path, discs, trained_run):
 
 def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path, discs, trained_run, monkeypatch):
     from visiontk import gan
-    from visiontk.gan.train import Trainer
+    from visiontk.gan.training import Trainer
 
     calls = {"n": 0}
     split = Trainer._split

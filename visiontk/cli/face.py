@@ -643,8 +643,8 @@ def train(data_dir, output, loss, margin, init, freeze_backbone, epochs, identit
       visiontk face train people/ -o mine.keras --loss triplet --epochs 20
       visiontk face verify --model mine.keras a.jpg b.jpg
     """
-    from visiontk.face.train import TrainConfig
-    from visiontk.face.train import train as train_model
+    from visiontk.face.training import TrainConfig
+    from visiontk.face.training import train as train_model
 
     config = TrainConfig(loss=loss, margin=margin, init=init, freeze_backbone=freeze_backbone, epochs=epochs,
                          identities_per_batch=identities_per_batch, images_per_identity=images_per_identity,

@@ -22,24 +22,14 @@ made with `face.train`. Nothing here imports TensorFlow until a network is neede
 from visiontk.face.align import align
 from visiontk.face.cluster import chinese_whispers, pairwise_scores
 from visiontk.face.detect import Face, detect_faces
+from visiontk.face.evaluate import evaluate_pairs as evaluate
 from visiontk.face.gallery import UNKNOWN, Gallery, Match
 from visiontk.face.model import DEFAULT_THRESHOLD, FaceModel, load_model
 from visiontk.face.recognize import (FaceEmbedding, Verification, compare_faces, embed, embed_faces,
                                      face_chips, face_distance, face_encodings, load_image, verify)
-
-
-def train(*args, **kwargs):
-    """Train an embedding network on a folder of identities (see visiontk.face.train.train)."""
-    from visiontk.face.train import train as _train
-    return _train(*args, **kwargs)
-
-
-def evaluate(*args, **kwargs):
-    """Verification metrics on a pairs file (see visiontk.face.evaluate.evaluate_pairs)."""
-    from visiontk.face.evaluate import evaluate_pairs
-    return evaluate_pairs(*args, **kwargs)
-
+from visiontk.face.training import train
 
 __all__ = ["DEFAULT_THRESHOLD", "Face", "FaceEmbedding", "FaceModel", "Gallery", "Match", "UNKNOWN",
-           "Verification", "align", "chinese_whispers", "compare_faces", "detect_faces", "embed", "embed_faces", "evaluate", "face_chips",
-           "face_distance", "face_encodings", "load_image", "load_model", "pairwise_scores", "train", "verify"]
+           "Verification", "align", "chinese_whispers", "compare_faces", "detect_faces", "embed",
+           "embed_faces", "evaluate", "face_chips", "face_distance", "face_encodings", "load_image",
+           "load_model", "pairwise_scores", "train", "verify"]

@@ -7,6 +7,6 @@
 """
 from visiontk.gan.generate import export, generate, interpolate, load_generator
 from visiontk.gan.score import score
-from visiontk.gan.train import train
+from visiontk.gan.training import train
 
 __all__ = ["export", "generate", "interpolate", "load_generator", "score", "train"]

@@ -13,7 +13,7 @@ import numpy as np
 from visiontk import runtime
 from visiontk.errors import BadInputError, WeightsError
 from visiontk.gan.pictures import to_uint8, write_picture, write_sheet
-from visiontk.gan.train import GENERATOR_WEIGHTS, generator_config_path
+from visiontk.gan.training import GENERATOR_WEIGHTS, generator_config_path
 from visiontk.imageio import check_output
 
 log = logging.getLogger("visiontk")

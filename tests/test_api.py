@@ -1,0 +1,39 @@
+"""The Python API keeps its shape: every task package exports real functions and classes, which no
+submodule import can replace (a lazy wrapper named like its submodule once turned `face.train` into a
+module after the CLI imported `visiontk.face.train`)."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import types
+
+import pytest
+
+import visiontk
+
+TASKS = ("visiontk.style", "visiontk.face", "visiontk.gan", "visiontk.sr")
+# The verbs shared across tasks, where a task has them (issue 14): train, evaluate, export, load_model.
+SHARED_VERBS = {"visiontk.style": ("train", "export", "load_model", "stylize"),
+                "visiontk.face": ("train", "evaluate", "load_model", "verify", "detect_faces"),
+                "visiontk.gan": ("train", "export", "generate", "score"),
+                "visiontk.sr": ("train", "evaluate", "export", "upscale")}
+
+
+def test_every_submodule_imports_and_no_export_is_shadowed_by_a_module():
+    for info in pkgutil.walk_packages(visiontk.__path__, "visiontk."):
+        if info.name.startswith("visiontk.cli") or info.name == "visiontk.__main__":
+            continue
+        importlib.import_module(info.name)
+    for name in TASKS:
+        package = importlib.import_module(name)
+        for export in package.__all__:
+            value = getattr(package, export)
+            assert not isinstance(value, types.ModuleType), f"{name}.{export} is a module, not the API"
+
+
+@pytest.mark.parametrize("package_name", TASKS)
+def test_tasks_export_the_shared_verbs(package_name):
+    package = importlib.import_module(package_name)
+    for verb in SHARED_VERBS[package_name]:
+        assert verb in package.__all__, f"{package_name} does not export {verb}"
+        assert callable(getattr(package, verb))
