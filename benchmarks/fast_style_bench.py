@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--gatys-photos", type=int, default=1,
                         help="How many of the photos Gatys stylizes for the quality table (about 2 min each).")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fast_style_bench")
+    parser.add_argument("--run", type=Path, help="The training run of --model: with --card, describe it.")
+    parser.add_argument("--card", type=Path, help="Write the model card (models/style-NAME.md) here.")
+    parser.add_argument("--picture", type=Path, help="Also copy the side-by-side picture here.")
     args = parser.parse_args()
     style = args.style or SHARED / "data/style" / STYLE_OF_MODEL.get(args.model, "starry_night.jpg")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -121,6 +124,77 @@ def main() -> None:
               "speed_target_met": speed_met, "quality_target_met": quality_met}
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"images and report.json in {args.out}")
+    if args.picture:
+        shutil.copyfile(args.out / "side_by_side.jpg", args.picture)
+    if args.card:
+        args.card.write_text(model_card(args, style, report))
+        print(f"model card: {args.card}")
+
+
+def model_card(args, style: Path, report: dict) -> str:
+    """The model card of a shipped style: data, command, steps, time, the measured table, the file."""
+    import csv
+    import hashlib
+
+    from visiontk.style.feedforward import load_model
+    from visiontk.weights import resolve
+
+    config = json.loads((args.run / "config.json").read_text())
+    rows = list(csv.DictReader(open(args.run / "metrics.csv")))
+    weights = Path(args.model) if Path(args.model).exists() else resolve(f"style-{args.model}")
+    data = weights.read_bytes()
+    phases, start = [], 1
+    for i, row in enumerate(rows):
+        last = i == len(rows) - 1
+        if last or rows[i + 1]["content_weight"] != row["content_weight"]:
+            phases.append(f"content weight {float(row['content_weight']):g} for steps {start}-{row['step']}")
+            start = int(row["step"]) + 1
+    quality = "\n".join(f"| {r['photo']} | {r['method']} | {r['style_distance']:.4f} | {r['relative_style']:.3f} | "
+                        f"{r['content_distance']:.4f} |" for r in report["quality"])
+    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items()
+                       if k in ("steps", "batch", "crop", "style_size", "style_weight", "tv_weight", "precision"))
+    return f"""# Feed-forward style network: {Path(style).stem.replace('_', ' ').title()} (`{weights.name}`)
+
+Johnson et al.'s transformation network (`visiontk/backbones/transformer.py`: instance norm, upsample +
+conv, reflection padding; {load_model(weights).count_params():,} weights), trained by `visiontk stylize train`
+on this project's 2 CPU cores to paint like `{Path(style).name}` (van Gogh, public domain).
+
+## Training
+- Data: the 400 BSDS500 train+test photos (`../shared/data/sr-train/bsds500`, 481x321), random
+  {config['crop']}-px crops mirrored at random, batches of {config['batch']}. The content photos of
+  `../shared/data/content` were NOT trained on: they are the held-out photos of the sample sheets and
+  of the evaluation below.
+- Objective: Gatys' (VGG16 {', '.join(config['content_layers'])} content, Gram style at
+  {', '.join(config['style_layers'])}, TV), style weight {config['style_weight']:g}, TV weight
+  {config['tv_weight']:g}, the painting resized to a long side of {config['style_size']} px; {'; '.join(phases)}
+  (raised on resume to keep more of the photo, see README). Adam, learning rate {config['learning_rate']:g},
+  {config['precision']}, seed {config['seed']}.
+- Command (API form in the run: `visiontk/style/feedforward.train`): `visiontk stylize train
+  {style} ../shared/data/sr-train/bsds500 --out RUN {options} --samples ...`
+- These weights: step {rows[-1]['step']}, {float(rows[-1]['seconds']) / 3600:.2f} h of training on 2 shared CPU
+  cores (about 10 minutes of which the process was paused); the latest checkpoint, config and metrics are
+  in `training-runs/{weights.name.removesuffix('.weights.h5')}/` to resume.
+
+## Evaluation
+`python benchmarks/fast_style_bench.py --model {args.model}` (judge of `benchmarks/stylize_bench.py`: style
+distance = mean over VGG16 block1..5_conv1 of ||G-G_painting||²/||G_painting||², relative = over the
+photo's own; content distance = mean over block4_conv2, block5_conv2 of ||F-F_photo||²/||F_photo||²;
+512-px results; Gatys = `visiontk stylize --size 512 --backbone vgg16` defaults).
+
+| photo | method | style distance | relative to the photo's | content distance |
+|---|---|---|---|---|
+{quality}
+
+Speed (fresh process each): {report['feed_forward_seconds_one']:.2f} s for one photo with start-up,
+{report['feed_forward_seconds_per_extra']:.2f} s per further 512-px photo (forward pass alone
+{report['feed_forward_forward_seconds']:.2f} s); Gatys {report['gatys_optimising_seconds']:.1f} s optimising
+per photo ({report['gatys_seconds_per_image']:.1f} s with start-up). Load average {report['load_average'][0]:.2f}.
+
+![photo | Gatys | this network](../docs/images/style_fast_side_by_side.jpg)
+
+## File
+- sha256 `{hashlib.sha256(data).hexdigest()}`, {len(data)} bytes.
+"""
 
 
 if __name__ == "__main__":

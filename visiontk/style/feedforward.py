@@ -292,7 +292,9 @@ class FastStylizer:
         self.precision = resolve_precision(precision)
         self.network = load_model(model, self.precision)
         tf = runtime.tensorflow()
-        self._run = tf.function(lambda x: self.network(x, training=False), reduce_retracing=True)
+        # One trace for every photo size (a new trace per size would cost more than painting).
+        self._run = tf.function(lambda x: self.network(x, training=False),
+                                input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
 
     def __call__(self, photo: np.ndarray | str | os.PathLike, *, size: int | None = DEFAULT_SIZE,
                  preserve_color: bool = False) -> np.ndarray:
