@@ -71,7 +71,7 @@ def command() -> None:
 @click.option("-s", "--style", "styles", multiple=True, metavar="STYLE",
               help="A style image (repeatable). With it, every IMAGE is a photo to stylize.")
 @click.option("-m", "--model", metavar="NAME|FILE",
-              help="Paint with a trained network (starry-night, the-scream, or a .weights.h5 from "
+              help="Paint with a trained network (starry-night, or a .weights.h5 from "
                    "`stylize export`) instead of optimising: every IMAGE is a photo. Fast.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the result (one photo).")

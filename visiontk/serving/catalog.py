@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from visiontk.serving import Deployable, Exportable, register
+from visiontk.style.feedforward import STYLE_MODELS
 
 CHECK_SIDE = 96   # the check crop of image-to-image networks: small, so exporting stays quick
 
@@ -57,7 +58,7 @@ def _claims_style(path: Path) -> bool:
     return True
 
 
-register(Deployable("feed-forward style network", ("starry-night", "the-scream"), _claims_style,
+register(Deployable("feed-forward style network", STYLE_MODELS, _claims_style,
                     _style_network))
 
 # ---- face -----------------------------------------------------------------------------------------------
