@@ -189,3 +189,11 @@ def test_cli_paints_a_clip_with_a_model_and_with_gatys(run_cli, shared_weights, 
     assert result.exit_code == 0, result.stderr
     assert "8 frames with temporal consistency" in result.stdout
     assert probe(gatys).frames == 8 and max(probe(gatys).width, probe(gatys).height) == 48
+
+
+def test_export_of_a_folder_that_holds_no_run_is_bad_input_and_creates_nothing(run_cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("stylize", "export", empty, "-o", tmp_path / "x.weights.h5")
+    assert result.exit_code == 3 and "not a training run" in result.stderr
+    assert not any(empty.iterdir()) and not (tmp_path / "x.weights.h5").exists()

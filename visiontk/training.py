@@ -57,10 +57,7 @@ def prepare_run(run_dir: str | Path, config: Mapping[str, Any], *, given: Iterab
         config = dict(config)
         write_json(stored_path, config)
         return config, False
-    try:
-        stored = json.loads(stored_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{stored_path}: unreadable run settings ({exc})") from None
+    stored = read_config(run_dir)
     changeable, merged, fixed = set(changeable), dict(stored), []
     for key in given:
         if key not in config:
@@ -77,6 +74,17 @@ def prepare_run(run_dir: str | Path, config: Mapping[str, Any], *, given: Iterab
     if merged != stored:
         write_json(stored_path, merged)
     return merged, True
+
+
+def read_config(run_dir: str | Path) -> dict:
+    """The settings of the run in `run_dir` (to export or describe it; never creates a run)."""
+    path = Path(run_dir) / CONFIG
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInputError(f"{run_dir}: not a training run (no {CONFIG})") from None
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: unreadable run settings ({exc})") from None
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -320,7 +320,8 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
     config = feedforward.config_from(str(style_image), list(data), **settings)
 
     def report(row: dict) -> None:
-        emit({"input": str(run_dir), "ok": True, **row}, as_json) if as_json else None
+        if as_json:
+            emit({"input": str(run_dir), "ok": True, **row}, True)
 
     last = feedforward.train(list(data), run_dir, config, given=["style", "data", *given], on_progress=report)
     if not as_json:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -22,9 +22,9 @@ from visiontk import runtime, training
 from visiontk.errors import BadInputError, VisiontkError, WeightsError
 from visiontk.imageio import expand_inputs, read_image, resize_long_side, write_image
 from visiontk.style import color, losses
+from visiontk.runtime import keras_policy, resolve_precision
 from visiontk.style.transfer import (DEFAULT_CONTENT_LAYERS, DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_LAYERS,
-                                     DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, keras_policy, load_input,
-                                     resize, resolve_precision)
+                                     DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, load_input, resize)
 
 log = logging.getLogger("visiontk")
 
@@ -143,7 +143,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
           on_progress: training.Progress | None = None) -> dict:
     """Train the network for `config.style` on the photos of `data` into `run_dir`, or resume the run
     there (see visiontk.training). Returns the last logged metrics."""
-    config.data = [str(d) for d in data] or config.data
+    config = replace(config, data=[str(d) for d in data] or config.data)
     stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)
     config = TrainConfig(**stored)
     tf = runtime.tensorflow()
@@ -227,7 +227,10 @@ def _draw_curves(run_dir: str | Path, metrics: training.Metrics) -> None:
 
 def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> Path:
     """Write the trained network's weights (float32) from the run's last checkpoint to `output`."""
-    config = TrainConfig(**training.prepare_run(run_dir, {}, given=())[0])
+    try:
+        config = TrainConfig(**training.read_config(run_dir))
+    except TypeError as exc:
+        raise BadInputError(f"{run_dir}: not a `stylize train` run ({exc})") from None
     runtime.tensorflow()
     from visiontk.backbones.transformer import StyleTransformer
 
