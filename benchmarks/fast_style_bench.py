@@ -140,7 +140,9 @@ def model_card(args, style: Path, report: dict) -> str:
     from visiontk.style.feedforward import load_model
     from visiontk.weights import resolve
 
-    config = json.loads((args.run / "config.json").read_text())
+    from visiontk.training import read_config
+
+    config = read_config(args.run)
     rows = list(csv.DictReader(open(args.run / "metrics.csv")))
     weights = Path(args.model) if Path(args.model).exists() else resolve(f"style-{args.model}")
     data = weights.read_bytes()
