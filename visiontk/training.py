@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -113,16 +114,21 @@ class Checkpoints:
     """The step counter plus the task's trackable objects (models, optimizers), saved with
     tf.train.CheckpointManager in RUN/checkpoints."""
 
-    def __init__(self, run_dir: str | Path, keep: int = 2, **objects: Any) -> None:
+    def __init__(self, run_dir: str | Path, keep: int = 2, chief: bool = True, **objects: Any) -> None:
         tf = tensorflow()
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")
         checkpoint = tf.train.Checkpoint(step=self.step, seconds=self.seconds, **objects)
-        self.manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / CHECKPOINTS), max_to_keep=keep)
+        self.directory = str(Path(run_dir) / CHECKPOINTS)
+        # Under a multi-worker strategy every worker saves (saving is collective), but only the chief into
+        # the run; the others write to a scratch folder, deleted with this object. All resume from the run.
+        self._scratch = None if chief else tempfile.TemporaryDirectory(prefix="visiontk-worker-ckpt-")
+        self.manager = tf.train.CheckpointManager(checkpoint, self.directory if chief else self._scratch.name,
+                                                  max_to_keep=keep)
 
     def restore(self) -> int:
         """Load the latest checkpoint if there is one; returns the step it was taken at (0: none)."""
-        latest = self.manager.latest_checkpoint
+        latest = tensorflow().train.latest_checkpoint(self.directory)
         if latest:
             try:
                 self.manager.checkpoint.restore(latest).expect_partial()
@@ -140,9 +146,10 @@ class Metrics:
     """RUN/metrics.csv: one row per logged step. Rows after `resume_step` (logged after the checkpoint
     a resumed run starts from) are dropped, since the resumed run logs those steps again."""
 
-    def __init__(self, run_dir: str | Path, resume_step: int = 0) -> None:
+    def __init__(self, run_dir: str | Path, resume_step: int = 0, chief: bool = True) -> None:
         self.path = Path(run_dir) / METRICS
         self.rows: list[dict] = []
+        self.chief = chief      # under a multi-worker strategy only the chief writes the file
         if self.path.exists():
             with self.path.open(newline="") as f:
                 self.rows = [row for row in csv.DictReader(f) if int(float(row["step"])) <= resume_step]
@@ -158,6 +165,8 @@ class Metrics:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def _write(self) -> None:
+        if not self.chief:
+            return
         fields = list(dict.fromkeys(key for row in self.rows for key in row))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields, restval="")
