@@ -180,3 +180,25 @@ def output_for(path: Path, output_dir: Path | None, suffix: str, extension: str 
         extension = path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
     return folder / f"{path.stem}{suffix}{extension}"
 
+
+
+def training_settings(ctx: click.Context, settings: dict) -> tuple[dict, list[str]]:
+    """A `TASK train` command's settings and the names the user typed (`given`): on a resumed run the
+    given ones replace the run's where they may change and are refused where they may not
+    (visiontk.training.prepare_run). The global `visiontk --seed N` sets the run's seed."""
+    from visiontk.runtime import settings as runtime_settings
+
+    given = [name for name in settings
+             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    settings = dict(settings)
+    if runtime_settings.seed is not None:
+        settings["seed"], given = runtime_settings.seed, [*given, "seed"]
+    return settings, given
+
+
+def progress_reporter(run_dir: Path, as_json: bool) -> Callable[[dict], None]:
+    """The `on_progress` of a `TASK train` command: one JSON line per logged row with --json."""
+    def report(row: dict) -> None:
+        if as_json:
+            emit({"input": str(run_dir), "ok": True, **row}, True)
+    return report

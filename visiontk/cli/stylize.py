@@ -11,7 +11,7 @@ from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_
                                  FiniteFloatRange, bounded_float, bounded_int,
                                  continue_option, crf_option, emit, input_paths, json_option, output_for,
                                  overwrite_option, run_batch, shard_option, skip_existing_option,
-                                 this_shard)
+                                 this_shard, progress_reporter, training_settings)
 from visiontk.imageio import check_output, write_image
 
 # Mirrors visiontk.style.transfer's defaults; kept here so that `--help` does not import TensorFlow.
@@ -309,21 +309,13 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
     (--steps, --lr, the --sample/--checkpoint settings and the loss weights may change on resume, the
     rest may not).
     """
-    from visiontk.runtime import settings as runtime_settings
     from visiontk.style import feedforward
 
-    given = [name for name in settings
-             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    settings, given = training_settings(ctx, settings)
     settings["samples"] = [str(p) for p in settings["samples"]]
-    if runtime_settings.seed is not None:
-        settings["seed"], given = runtime_settings.seed, [*given, "seed"]
     config = feedforward.config_from(str(style_image), list(data), **settings)
-
-    def report(row: dict) -> None:
-        if as_json:
-            emit({"input": str(run_dir), "ok": True, **row}, True)
-
-    last = feedforward.train(list(data), run_dir, config, given=["style", "data", *given], on_progress=report)
+    last = feedforward.train(list(data), run_dir, config, given=["style", "data", *given],
+                             on_progress=progress_reporter(run_dir, as_json))
     if not as_json:
         click.echo(f"{run_dir}: step {last['step']}, loss {last.get('loss', float('nan')):.4g} "
                    f"(export with `visiontk stylize export {run_dir} -o NAME.weights.h5`)")
