@@ -9,7 +9,7 @@ import click
 
 from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
                                  FiniteFloatRange, bounded_float, bounded_int,
-                                 continue_option, crf_option, emit, input_paths, json_option, output_for,
+                                 continue_option, crf_option, input_paths, json_option, output_for,
                                  overwrite_option, run_batch, shard_option, skip_existing_option,
                                  this_shard, progress_reporter, training_settings)
 from visiontk.imageio import check_output, write_image
