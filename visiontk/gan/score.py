@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from visiontk.errors import BadInputError
 
@@ -35,6 +34,8 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(stats_a: tuple[np.ndarray, np.ndarray], stats_b: tuple[np.ndarray, np.ndarray]) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))."""
+    from scipy import linalg   # here, not at the top: it doubles the start-up of every gan command
+
     (mu_a, sigma_a), (mu_b, sigma_b) = stats_a, stats_b
     with warnings.catch_warnings():
         # Dead ReLU features make the covariances singular; the result is still right to many digits.
