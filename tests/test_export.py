@@ -31,7 +31,7 @@ def butterfly(shared) -> np.ndarray:
 
 def keras_upscale(weights: Path, images: np.ndarray) -> np.ndarray:
     """What `sr upscale` computes, written out independently of the exporter."""
-    from visiontk.sr.weights import load_edsr, structure
+    from visiontk.sr.edsr_files import load_edsr, structure
 
     model = load_edsr(weights, structure(weights)[0])
     out = model(images.astype(np.float32), training=False).numpy()

@@ -119,7 +119,7 @@ def test_wrong_scale_weights_exit_4(tiny_weights, set5, tmp_path, run_cli):
                      "-o", tmp_path / "x.png")
     assert result.exit_code == 4 and "x2 weights, not x4" in result.stderr
     assert not (tmp_path / "x.png").exists()
-    from visiontk.sr.weights import load_edsr
+    from visiontk.sr.edsr_files import load_edsr
 
     with pytest.raises(WeightsError):
         load_edsr(tiny_weights[3], 2)

@@ -7,7 +7,7 @@ by 127.5 itself.
 
 The layers carrying weights come in the same order and shapes as in krasserm's `super-resolution`
 EDSR (head, block convs, body conv, one upsampling conv per x2 step or one for x3, tail), so that his
-published weights can be mapped onto this model layer by layer (see `visiontk.sr.weights`).
+published weights can be mapped onto this model layer by layer (see `visiontk.sr.krasserm`).
 """
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ register(Deployable("DCGAN generator", ("dcgan-fashion-mnist",), _claims_generat
 
 def _edsr(source: str) -> Exportable:
     from visiontk.sr.upscale import weights_path
-    from visiontk.sr.weights import load_edsr, structure
+    from visiontk.sr.edsr_files import load_edsr, structure
 
     path = weights_path(source, 4)
     scale, blocks, features = structure(path)
@@ -137,7 +137,7 @@ def _edsr(source: str) -> Exportable:
 
 def _claims_edsr(path: Path) -> bool:
     from visiontk.errors import WeightsError
-    from visiontk.sr.weights import structure
+    from visiontk.sr.edsr_files import structure
 
     if not (path.is_file() and path.name.endswith(".weights.h5")):
         return False

@@ -49,7 +49,7 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
     """Copy a run's `best` (by validation PSNR) or `latest` weights to `output` and write the model card
     beside it (`edsr-x2.weights.h5` -> `edsr-x2.md`), with Set5-style scores measured on `eval_dir`."""
     from visiontk.sr.evaluate import evaluate
-    from visiontk.sr.weights import weights_scale
+    from visiontk.sr.edsr_files import weights_scale
 
     run_dir, output = Path(run_dir), Path(output)
     if which not in ("best", "latest"):
@@ -80,7 +80,7 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
         tmp.write_text(text)
     return {"output": str(output), "card": str(card), "scale": scale, "step": summary["step"],
             "sha256": sha256, "size": size,
-            # the entry to put in the `# ---- sr ----` section of visiontk/weights/catalog.py
+            # the entry to put in the `# ---- sr ----` section of visiontk/sr/catalog.py
             "catalog_line": f'({scale}, "{sha256}", {size}),',
             "psnr": scores["mean"]["psnr"] if scores else None, "ssim": scores["mean"]["ssim"] if scores else None}
 

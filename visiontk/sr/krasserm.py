@@ -62,7 +62,7 @@ def edsr_for(layers: list[list[np.ndarray]], path: Path):
 def convert(source: Path, target: Path) -> int:
     """Write krasserm EDSR weights from `source` as visiontk weights at `target`; returns the scale."""
     from visiontk.backbones.edsr import weighted_layers
-    from visiontk.sr.weights import weights_scale
+    from visiontk.sr.edsr_files import weights_scale
 
     layers = read_legacy_h5(source)
     model = edsr_for(layers, source)

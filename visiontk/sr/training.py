@@ -204,7 +204,7 @@ def warm_start(model, weights: Path, config: TrainConfig) -> None:
     paper's x2 -> x4 warm start) and, from x2, the upsampler and tail too, arranged so that the new
     model starts out as the x2 model followed by nearest-neighbour upsampling of its features."""
     from visiontk.backbones.edsr import EDSR, body_layer_count, weighted_layers
-    from visiontk.sr.weights import weights_scale
+    from visiontk.sr.edsr_files import weights_scale
 
     source_scale = weights_scale(weights)
     source = EDSR(source_scale, config.blocks, config.features, config.res_scaling)

@@ -40,7 +40,7 @@ def weights_path(model: str | Path | None, scale: int) -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime: float, scale: int, precision: str):
-    from visiontk.sr.weights import load_edsr
+    from visiontk.sr.edsr_files import load_edsr
 
     tf = tensorflow()
     # Under mixed_bfloat16 the weights stay float32 and are cast per layer; the first and last layers
@@ -65,7 +65,7 @@ def resolve_scale(scale: int | None, model: str | Path | None, outscale: float |
     if scale is not None:
         return scale
     if model is not None:
-        from visiontk.sr.weights import weights_scale
+        from visiontk.sr.edsr_files import weights_scale
 
         return weights_scale(weights_path(model, DEFAULT_SCALE))
     if outscale is not None:

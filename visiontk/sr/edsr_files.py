@@ -1,4 +1,5 @@
-"""EDSR weight files: telling their scale, loading them for a scale, and importing krasserm's weights."""
+"""EDSR weight files (Keras 3 .weights.h5): their structure and scale, read from the kernels, and loading
+them for a scale. (krasserm's published weights are imported by visiontk.sr.krasserm.)"""
 from __future__ import annotations
 
 from pathlib import Path
