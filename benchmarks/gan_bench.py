@@ -9,7 +9,7 @@ Refreshing the shipped model from a newer checkpoint of a training run (a mainta
     python benchmarks/gan_bench.py --refresh /work/runs/gan/fashion-mnist
 
 exports the run's latest generator to models/dcgan-fashion-mnist.weights.h5, updates its sha256 in
-visiontk/weights/catalog.py, scores it, rewrites models/dcgan-fashion-mnist.md and the README pictures
+visiontk/gan/catalog.py, scores it, rewrites models/dcgan-fashion-mnist.md and the README pictures
 docs/images/gan_fashion_mnist_samples.png and docs/images/gan_fashion_mnist_loss_curve.png.
 """
 from __future__ import annotations

@@ -7,8 +7,9 @@ import click
 
 from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, bounded_int, continue_option, crf_option, emit,
                                  input_paths, inputs_argument,
-                                 json_option, output_for, overwrite_option, run_batch, shard_option,
-                                 skip_existing_option, strategy_option, this_shard)
+                                 json_option, output_for, overwrite_option, progress_reporter, run_batch,
+                                 shard_option, skip_existing_option, strategy_option, this_shard,
+                                 training_settings)
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -19,11 +20,12 @@ def command() -> None:
 
 
 @command.command("train")
-@click.argument("hr_dirs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The run folder (config.json, metrics.csv, checkpoints/, curves.png, best.weights.h5); "
+                   "run the same command again to resume.")
 @click.option("--scale", type=SCALE, default="2", show_default=True, help="Upscaling factor.")
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
-              help="Run folder for checkpoints, log.csv and best.weights.h5; an existing run resumes.")
-@click.option("--steps", type=int, default=300_000, show_default=True,
+@click.option("--steps", type=POSITIVE_INT, default=300_000, show_default=True,
               help="Total training steps to reach (given when resuming: replaces the run's).")
 @click.option("--batch", type=POSITIVE_INT, default=16, show_default=True, help="Patches per step.")
 @click.option("--patch", type=POSITIVE_INT, default=48, show_default=True,
@@ -48,35 +50,44 @@ def command() -> None:
               help="Start from these EDSR weights (another scale: the shared body only).")
 @click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16"]), default="float32",
               show_default=True, help="mixed_bfloat16 is ~5x faster on CPUs with AMX.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patch sampler and init.")
+# The global `visiontk --seed N` is the way to seed; `sr train --seed N` (the older form, in the model
+# cards' commands) still works.
+@click.option("--seed", type=click.IntRange(min=0), default=0, hidden=True)
 @strategy_option
 @json_option
-def train_command(hr_dirs, scale, run_dir, steps, batch, patch, degradation, learning_rate, halve_every, val_every,
-                  val_images, checkpoint_every, blocks, features, res_scaling, init_from, precision, seed,
-                  strategy, as_json) -> int:
-    """Train EDSR on the photos in HR_DIRS (LR made by bicubic downscaling, or degraded as real photos).
+@click.pass_context
+def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_json: bool, **settings) -> int:
+    """Train EDSR on the photos in DATA (LR made by bicubic downscaling, or degraded as real photos).
 
     \b
     Example:
       visiontk sr train ../shared/data/sr-train/bsds500/{train,test} --scale 2 --out runs/x2
+
+    Losses and validation PSNR go to RUN/metrics.csv and RUN/curves.png, the best-validated weights to
+    RUN/best.weights.h5. Ctrl-C or SIGTERM saves a checkpoint; the same command resumes (--steps, --lr and
+    --halve-every may change on resume, the rest may not).
     """
-    from visiontk.runtime import seed_everything
-    from click.core import ParameterSource
+    from visiontk.sr import training
 
-    from visiontk.sr.training import RESCHEDULABLE, TrainConfig, train
+    settings, given = training_settings(ctx, settings)
+    settings["scale"] = int(settings["scale"])
+    settings["init_from"] = str(settings["init_from"]) if settings["init_from"] else None
+    reported = []
+    report = progress_reporter(run_dir, as_json)
 
-    seed_everything(seed)
-    config = TrainConfig(hr_dirs=[str(d) for d in hr_dirs], scale=int(scale), steps=steps, batch=batch,
-                         patch=patch, learning_rate=learning_rate, halve_every=halve_every,
-                         val_every=val_every, val_images=val_images, checkpoint_every=checkpoint_every,
-                         blocks=blocks, features=features, res_scaling=res_scaling,
-                         init_from=str(init_from) if init_from else None, strategy=strategy,
-                         precision=precision, seed=seed, degradation=degradation)
-    given = click.get_current_context().get_parameter_source
-    reschedule = tuple(name for name in RESCHEDULABLE if given(name) is not ParameterSource.DEFAULT)
-    result = train(config, run_dir, reschedule=reschedule)
-    emit(result, as_json, f"{result['run']}: step {result['step']}, loss {result['loss']:.3f}, "
-                          f"best validation PSNR {result['best_val_psnr']:.2f} dB")
+    def on_progress(row: dict) -> None:
+        reported.append(row)
+        report(row)
+
+    result = training.train([str(d) for d in data], run_dir, training.TrainConfig(**settings),
+                            given=["data", *given], on_progress=on_progress)
+    if as_json:
+        if not reported:  # the run had already reached --steps: where it stands
+            emit({"input": str(run_dir), **result}, True)
+        return 0
+    best = "" if result["best_val_psnr"] is None else f", best validation PSNR {result['best_val_psnr']:.2f} dB"
+    click.echo(f"{run_dir}: step {result['step']}, loss {result.get('loss', float('nan')):.3f}{best} "
+               f"(export with `visiontk sr export {run_dir} -o NAME.weights.h5`)")
     return 0
 
 
@@ -235,13 +246,13 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
     """
     from visiontk.sr.export import export
 
-    result = export(run_dir, output, which, eval_dir, overwrite)
+    result = export(run_dir, output, overwrite, which=which, eval_dir=eval_dir)
     scores = f", Set5 {result['psnr']:.2f} dB / {result['ssim']:.4f}" if result["psnr"] is not None else ""
     if Path(output).name == f"edsr-x{result['scale']}.weights.h5":
-        where = f"put this line in the sr section of visiontk/weights/catalog.py (replacing the " \
+        where = f"put this line in the sr section of visiontk/sr/catalog.py (replacing the " \
                 f"x{result['scale']} one): {result['catalog_line']}"
     else:  # another model (e.g. edsr-x4-real): its own entry in the catalog
-        where = f"register it in visiontk/weights/catalog.py with sha256 {result['sha256']}, size {result['size']}"
+        where = f"register it in visiontk/sr/catalog.py with sha256 {result['sha256']}, size {result['size']}"
     emit(result, as_json, f"{result['output']} (x{result['scale']}, step {result['step']}{scores}); card "
                           f"{result['card']}\n{where}")
     return 0

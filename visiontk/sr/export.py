@@ -3,29 +3,34 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 import shutil
+import tempfile
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from visiontk import training
 from visiontk.errors import BadInputError
 from visiontk.imageio import atomic_output, check_output
+from visiontk.sr.training import BEST, build_model, stored_config
 
 
-def run_summary(run_dir: Path, which: str = "best") -> dict:
-    """What a run did: its settings, steps, training time and the validation PSNR of the exported weights."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "run.json"
-    if not config_path.is_file():
-        raise BadInputError(f"{run_dir}: not a visiontk sr run folder (no run.json)")
-    config = json.loads(config_path.read_text())
-    rows = list(csv.DictReader(open(run_dir / "log.csv"))) if (run_dir / "log.csv").is_file() else []
-    validated = [r for r in rows if r["val_psnr"]]
+def run_summary(run_dir: Path, step: int | None = None) -> dict:
+    """What a run did: its settings, steps and training time, and the validation PSNR of the weights
+    exported: those of `step`, or (None) the best-validated ones."""
+    config = stored_config(Path(run_dir))
+    if config is None:
+        raise BadInputError(f"{run_dir}: not an `sr train` run (no {training.CONFIG})")
+    metrics = Path(run_dir) / training.METRICS
+    rows = list(csv.DictReader(metrics.open(newline=""))) if metrics.is_file() else []
+    validated = [r for r in rows if r.get("val_psnr")]
     last = rows[-1] if rows else {"step": "0", "seconds": "0"}
-    chosen = max(validated, key=lambda r: float(r["val_psnr"])) if which == "best" and validated else \
-        (validated[-1] if validated else last)
-    return {"config": config, "steps_total": int(last["step"]), "seconds_total": float(last["seconds"]),
+    if step is None:
+        chosen = max(validated, key=lambda r: float(r["val_psnr"])) if validated else last
+    else:
+        chosen = next((r for r in rows if int(r["step"]) == step), {"step": step, "seconds": last["seconds"]})
+    return {"config": asdict(config), "steps_total": int(last["step"]), "seconds_total": float(last["seconds"]),
             "step": int(chosen["step"]), "seconds": float(chosen["seconds"]),
             "val_psnr": float(chosen["val_psnr"]) if chosen.get("val_psnr") else None,
             "learning_rates": learning_rate_history(rows)}
@@ -44,34 +49,37 @@ def learning_rate_history(rows: list[dict]) -> str:
     return ", ".join(f"{rate:g} for steps {first}-{last}" for rate, first, last in segments)
 
 
-def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_dir: str | Path | None = None,
-           overwrite: bool = False) -> dict:
-    """Copy a run's `best` (by validation PSNR) or `latest` weights to `output` and write the model card
-    beside it (`edsr-x2.weights.h5` -> `edsr-x2.md`), with Set5-style scores measured on `eval_dir`."""
-    from visiontk.sr.evaluate import evaluate
+def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, which: str = "best",
+           eval_dir: str | Path | None = None) -> dict:
+    """Write a run's `best` (by validation PSNR) or `latest` (last checkpoint's) weights to `output` and the
+    model card beside it (`edsr-x2.weights.h5` -> `edsr-x2.md`), with Set5-style scores measured on
+    `eval_dir`."""
     from visiontk.sr.edsr_files import weights_scale
+    from visiontk.sr.evaluate import evaluate
 
     run_dir, output = Path(run_dir), Path(output)
     if which not in ("best", "latest"):
         raise BadInputError(f"--which {which}: use best or latest")
-    source = run_dir / f"{which}.weights.h5"
-    if not source.is_file():
-        raise BadInputError(f"{source}: not found (has the run reached its first checkpoint?)")
     if not output.name.endswith(".weights.h5"):
         raise BadInputError(f"{output}: the weights file name must end in .weights.h5")
     check_output(output, overwrite)
-    summary = run_summary(run_dir, which)
-    if which == "latest":
-        summary["step"], summary["seconds"] = summary["steps_total"], summary["seconds_total"]
-    scale = weights_scale(source)
-    scores = evaluate(eval_dir, scale, model=source) if eval_dir else None
-    if scores and summary["config"].get("degradation") == "real":
-        from visiontk.sr.degrade import TEST_DEGRADATIONS
+    with tempfile.TemporaryDirectory(prefix="visiontk-export-") as scratch:
+        if which == "best":
+            source, summary = run_dir / BEST, run_summary(run_dir)
+            if not source.is_file():
+                raise BadInputError(f"{source}: not found (has the run reached its first validation?)")
+        else:
+            source = Path(scratch) / "latest.weights.h5"
+            summary = run_summary(run_dir, _checkpoint_weights(run_dir, source))
+        scale = weights_scale(source)
+        scores = evaluate(eval_dir, scale, model=source) if eval_dir else None
+        if scores and summary["config"].get("degradation") == "real":
+            from visiontk.sr.degrade import TEST_DEGRADATIONS
 
-        scores["degraded"] = {name: evaluate(eval_dir, scale, model=source, degradation=name)
-                              for name in TEST_DEGRADATIONS}
-    with atomic_output(output, overwrite) as tmp:
-        shutil.copyfile(source, tmp)
+            scores["degraded"] = {name: evaluate(eval_dir, scale, model=source, degradation=name)
+                                  for name in TEST_DEGRADATIONS}
+        with atomic_output(output, overwrite) as tmp:
+            shutil.copyfile(source, tmp)
     card = output.with_name(output.name[:-len(".weights.h5")] + ".md")
     sha256 = hashlib.sha256(output.read_bytes()).hexdigest()
     size = output.stat().st_size
@@ -83,6 +91,19 @@ def export(run_dir: str | Path, output: str | Path, which: str = "best", eval_di
             # the entry to put in the `# ---- sr ----` section of visiontk/sr/catalog.py
             "catalog_line": f'({scale}, "{sha256}", {size}),',
             "psnr": scores["mean"]["psnr"] if scores else None, "ssim": scores["mean"]["ssim"] if scores else None}
+
+
+def _checkpoint_weights(run_dir: Path, path: Path) -> int:
+    """Write the model of the run's last checkpoint to `path`; returns the checkpoint's step."""
+    from visiontk.runtime import tensorflow
+
+    tensorflow()
+    model = build_model(stored_config(run_dir))
+    step = training.Checkpoints(run_dir, model=model).restore()
+    if step == 0:
+        raise BadInputError(f"{run_dir}: no checkpoint to export yet")
+    training.save_weights(model, path)
+    return step
 
 
 def model_card(filename: str, scale: int, summary: dict, scores: dict | None, eval_dir, sha256: str,
@@ -98,8 +119,6 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
     hours = summary["seconds"] / 3600
     real = config.get("degradation") == "real"
     if real:
-        from dataclasses import asdict
-
         from visiontk.sr.degrade import Degradation
 
         params = asdict(Degradation.from_dict(config.get("degradation_params") or {}))
@@ -115,7 +134,7 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"residual scaling {scaling}, trained by `visiontk sr train` on this project's CPU.",
         "",
         "## Training",
-        f"- Data: {', '.join(config['hr_dirs'])} (BSDS500 train+test, 400 photos, 481x321), "
+        f"- Data: {', '.join(config['data'])} (BSDS500 train+test, 400 photos, 481x321), "
         f"{config['val_images']} held out for validation"
         f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {lr_made}.",
         f"- {config['batch']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib
 import importlib.util
 import json
 import logging
@@ -53,7 +52,8 @@ class WeightSpec:
     pip_package: str | None = None     # importable package whose folder holds files[0] at pip_subpath
     pip_subpath: str = ""
     card: str | None = None            # model card, for weights we ship
-    importer: str | None = None        # "module:function(src, spec) -> Path" for files in another layout
+    # For files in another layout: importer(source, spec) -> the converted file (`models import`)
+    importer: Callable[[Path, "WeightSpec"], Path] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -85,7 +85,9 @@ def get_spec(name: str) -> WeightSpec:
 
 
 def _load_catalog() -> None:
-    importlib.import_module("visiontk.weights.catalog")
+    from visiontk.plugins import load_catalogs   # the tasks' weight sets (this package knows no task)
+
+    load_catalogs()
 
 
 # ---- where files live -------------------------------------------------------------------------------
@@ -322,8 +324,7 @@ def import_file(name: str, source: str | os.PathLike) -> Path:
         raise WeightsError(f"{source}: not a regular file (a folder, pipe or device); give the weights file")
     known = match(spec, source)
     if known is None and spec.importer:
-        module, func = spec.importer.split(":")
-        target = getattr(importlib.import_module(module), func)(source, spec)
+        target = spec.importer(source, spec)
         # The converted file's hash can't be in the catalog: record it, so it is verified like the others.
         write_atomic_bytes(_import_record(spec), f"{digest(target).sha256}  {target.name}\n".encode())
         return target

@@ -1,0 +1,99 @@
+"""The layout's rules, checked on the source: shared pieces know no task, and no module-level import
+cycle (a cycle makes what works depend on which module happens to be imported first)."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import visiontk
+
+PACKAGE = Path(visiontk.__file__).parent
+TASKS = ("style", "face", "gan", "sr", "cli", "serving")
+SHARED = ("backbones", "weights", "imageio", "videoio", "runtime", "training", "charts", "errors", "plugins")
+
+
+TASK_MODULE = re.compile(rf"visiontk\.({'|'.join(TASKS)})(\.\w+)*(:\w+)?")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each visiontk module -> the visiontk modules it imports at load time (top level, not in functions)."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("visiontk"):
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("visiontk"))
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def part_of(module: str) -> str:
+    """The top-level piece a module belongs to: visiontk.sr.data -> sr, visiontk.runtime -> runtime."""
+    return (module.split(".") + [""])[1]
+
+
+def test_shared_pieces_import_no_task():
+    offenders = [f"{name} imports {dep}" for name, deps in module_imports().items()
+                 if part_of(name) in SHARED for dep in deps if part_of(dep) in TASKS]
+    assert offenders == []
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    state: dict[str, int] = {}       # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            # A package's __init__ re-exporting its own submodules is not a cycle of the layout.
+            if node == dep.rsplit(".", 1)[0]:
+                continue
+            if state.get(dep) == 1:
+                cycles.append(path[path.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, path + [dep])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    return cycles
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}}) == [["a.x", "a.y", "a.z", "a.x"]]
+    assert find_cycles({"a": {"a.x"}, "a.x": {"a"}}) == []      # a package re-exporting its submodule
+
+
+def test_no_import_cycle():
+    assert find_cycles(module_imports()) == []
+
+
+def test_shared_pieces_name_no_task_module():
+    """Not even by a string (importlib.import_module("visiontk.sr...")): tasks plug in (visiontk.plugins)."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if part_of(module_name(path)) in SHARED:
+            offenders += [f"{module_name(path)}: {node.value}" for node in ast.walk(ast.parse(path.read_text()))
+                          if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                          and TASK_MODULE.fullmatch(node.value)]
+    assert offenders == []
+
+
+def test_every_task_registers_its_weights_through_the_plugin_group():
+    from visiontk import weights
+    from visiontk.plugins import load_catalogs
+
+    assert set(load_catalogs()) == {"backbones", "style", "face", "gan", "sr"}
+    tags = {tag for spec in weights.all_specs() for tag in spec.tags}
+    assert {"backbone", "style", "face", "gan", "sr"} <= tags
