@@ -51,8 +51,32 @@ def discs(tmp_path_factory) -> Path:
 
 
 def read_losses(run: Path) -> list[dict]:
-    with open(run / "losses.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
+    """metrics.csv without its `seconds` column (which differs from run to run)."""
+    with open(run / "metrics.csv", newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+
+
+def checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
+    """Every value of the run's last checkpoint (both networks, both optimisers, the step) except the
+    training time and the count of saves, which an interrupted run does not share with the others."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
+            if not key.startswith(("seconds", "save_counter", "_CHECKPOINTABLE"))}
+
+
+def assert_same_weights(run: Path, other: Path) -> None:
+    mine, theirs = checkpoint_arrays(run), checkpoint_arrays(other)
+    assert sorted(mine) == sorted(theirs) and any("optimizer" in key for key in mine)
+    assert all(np.array_equal(mine[key], theirs[key]) for key in mine), \
+        [key for key in mine if not np.array_equal(mine[key], theirs[key])]
+
+
+def tiny_config(**changes):
+    from visiontk.gan import TrainConfig
+
+    return TrainConfig(**{"epochs": 2, "batch_size": 32, "log_every": 1, "width": 16, "seed": 5, **changes})
 
 
 # ---- data -----------------------------------------------------------------------------------------------
@@ -132,7 +156,7 @@ def test_dcgan_depth_follows_image_size(size, channels):
     assert generator.layers[-1].name == "output_tanh" and generator.layers[-2].name == "output_deconv"
 
 
-# ---- training -------------------------------------------------------------------------------------------
+# ---- training ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, discs) -> Path:
@@ -144,64 +168,104 @@ def trained_run(tmp_path_factory, discs) -> Path:
             "--batch-size", "32", "--log-every", "1", "--width", "16", "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [e["event"] for e in events] == ["epoch", "epoch", "done"]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4, 5, 6]   # 96 images / 32, two epochs
+    assert all(row["input"] == str(run) and row["ok"] for row in rows)
     return run
 
 
-def test_training_writes_checkpoint_samples_losses_and_curve(trained_run):
-    for name in ("config.json", "checkpoint.npz", "generator.weights.h5", "generator.json", "epochs.csv",
-                 "samples/epoch-001.png", "samples/epoch-002.png", "loss_curve.png"):
+def test_training_writes_the_run_folder(trained_run):
+    for name in ("config.json", "metrics.csv", "checkpoints/checkpoint", "samples/epoch-001.png",
+                 "samples/epoch-002.png", "curves.png"):
         assert (trained_run / name).is_file(), name
+    assert not (trained_run / "losses.csv").exists() and not (trained_run / "checkpoint.npz").exists()
     rows = read_losses(trained_run)
-    assert len(rows) == 6 and [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # 96 images / 32
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert all(np.isfinite(float(r["d_loss"])) and float(r["d_loss"]) > 0 for r in rows)
+    assert all(0 < float(r["d_real"]) < 1 and 0 < float(r["d_fake"]) < 1 for r in rows)
     sheet = Image.open(trained_run / "samples" / "epoch-002.png")
     assert sheet.mode == "RGB" and sheet.size[0] > 8 * 28
     assert np.asarray(sheet).std() > 1  # not a blank sheet
-    assert Image.open(trained_run / "loss_curve.png").size == (800, 400)
+    assert Image.open(trained_run / "curves.png").format == "PNG"
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["seed"] == 5 and config["epochs"] == 2 and config["channels"] == 3
 
 
-def test_resume_continues_exactly(tmp_path, discs, trained_run):
+def test_ctrl_c_mid_epoch_then_the_same_command_ends_with_identical_weights(tmp_path, discs, trained_run,
+                                                                           monkeypatch):
     from visiontk import gan
-
-    gan.train(discs, tmp_path / "run", epochs=1, batch_size=32, log_every=1, width=16, seed=5)
-    assert len(read_losses(tmp_path / "run")) == 3
-    gan.train(None, tmp_path / "run", epochs=2, resume=True)
-    assert read_losses(tmp_path / "run") == read_losses(trained_run)
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["epochs"] == 2
-    assert config["extra"]["resumed"] == [{"at_epoch": 1, "epochs_before": 1, "epochs": 2}]
-
-
-def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(tmp_path, discs, trained_run, monkeypatch):
-    from visiontk import gan
-    from visiontk.gan.training import Trainer
+    from visiontk.gan.training import _Networks
 
     calls = {"n": 0}
-    split = Trainer._split
+    step = _Networks.step
 
-    def split_then_interrupt(self, array):
+    def step_then_interrupt(self, real, noise):
         calls["n"] += 1
-        if calls["n"] == 8:  # during step 4 (two arrays per step): a Ctrl-C arrives
+        if calls["n"] == 4:  # during step 4 of 6 (epoch 2): a Ctrl-C arrives
             os.kill(os.getpid(), signal.SIGINT)
-        return split(self, array)
+        return step(self, real, noise)
 
-    monkeypatch.setattr(Trainer, "_split", split_then_interrupt)
+    monkeypatch.setattr(_Networks, "step", step_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        gan.train(discs, tmp_path / "run", epochs=2, batch_size=32, log_every=1, width=16, seed=5)
-    monkeypatch.setattr(Trainer, "_split", split)
-    saved = np.load(tmp_path / "run" / "checkpoint.npz")
-    assert list(saved["progress"]) == [1, 1, 4]  # epoch 2 step 2 is next
-    gan.train(None, tmp_path / "run", epochs=2, resume=True)
+        gan.train([discs], tmp_path / "run", tiny_config())
+    monkeypatch.setattr(_Networks, "step", step)
+    assert (tmp_path / "run" / "checkpoints" / "ckpt-4.index").is_file()   # saved after the step
+    assert [int(r["step"]) for r in read_losses(tmp_path / "run")] == [1, 2, 3, 4]
+    last = gan.train([discs], tmp_path / "run", tiny_config())
+    assert last["step"] == 6
+    assert_same_weights(tmp_path / "run", trained_run)
     assert read_losses(tmp_path / "run") == read_losses(trained_run)
 
 
-def test_new_run_refuses_an_existing_run(trained_run, discs):
+def test_more_epochs_on_the_run_continues_it_exactly(tmp_path, discs, trained_run, run_cli):
     from visiontk import gan
 
-    with pytest.raises(BadInputError, match="--resume"):
-        gan.train(discs, trained_run, epochs=1)
+    gan.train([discs], tmp_path / "run", tiny_config(epochs=1))
+    assert len(read_losses(tmp_path / "run")) == 3
+    # The older form, --resume RUN without DATA, is the same command.
+    result = run_cli("--seed", "5", "gan", "train", "--resume", tmp_path / "run", "--epochs", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "step 6" in result.stdout
+    assert read_losses(tmp_path / "run") == read_losses(trained_run)
+    assert_same_weights(tmp_path / "run", trained_run)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 2
+
+
+def test_resume_refuses_settings_that_cannot_change(trained_run, discs, run_cli):
+    before = (trained_run / "config.json").read_text()
+    result = run_cli("gan", "train", discs, "--out", trained_run, "--width", "8")
+    assert result.exit_code != 0 and "width (the run has 16)" in result.stderr
+    result = run_cli("--seed", "6", "gan", "train", discs, "--out", trained_run)
+    assert result.exit_code != 0 and "seed (the run has 5)" in result.stderr
+    assert (trained_run / "config.json").read_text() == before
+    assert [int(r["step"]) for r in read_losses(trained_run)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_of_an_older_visiontk_is_refused(tmp_path, discs, run_cli):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text("{}")
+    (tmp_path / "old" / "checkpoint.npz").write_bytes(b"")
+    result = run_cli("gan", "train", discs, "--out", tmp_path / "old")
+    assert result.exit_code == 3 and "older visiontk" in result.stderr and "new run folder" in result.stderr
+
+
+def test_export_writes_the_runs_generator(trained_run, tmp_path, run_cli):
+    result = run_cli("gan", "export", trained_run, "-o", tmp_path / "mine.weights.h5", "--json")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["weights"] == str(tmp_path / "mine.weights.h5") and record["ok"]
+    config = json.loads((tmp_path / "mine.json").read_text())
+    assert config["channels"] == 3 and config["width"] == 16 and config["step"] == 6
+    # The older form, DESTINATION as an argument, still works; an existing file needs --overwrite.
+    assert run_cli("gan", "export", trained_run, tmp_path / "mine.weights.h5").exit_code == 3
+    assert run_cli("gan", "export", trained_run, tmp_path / "old.weights.h5").exit_code == 0
+    sheets = []
+    for model in (trained_run, tmp_path / "mine.weights.h5", tmp_path / "old.weights.h5"):
+        sheets.append(tmp_path / f"sheet{len(sheets)}.png")
+        result = run_cli("gan", "generate", "--model", model, "-n", "4", "--seed", "2", "--grid", sheets[-1])
+        assert result.exit_code == 0, result.stderr
+    assert sheets[0].read_bytes() == sheets[1].read_bytes() == sheets[2].read_bytes()
+    assert run_cli("gan", "export", trained_run).exit_code == 2
 
 
 def test_four_channel_training_and_generation(tmp_path, run_cli):
@@ -210,7 +274,7 @@ def test_four_channel_training_and_generation(tmp_path, run_cli):
     result = run_cli("gan", "train", images, "--masks", tmp_path / "masks", "--out", run,
                      "--image-size", "32", "--epochs", "1", "--batch-size", "32", "--width", "8")
     assert result.exit_code == 0, result.stderr
-    assert json.loads((run / "generator.json").read_text())["channels"] == 4
+    assert json.loads((run / "config.json").read_text())["channels"] == 4
     assert (run / "samples" / "epoch-001-mask.png").is_file()
 
     result = run_cli("gan", "generate", "--model", run, "-n", "4", "--grid", tmp_path / "grid.png",
@@ -234,8 +298,8 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path, discs):
     import sys
 
     code = ("import sys; from visiontk import gan, runtime; runtime.configure(cpu_devices=2); "
-            "gan.train(sys.argv[1], sys.argv[2], epochs=1, batch_size=32, log_every=1, width=8, seed=2, "
-            "strategy='mirrored', limit=64)")
+            "gan.train([sys.argv[1]], sys.argv[2], gan.TrainConfig(epochs=1, batch_size=32, log_every=1, "
+            "width=8, seed=2, strategy='mirrored', limit=64))")
     done = subprocess.run([sys.executable, "-c", code, str(discs), str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

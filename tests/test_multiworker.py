@@ -149,18 +149,20 @@ def test_gan_train_on_two_workers(tiny_photos, tmp_path):
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     run, epochs = tmp_path / "run", 30
+    steps = 2 * epochs        # 10 photos, global batch 4: 2 steps per epoch
     single = start(driver, tmp_path / "single.npz", GAN_GENERATOR,
                    gan_args(tiny_photos, tmp_path / "single", epochs, "default"), {})
     workers = start_cluster(driver, tmp_path, "killed", GAN_GENERATOR,
                             gan_args(tiny_photos, run, epochs, "multiworker"))
-    kill_after(workers, run / "checkpoint.npz")
-    with np.load(run / "checkpoint.npz") as saved:
-        assert 1 <= saved["progress"][0] < epochs        # killed part-way
+    kill_after(workers, run / "checkpoints" / "checkpoint")
+    saved = [int(p.name.split("-")[1].split(".")[0]) for p in (run / "checkpoints").glob("ckpt-*.index")]
+    assert 2 <= max(saved) < steps        # killed part-way
+    # The same command again (here in its older form, --resume RUN) resumes from the chief's checkpoint.
     resume = ["--seed", "1", "gan", "train", "--resume", str(run), "--json"]
     workers = start_cluster(driver, tmp_path, "resumed", GAN_GENERATOR, resume)
     finish(single)
     results = [finish(w) for w in workers]
-    assert results[0]["epochs_done"] == results[1]["epochs_done"] == epochs
+    assert results[0]["step"] == results[1]["step"] == steps
     assert results[0]["d_loss"] == results[1]["d_loss"] and np.isfinite(results[0]["d_loss"])
 
     chief, other = load(tmp_path / "resumed-worker0.npz"), load(tmp_path / "resumed-worker1.npz")
@@ -168,10 +170,12 @@ def test_gan_train_on_two_workers(tiny_photos, tmp_path):
     # Synchronized batch norm: two replicas of 2 images train what one replica of 4 does.
     alone = load(tmp_path / "single.npz")
     assert all(np.allclose(a, b, rtol=1e-3, atol=1e-4) for a, b in zip(chief, alone))
-    rows = (run / "losses.csv").read_text().splitlines()[1:]
-    assert [int(r.split(",")[1]) for r in rows] == list(range(1, 2 * epochs + 1))   # each step once
-    epochs_rows = (run / "epochs.csv").read_text().splitlines()[1:]
-    assert [int(r.split(",")[0]) for r in epochs_rows] == list(range(1, epochs + 1))
+    # Only the chief wrote: each step's row once, the run's files and nothing else.
+    rows = (run / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, steps + 1))
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "curves.png", "metrics.csv",
+                                                     "samples"]
+    assert json.loads((run / "config.json").read_text())["strategy"] == "multiworker"
 
 
 def test_gan_multiworker_needs_a_seed(run_cli, tiny_photos, tmp_path, monkeypatch):

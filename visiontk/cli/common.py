@@ -12,7 +12,7 @@ import numpy as np
 from visiontk.errors import (BadInputError, BatchFailedError, VisiontkError, from_memory_error,
                              from_os_error)
 from visiontk.imageio import WRITE_FORMATS, expand_inputs
-from visiontk.runtime import GracefulStop
+from visiontk.runtime import STRATEGIES, GracefulStop
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print results as JSON, one object per line.")
@@ -24,7 +24,7 @@ skip_existing_option = click.option("--skip-existing", is_flag=True,
 crf_option = click.option("--crf", type=click.IntRange(0, 63), default=None,
                           help="Quality of video outputs (constant rate factor): lower is better and bigger "
                                "[default: 18 for H.264 .mp4/.mov/.mkv, 31 for VP9 .webm].")
-strategy_option = click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]),
+strategy_option = click.option("--strategy", type=click.Choice(STRATEGIES),
                                default="default", show_default=True,
                                help="tf.distribute strategy for training.")
 inputs_argument = click.argument("inputs", nargs=-1, required=True)

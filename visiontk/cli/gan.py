@@ -5,8 +5,11 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, bounded_int, emit, json_option,
-                                 overwrite_option, strategy_option)
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int, emit, json_option,
+                                 overwrite_option, progress_reporter, strategy_option, training_settings)
+from visiontk.gan.training import TrainConfig
+
+DEFAULTS = TrainConfig()
 
 # Kept in step with visiontk.gan.generate (not imported from there: it would load TensorFlow for --help).
 MAX_IMAGES = 100_000
@@ -19,50 +22,59 @@ def command() -> None:
 
 
 @command.command("train")
-@click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "-o", type=click.Path(path_type=Path),
-              help="Run folder for checkpoints, samples, losses.")
-@click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in this folder exactly.")
-@click.option("--image-size", type=click.Choice(["28", "32", "64"]), default="28", show_default=True,
-              help="Side of the generated images (the networks' depth follows it).")
+@click.argument("data", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", "-o", "run_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="The run folder (created; run the same command again to resume).")
+@click.option("--resume", type=click.Path(path_type=Path, file_okay=False), hidden=True,
+              help="The same as --out RUN (DATA may then be left out).")
+@click.option("--image-size", type=click.Choice(["28", "32", "64"]), default=str(DEFAULTS.image_size),
+              show_default=True, help="Side of the generated images (the networks' depth follows it).")
 @click.option("--masks", type=click.Path(path_type=Path, file_okay=False),
               help="Folder of segmentation masks named like the images: added as a 4th channel.")
-@click.option("--epochs", type=NON_NEGATIVE_INT, default=None, help="Epochs to train in all.  [default: 25]")
-@click.option("--batch-size", type=bounded_int(1, 65536), default=128, show_default=True)
-@click.option("--latent-dim", type=bounded_int(1, 4096), default=100, show_default=True)
-@click.option("--width", type=bounded_int(1, 1024), default=64, show_default=True,
+@click.option("--epochs", type=POSITIVE_INT, default=DEFAULTS.epochs, show_default=True,
+              help="Epochs to train in all (may change on resume).")
+@click.option("--batch-size", type=bounded_int(1, 65536), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--latent-dim", type=bounded_int(1, 4096), default=DEFAULTS.latent_dim, show_default=True)
+@click.option("--width", type=bounded_int(1, 1024), default=DEFAULTS.width, show_default=True,
               help="Filters of the widest-resolution layer.")
-@click.option("--log-every", type=POSITIVE_INT, default=20, show_default=True, help="Steps per row of losses.csv.")
+@click.option("--lr", "learning_rate", type=POSITIVE_FLOAT, default=DEFAULTS.learning_rate, show_default=True,
+              help="Adam's learning rate, of both networks (may change on resume).")
+@click.option("--log-every", type=POSITIVE_INT, default=DEFAULTS.log_every, show_default=True,
+              help="Steps per row of metrics.csv.")
 @click.option("--limit", type=POSITIVE_INT, help="Use only the first N images (for a quick trial).")
 @strategy_option
 @json_option
-def train_command(data, out, resume, image_size, masks, epochs, batch_size, latent_dim, width, log_every,
-                  limit, strategy, as_json) -> int:
-    """Train a DCGAN on DATA: a folder of images (recursive), an IDX file (MNIST layout, .gz or not) or
-    an .npz. Each epoch writes a checkpoint, a sample sheet, losses.csv and loss_curve.png into the run
-    folder; Ctrl-C saves a checkpoint too, and --resume RUN_DIR continues exactly.
+@click.pass_context
+def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, resume: Path | None,
+                  as_json: bool, **settings) -> int:
+    """Train a DCGAN on DATA: folders of images (recursive), IDX files (MNIST layout, .gz or not) or
+    .npz files. Losses go to RUN/metrics.csv and RUN/curves.png; each epoch writes a checkpoint
+    (RUN/checkpoints) and a sample sheet from fixed noise (RUN/samples). Ctrl-C or SIGTERM saves; the
+    same command resumes exactly (--epochs, --lr, --log-every and --strategy may change on resume, the
+    rest may not).
 
     \b
     Example:
-      visiontk gan train /usr/share/datasets/fashion-mnist --out runs/fmnist --epochs 20
+      visiontk --seed 0 gan train /usr/share/datasets/fashion-mnist --out runs/fmnist --epochs 20
+      visiontk gan export runs/fmnist -o my-dcgan.weights.h5
     """
-    from visiontk import gan
     from visiontk.errors import BadInputError
+    from visiontk.gan import training
 
-    if resume is None and out is None:
-        raise BadInputError("give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one)")
-
-    def show(record: dict) -> None:
-        emit({"input": data, "event": "epoch", **record}, as_json,
-             f"epoch {record['epoch']}: d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
-             f"{record['images_per_second']:.0f} images/s")
-
-    summary = gan.train(data, resume or out, image_size=int(image_size), masks=masks,
-                        epochs=epochs if epochs is not None else (0 if resume else 25), batch_size=batch_size,
-                        latent_dim=latent_dim, width=width, strategy=strategy, log_every=log_every,
-                        limit=limit, resume=resume is not None, on_epoch=show)
-    emit({"input": data, "event": "done", **summary}, as_json,
-         f"trained {summary['epochs_done']} epochs into {summary['run']} (generator: {summary['generator']})")
+    if run_dir is not None and resume is not None and run_dir != resume:
+        raise BadInputError("--resume RUN is the same as --out RUN: give one run folder")
+    run_dir = run_dir or resume
+    if run_dir is None:
+        raise BadInputError("give the run folder: --out RUN (a new one, or a run to resume)")
+    settings, given = training_settings(ctx, settings)
+    settings["image_size"] = int(settings["image_size"])
+    config = training.TrainConfig(data=[str(d) for d in data], **settings)
+    last = training.train(list(data), run_dir, config, given=["data", *given] if data else given,
+                          on_progress=progress_reporter(run_dir, as_json))
+    if not as_json:
+        click.echo(f"{run_dir}: step {last['step']}, d_loss {last.get('d_loss', float('nan')):.3f}, "
+                   f"g_loss {last.get('g_loss', float('nan')):.3f} "
+                   f"(export with `visiontk gan export {run_dir} -o NAME.weights.h5`)")
     return 0
 
 
@@ -167,21 +179,29 @@ def score_command(images, model, count, reference, judge, splits, seed, as_json)
 
 @command.command("export")
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("destination", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("destination", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="The weights file to write (NAME.weights.h5; NAME.json is written beside it).")
 @overwrite_option
 @json_option
-def export_command(run_dir, destination, overwrite, as_json) -> int:
-    """Copy the latest generator of RUN_DIR to DESTINATION (NAME.weights.h5, plus NAME.json).
+def export_command(run_dir, destination, output, overwrite, as_json) -> int:
+    """Write the generator of RUN_DIR's last checkpoint to -o NAME.weights.h5, plus NAME.json, for
+    `gan generate --model NAME.weights.h5` (DESTINATION, the older form, is the same as -o).
 
     \b
     Example:
-      visiontk gan export runs/fmnist my-dcgan.weights.h5
+      visiontk gan export runs/fmnist -o my-dcgan.weights.h5
     """
     from visiontk import gan
+    from visiontk.errors import UsageError
+    from visiontk.gan.training import generator_config_path
 
-    result = gan.export(run_dir, destination, overwrite=overwrite)
-    emit({"input": run_dir, **result}, as_json,
-         f"{result['weights']} (sha256 {result['sha256']}, epoch {result['epochs']})")
+    if (destination is None) == (output is None):
+        raise UsageError("give the file to write once: -o NAME.weights.h5")
+    written = gan.export(run_dir, output or destination, overwrite=overwrite)
+    config = generator_config_path(written)
+    emit({"input": str(run_dir), "weights": str(written), "config": str(config)}, as_json,
+         f"{run_dir} -> {written} (and {config.name})")
     return 0
 
 

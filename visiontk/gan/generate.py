@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,16 @@ import numpy as np
 from visiontk import runtime
 from visiontk.errors import BadInputError, WeightsError
 from visiontk.gan.pictures import to_uint8, write_picture, write_sheet
-from visiontk.gan.training import GENERATOR_WEIGHTS, generator_config_path
+from visiontk.gan.training import generator_config_path, run_generator
 from visiontk.imageio import check_output
 
 log = logging.getLogger("visiontk")
 
 DEFAULT_MODEL = "dcgan-fashion-mnist"
-# How to rebuild the generators we ship (their weights come through the registry).
-SHIPPED = {"dcgan-fashion-mnist": {"image_size": 28, "channels": 1, "latent_dim": 100, "width": 64}}
+# The generators we ship: registry names, each rebuilt from the NAME.json shipped beside its weights.
+SHIPPED = ("dcgan-fashion-mnist",)
+# The generator a run folder of visiontk before the shared run layout holds (with generator.json).
+GENERATOR_WEIGHTS = "generator.weights.h5"
 
 
 @dataclass
@@ -48,6 +49,8 @@ def load_generator(model: str | Path | None = None) -> Generator:
     """A generator by shipped name (default: the Fashion-MNIST DCGAN), run folder or .weights.h5 file."""
     model = DEFAULT_MODEL if model is None else model
     weights, config = _locate(model)
+    if weights.is_dir():    # a `gan train` run: its last checkpoint
+        return Generator(str(model), *run_generator(weights)[:2])
     from visiontk.backbones.dcgan import dcgan_generator
 
     network = dcgan_generator(int(config["image_size"]), int(config["channels"]), int(config["latent_dim"]),
@@ -62,28 +65,49 @@ def load_generator(model: str | Path | None = None) -> Generator:
 
 
 def _locate(model: str | Path) -> tuple[Path, dict]:
+    """(the weights file, or the run folder, of `model`; the configuration that rebuilds it)."""
     if str(model) in SHIPPED:
-        from visiontk.weights import resolve
+        from visiontk.weights import resolve, shipped_dir
 
-        return resolve(str(model)), SHIPPED[str(model)]
+        return resolve(str(model)), _read_config(shipped_dir() / f"{model}.json")
     path = Path(model)
+    if path.is_dir() and not (path / GENERATOR_WEIGHTS).is_file():
+        from visiontk.gan.training import run_config
+
+        return path, run_config(path).generator_config()
     if path.is_dir():
         path = path / GENERATOR_WEIGHTS
-        if not path.is_file():
-            raise BadInputError(f"{model}: no {GENERATOR_WEIGHTS} in this folder (a run writes it after its "
-                                "first epoch)")
     elif not path.is_file():
         raise BadInputError(f"{model}: no such model (give a run folder, a .weights.h5 file, or one of "
                             f"{', '.join(SHIPPED)})")
     elif not path.name.endswith(".weights.h5"):
         raise BadInputError(f"{model}: not a generator weights file (NAME.weights.h5, with NAME.json beside "
                             "it, as `gan export` writes)")
-    config_path = generator_config_path(path)
+    return path, _read_config(generator_config_path(path))
+
+
+def _read_config(path: Path) -> dict:
     try:
-        config = json.loads(config_path.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise BadInputError(f"{config_path}: generator configuration missing or unreadable ({exc})") from None
-    return path, config
+        raise BadInputError(f"{path}: generator configuration missing or unreadable ({exc})") from None
+
+
+def is_generator(path: Path) -> bool:
+    """Whether `path` is a generator: a `gan train` run folder (or one of an older visiontk), or a
+    NAME.weights.h5 file with NAME.json beside it."""
+    from visiontk import training
+    from visiontk.gan.training import run_config
+
+    if path.is_dir() and not (path / GENERATOR_WEIGHTS).exists():
+        try:
+            run_config(path)
+        except BadInputError:    # no run, or another task's
+            return False
+        return (path / training.CHECKPOINTS).is_dir()
+    weights = path / GENERATOR_WEIGHTS if path.is_dir() else path
+    return (weights.name.endswith(".weights.h5") and weights.is_file()
+            and generator_config_path(weights).is_file())
 
 
 def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
@@ -210,22 +234,3 @@ def interpolate(model: str | Path | None, seed_a: int, seed_b: int, *, steps: in
     written = write_sheet(output, images, columns=steps, overwrite=overwrite, scale=scale)
     return {"model": generator.name, "seeds": [seed_a, seed_b], "steps": steps,
             "written": [str(p) for p in written]}
-
-
-def export(run_dir: str | Path, destination: str | Path, overwrite: bool = False) -> dict:
-    """Copy a run's latest generator (weights + configuration) to `destination` (a .weights.h5 path)."""
-    from visiontk.imageio import atomic_output
-    from visiontk.weights.registry import digest
-
-    source, config = _locate(Path(run_dir))
-    destination = Path(destination)
-    if not destination.name.endswith(".weights.h5"):
-        raise BadInputError(f"{destination}: the exported file's name must end in .weights.h5")
-    with atomic_output(destination, overwrite) as tmp:
-        shutil.copyfile(source, tmp)
-    config_path = generator_config_path(destination)
-    with atomic_output(config_path, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-    found = digest(destination)
-    return {"weights": str(destination), "config": str(config_path), "sha256": found.sha256,
-            "size": found.size, "epochs": config.get("epochs")}

@@ -1,11 +1,10 @@
-"""Pictures people look at: sample sheets (image grids) and the loss curve, drawn with PIL."""
+"""Sample sheets: generated images as image grids, a mask channel as a separate picture beside them."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from visiontk.charts import grid
 from visiontk.imageio import write_image
@@ -44,51 +43,3 @@ def write_picture(path: str | Path, picture: Image.Image, mask: Image.Image | No
 
 def mask_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}-mask{path.suffix}")
-
-
-# ---- loss curve ---------------------------------------------------------------------------------------
-
-CURVE_COLOURS = {"d_loss": (31, 119, 180), "g_loss": (255, 127, 14)}
-
-
-def loss_curve(steps: list[int], series: dict[str, list[float]], epoch_steps: list[int], *,
-               size: tuple[int, int] = (800, 400), title: str = "DCGAN losses") -> Image.Image:
-    """A simple line chart: one line per series against the training step, epochs marked below."""
-    width, height = size
-    left, right, top, bottom = 60, 20, 30, 40
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    values = [v for vs in series.values() for v in vs if math.isfinite(v)]
-    if not steps or not values:
-        draw.text((left, top), "no losses yet", fill="black", font=font)
-        return image
-    low, high = min(0.0, min(values)), max(values) * 1.05 or 1.0
-    first, last = steps[0], max(steps[-1], steps[0] + 1)
-
-    def xy(step: float, value: float) -> tuple[float, float]:
-        x = left + (step - first) / (last - first) * (width - left - right)
-        y = top + (high - value) / (high - low) * (height - top - bottom)
-        return x, y
-
-    draw.rectangle([left, top, width - right, height - bottom], outline="black")
-    for tick in np.linspace(low, high, 5):
-        _, y = xy(first, tick)
-        draw.line([left - 4, y, left, y], fill="black")
-        draw.text((4, y - 6), f"{tick:.2f}", fill="black", font=font)
-    label_every = max(1, math.ceil(len(epoch_steps) / 10))
-    for epoch, step in enumerate(epoch_steps, 1):
-        x, _ = xy(step, low)
-        draw.line([x, top, x, height - bottom], fill=(225, 225, 225))
-        if epoch % label_every == 0 or epoch == len(epoch_steps):
-            draw.text((x - 6, height - bottom + 4), str(epoch), fill="black", font=font)
-    draw.text((width // 2 - 16, height - 16), "epoch", fill="black", font=font)
-    for index, (name, vals) in enumerate(series.items()):
-        colour = CURVE_COLOURS.get(name, (80, 160, 80))
-        points = [xy(s, v) for s, v in zip(steps, vals) if math.isfinite(v)]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=1)
-        draw.line([left + 10 + 120 * index, 15, left + 30 + 120 * index, 15], fill=colour, width=3)
-        draw.text((left + 35 + 120 * index, 9), name, fill="black", font=font)
-    draw.text((width - right - 8 * len(title), 9), title, fill="black", font=font)
-    return image

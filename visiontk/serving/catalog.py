@@ -112,11 +112,9 @@ def _generator(source: str) -> Exportable:
 
 
 def _claims_generator(path: Path) -> bool:
-    from visiontk.gan.generate import GENERATOR_WEIGHTS, generator_config_path
+    from visiontk.gan.generate import is_generator
 
-    weights = path / GENERATOR_WEIGHTS if path.is_dir() else path
-    return (weights.name.endswith(".weights.h5") and weights.is_file()
-            and generator_config_path(weights).is_file())
+    return is_generator(path)
 
 
 register(Deployable("DCGAN generator", ("dcgan-fashion-mnist",), _claims_generator, _generator))
