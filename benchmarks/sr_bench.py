@@ -187,7 +187,7 @@ def train_step_seconds(steps: int = 5) -> None:
     print("## Seconds per training step (EDSR-baseline x2, 16 patches of 48x48 LR)\n")
     for precision in ("float32", "mixed_bfloat16"):
         keras.mixed_precision.set_global_policy(precision)
-        config = TrainConfig(hr_dirs=[], scale=2)
+        config = TrainConfig(scale=2)
         pairs = data.load_pairs(paths, 2, config.patch)
         model = build_model(config)
         optimizer = keras.optimizers.Adam(1e-4)

@@ -150,57 +150,96 @@ def test_lr_maker_is_pil_bicubic():
     assert np.array_equal(lr, np.asarray(Image.fromarray(hr[:24, :30]).resize((10, 8), Image.BICUBIC)))
 
 
-def test_train_writes_checkpoints_and_resumes_exactly(set5, tmp_path):
+def tiny_run(steps: int, **settings):
+    """A few steps of a 2-block, 8-feature EDSR on Set5 (one image held out), validated every 2 steps."""
+    from visiontk.sr.training import TrainConfig
+
+    tiny = dict(scale=2, batch=2, patch=16, val_images=1, val_every=2, checkpoint_every=4, blocks=2, features=8)
+    return TrainConfig(steps=steps, **{**tiny, **settings})
+
+
+def exported_weights(run, tmp_path, name):
     from visiontk.backbones.edsr import EDSR
-    from visiontk.sr.training import TrainConfig, train
+    from visiontk.sr.export import export
 
-    def config(steps):
-        return TrainConfig(hr_dirs=[str(set5)], scale=2, steps=steps, batch=2, patch=16, val_images=1,
-                           val_every=2, checkpoint_every=2, blocks=2, features=8)
+    export(run, tmp_path / f"{name}.weights.h5", which="latest")
+    model = EDSR(2, 2, 8)
+    model.load_weights(tmp_path / f"{name}.weights.h5")
+    return model.get_weights()
 
-    straight = train(config(4), tmp_path / "a")
-    train(config(2), tmp_path / "b")
-    resumed = train(config(4), tmp_path / "b")
-    assert straight["step"] == resumed["step"] == 4
-    assert sorted(p.name for p in (tmp_path / "b" / "ckpt").glob("*.index")) == ["ckpt-2.index", "ckpt-4.index"]
-    weights = []
-    for run in ("a", "b"):
-        model = EDSR(2, 2, 8)
-        model.load_weights(tmp_path / run / "latest.weights.h5")
-        weights.append(model.get_weights())
-    for x, y in zip(*weights):
-        np.testing.assert_array_equal(x, y)
-    assert (tmp_path / "a" / "best.weights.h5").is_file() and (tmp_path / "a" / "log.csv").is_file()
+
+def metrics_rows(run):
+    import csv
+
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(run / "metrics.csv"))]
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_weights(set5, tmp_path):
+    import os
+    import signal
+
+    from visiontk.sr.training import train
+
+    straight = train([set5], tmp_path / "a", tiny_run(6))
+
+    def preempt(row):  # SIGTERM, as a preempted job gets it: the run saves after the current step
+        if row["step"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt):
+        train([set5], tmp_path / "b", tiny_run(6), on_progress=preempt)
+    # --checkpoint-every is 4: the checkpoint at step 2 is the one the stop saved.
+    assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").glob("*.index")) == ["ckpt-2.index"]
+    resumed = train([set5], tmp_path / "b", tiny_run(6))  # the same call again
+
+    assert resumed == {**straight, "seconds": resumed["seconds"]}
+    assert resumed["step"] == 6 and resumed["best_val_psnr"] >= resumed["val_psnr"]
+    assert metrics_rows(tmp_path / "a") == metrics_rows(tmp_path / "b")    # each step logged once
+    for x, y in zip(exported_weights(tmp_path / "a", tmp_path, "a"), exported_weights(tmp_path / "b", tmp_path, "b")):
+        assert np.array_equal(x, y)
+    assert (tmp_path / "a" / "best.weights.h5").read_bytes() == (tmp_path / "b" / "best.weights.h5").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["best.weights.h5", "checkpoints", "config.json",
+                                                                 "curves.png", "metrics.csv"]
     with Image.open(tmp_path / "a" / "curves.png") as curves:  # loss and validation PSNR, drawn
-        assert curves.size == (840, 260)
+        assert curves.format == "PNG" and curves.width > curves.height
 
 
 def test_resume_can_change_the_learning_rate_schedule_only(set5, tmp_path):
-    import csv
-    import json
-
     from visiontk.errors import VisiontkError
-    from visiontk.sr.training import TrainConfig, train
+    from visiontk.sr.training import train
 
-    def config(steps, halve_every):
-        return TrainConfig(hr_dirs=[str(set5)], scale=2, steps=steps, batch=2, patch=16, val_images=1,
-                           val_every=2, checkpoint_every=2, blocks=2, features=8, halve_every=halve_every)
-
-    train(config(2, 1000), tmp_path)
-    train(config(4, 1), tmp_path)  # not asked to reschedule: the run keeps halving every 1000 steps
-    train(config(6, 1), tmp_path, reschedule=("steps", "halve_every"))
-    rates = {int(r["step"]): float(r["learning_rate"]) for r in csv.DictReader(open(tmp_path / "log.csv"))}
+    train([set5], tmp_path, tiny_run(2, halve_every=1000))
+    train([set5], tmp_path, tiny_run(4, halve_every=1), given=["steps"])  # the run keeps halving every 1000
+    train([set5], tmp_path, tiny_run(6, halve_every=1), given=["steps", "halve_every"])
+    rates = {int(r["step"]): float(r["learning_rate"]) for r in metrics_rows(tmp_path)}
     assert rates[4] == pytest.approx(1e-4) and rates[6] == pytest.approx(1e-4 / 2 ** 5, rel=0.01)
-    assert json.loads((tmp_path / "run.json").read_text())["halve_every"] == 1
-    with pytest.raises(VisiontkError, match="fixed when a run starts"):
-        train(config(8, 1), tmp_path, reschedule=("batch",))
+    assert json.loads((tmp_path / "config.json").read_text())["halve_every"] == 1
+    with pytest.raises(VisiontkError, match="can't change on resume: batch"):
+        train([set5], tmp_path, tiny_run(8, batch=4), given=["steps", "batch"])
+
+
+def test_train_refuses_runs_of_the_older_layout_and_of_other_tasks(set5, tmp_path, run_cli):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "run.json").write_text("{}")
+    (old / "log.csv").write_text("step,loss\n")
+    for args in (("sr", "train", set5, "--out", old), ("sr", "export", old, "-o", tmp_path / "x.weights.h5")):
+        result = run_cli(*args)
+        assert result.exit_code == 3 and "older visiontk" in result.output, result.output
+    assert sorted(p.name for p in old.iterdir()) == ["log.csv", "run.json"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"style": "starry.jpg", "steps": 10}))
+    result = run_cli("sr", "train", set5, "--out", other)
+    assert result.exit_code == 3 and "not an `sr train` run" in result.output
+    assert json.loads((other / "config.json").read_text()) == {"style": "starry.jpg", "steps": 10}
 
 
 def test_warm_start_copies_the_body(tiny_weights, set5, tmp_path):
     from visiontk.backbones.edsr import EDSR, body_layer_count, weighted_layers
     from visiontk.sr.training import TrainConfig, warm_start
 
-    config = TrainConfig(hr_dirs=[str(set5)], scale=4, blocks=2, features=8)
+    config = TrainConfig(data=[str(set5)], scale=4, blocks=2, features=8)
     model = EDSR(4, 2, 8)
     warm_start(model, tiny_weights[2], config)
     source = EDSR(2, 2, 8)
@@ -279,6 +318,8 @@ def test_train_cli_mirrored_then_export_with_card(set5, tmp_path, run_cli):
     assert result.exit_code == 0, result.stderr  # resumed, learning rate now halved every 2 steps
     result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--json")
     assert json.loads(result.stdout)["step"] == 4  # no --steps: the run's own total, not the default
+    result = run_cli("--seed", "1", "sr", "train", set5, "--out", run)
+    assert result.exit_code == 1 and "seed (the run has 0)" in result.output  # the global --seed is the run's
     out = tmp_path / "models" / "edsr-x2.weights.h5"
     result = run_cli("sr", "export", run, "-o", out, "--eval-dir", set5 / "bird.png", "--json")
     assert result.exit_code == 0, result.stderr

@@ -79,25 +79,27 @@ def test_real_training_resumes_exactly_and_validates_on_degraded_images(set5, tm
 
     from visiontk.backbones.edsr import EDSR
     from visiontk.sr import data
+    from visiontk.sr.export import export
     from visiontk.sr.training import TrainConfig, degradation_of, train
 
     def config(steps):
-        return TrainConfig(hr_dirs=[str(set5)], scale=2, steps=steps, batch=2, patch=16, val_images=1,
-                           val_every=2, checkpoint_every=2, blocks=2, features=8, degradation="real")
+        return TrainConfig(scale=2, steps=steps, batch=2, patch=16, val_images=1, val_every=2,
+                           checkpoint_every=2, blocks=2, features=8, degradation="real")
 
-    straight = train(config(4), tmp_path / "a")
-    train(config(2), tmp_path / "b")
-    resumed = train(config(4), tmp_path / "b")
+    straight = train([set5], tmp_path / "a", config(4))
+    train([set5], tmp_path / "b", config(2))
+    resumed = train([set5], tmp_path / "b", config(4), given=["steps"])
     assert straight["step"] == resumed["step"] == 4
     assert straight["best_val_psnr"] == resumed["best_val_psnr"]
     weights = []
     for run in ("a", "b"):
+        export(tmp_path / run, tmp_path / f"{run}.weights.h5", which="latest")
         model = EDSR(2, 2, 8)
-        model.load_weights(tmp_path / run / "latest.weights.h5")
+        model.load_weights(tmp_path / f"{run}.weights.h5")
         weights.append(model.get_weights())
     for x, y in zip(*weights):
         np.testing.assert_array_equal(x, y)
-    assert json.loads((tmp_path / "a" / "run.json").read_text())["degradation"] == "real"
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["degradation"] == "real"
 
     # The LR patches really are degraded (not the bicubic ones), and patches stay aligned with HR.
     pairs = data.load_pairs(data.find_images([set5]), 2, min_lr_size=24)
@@ -151,10 +153,10 @@ def test_export_of_a_real_run_cards_its_degradation_and_real_scores(set5, tmp_pa
     from visiontk.sr.export import export
     from visiontk.sr.training import TrainConfig, train
 
-    config = TrainConfig(hr_dirs=[str(set5)], scale=2, steps=2, batch=2, patch=16, val_images=1, val_every=2,
+    config = TrainConfig(scale=2, steps=2, batch=2, patch=16, val_images=1, val_every=2,
                          checkpoint_every=2, blocks=2, features=8, degradation="real",
                          degradation_params={"jpeg_quality": [40, 60]})
-    train(config, tmp_path / "run")
+    train([set5], tmp_path / "run", config)
     result = export(tmp_path / "run", tmp_path / "tiny-real.weights.h5", eval_dir=set5)
     card = (tmp_path / "tiny-real.md").read_text()
     assert "for real-world photos" in card and "jpeg_quality (40, 60)" in card

@@ -3,7 +3,7 @@
     >>> from visiontk import sr
     >>> sr.upscale("photo.png", "photo_x4.png", scale=4)
     >>> sr.evaluate("Set5/", scale=2)["mean"]["psnr"]
-    >>> sr.train(sr.TrainConfig(hr_dirs=["bsds500/train"], scale=2), "runs/x2")
+    >>> sr.train(["bsds500/train"], "runs/x2", sr.TrainConfig(scale=2, steps=1000))   # again: resumes
     >>> sr.export("runs/x2", "mine-x2.weights.h5")
 """
 from __future__ import annotations

@@ -1,37 +1,44 @@
 """Training EDSR: L1 loss on random LR/HR patches, Adam with the learning rate halved every
-`halve_every` steps, a validation PSNR on held-out images, checkpoints and exact resume.
+`halve_every` steps, a validation PSNR on held-out images, and exact resume.
 
-A run folder holds `run.json` (the settings, fixed at the first start), `ckpt/` (model, optimizer, step,
-training seconds), `log.csv`, and `best.weights.h5` (the weights with the best validation PSNR).
-Running `train` again on the same folder resumes where the last checkpoint left off, drawing exactly
-the batches the uninterrupted run would have drawn (see `visiontk.sr.data`).
+The run folder is the one every visiontk trainer writes (visiontk.training): config.json, metrics.csv
+(loss and learning rate, plus `val_psnr` on the rows of validated steps), checkpoints/ (model, optimizer,
+step, training seconds and the best validation PSNR so far) and curves.png; plus best.weights.h5, the
+weights with the best validation PSNR (for `--init-from` and `sr export`). Running `train` again on the
+same folder resumes from the last checkpoint, drawing exactly the patches the uninterrupted run would
+have drawn: the sampler is keyed by (seed, sample number) (see visiontk.sr.data).
 """
 from __future__ import annotations
 
-import csv
-import json
 import logging
+import math
+import shutil
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from visiontk.errors import BadInputError, VisiontkError
-from visiontk.runtime import GracefulStop, is_chief, progress, tensorflow, training_strategy
-from visiontk.sr import data
-from visiontk.sr.curves import draw_curves
+from visiontk import training
+from visiontk.errors import BadInputError
+from visiontk.runtime import is_chief, keras_policy, tensorflow, training_strategy
+from visiontk.sr.data import DEGRADE_MARGIN, find_images, load_pairs, patch_dataset, split_validation
 from visiontk.sr.degrade import Degradation
 from visiontk.sr.metrics import y_psnr_ssim
 
 log = logging.getLogger("visiontk.sr")
 
+BEST = "best.weights.h5"    # in the run folder: the weights with the best validation PSNR
+OLD_LAYOUT = "run.json"     # the settings file of sr runs made before the shared run folder
+
 
 @dataclass
 class TrainConfig:
-    hr_dirs: list[str]
+    """The settings of an EDSR training run (stored in RUN/config.json)."""
+
+    data: list[str] = field(default_factory=list)  # folders or files of HR photos
     scale: int = 2
     steps: int = 300_000
     batch: int = 16
@@ -41,6 +48,7 @@ class TrainConfig:
     val_every: int = 500
     val_images: int = 10
     checkpoint_every: int = 500
+    log_every: int = 10           # metrics.csv rows (more often where validation or halving needs it)
     blocks: int = 16
     features: int = 64
     res_scaling: float | None = None
@@ -56,48 +64,63 @@ class TrainConfig:
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
 
 
-RESCHEDULABLE = ("steps", "learning_rate", "halve_every")
+# What may change when a run is resumed: the schedule (a run resumed to train longer usually wants its
+# learning rate to decay sooner too).
+CHANGEABLE = ("steps", "learning_rate", "halve_every")
 
 
-def train(config: TrainConfig, run_dir: str | Path, progress_every: int = 10,
-          reschedule: tuple[str, ...] = ("steps",)) -> dict:
-    """Train (or resume training) into `run_dir`; returns the final step, loss and best validation PSNR.
+def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, given: Iterable[str] = (),
+          on_progress: training.Progress | None = None) -> dict:
+    """Train EDSR on the HR photos of `data` into `run_dir`, or resume the run there (visiontk.training:
+    the `given` settings named in CHANGEABLE replace the run's, other given ones must equal the run's).
 
-    If `run_dir` already holds a run, its stored settings are used, except the fields named in
-    `reschedule` (`steps`, the total to reach; `learning_rate`; `halve_every`), which take config's
-    values: a run resumed to train longer usually wants its learning rate to decay sooner too.
-    """
-    tf = tensorflow()
+    Returns the run's last metrics row (`step`, `seconds`, `loss`, `learning_rate`, and `val_psnr` if that
+    step was validated) with `best_val_psnr` (None without validation images)."""
     run_dir = Path(run_dir)
-    chief = is_chief(config.strategy)   # under multiworker only the chief writes into run_dir
-    if (run_dir / "run.json").is_file():
-        config = _load_or_store_config(config, run_dir, reschedule, write=chief)
-        pairs, val_pairs, degradation = _load_data(config)
-    else:  # a new run: refuse unusable data before the run folder exists
-        pairs, val_pairs, degradation = _load_data(config)
-        config = _load_or_store_config(config, run_dir, reschedule, write=chief)
+    config = replace(config, data=[str(d) for d in data] or config.data)
+    stored = stored_config(run_dir)
+    # A new run checks its data before the run folder exists; a resumed one reads the run's own data.
+    loaded = load_data(config) if stored is None else None
+    config = TrainConfig(**_prepare_run(run_dir, config, given, is_chief(config.strategy)))
+    pairs, val_pairs, degradation = loaded or load_data(config)
+    tensorflow()
+    with keras_policy(config.precision):
+        return _train(config, run_dir, pairs, val_pairs, degradation, on_progress)
 
-    import keras
 
-    strategy = training_strategy(config.strategy)
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(config.precision)
+def stored_config(run_dir: Path) -> TrainConfig | None:
+    """The settings of the sr run in `run_dir` (None: no run there yet); refuses other runs."""
+    if (run_dir / OLD_LAYOUT).is_file() and not (run_dir / training.CONFIG).is_file():
+        raise BadInputError(f"{run_dir}: an sr run made by an older visiontk (run.json, log.csv, ckpt/), "
+                            "which can't resume or export here; start a new run folder")
+    if not (run_dir / training.CONFIG).is_file():
+        return None
     try:
-        return _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation,
-                      chief)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
+        return TrainConfig(**training.read_config(run_dir))
+    except TypeError as exc:
+        raise BadInputError(f"{run_dir}: not an `sr train` run ({exc})") from None
 
 
-def _load_data(config: TrainConfig) -> tuple[list, list, Degradation | None]:
+def _prepare_run(run_dir: Path, config: TrainConfig, given: Iterable[str], chief: bool) -> dict:
+    """The run's settings by training.prepare_run's rule. Under a multi-worker strategy the workers other
+    than the chief write nothing into the run: they apply the same rule to a copy of its settings."""
+    if chief:
+        return training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)[0]
+    with tempfile.TemporaryDirectory(prefix="visiontk-worker-run-") as scratch:
+        if (run_dir / training.CONFIG).is_file():
+            shutil.copyfile(run_dir / training.CONFIG, Path(scratch) / training.CONFIG)
+        return training.prepare_run(scratch, asdict(config), given=given, changeable=CHANGEABLE)[0]
+
+
+def load_data(config: TrainConfig) -> tuple[list, list, Degradation | None]:
     """The training pairs, the validation pairs and the degradation of a run's settings."""
-    paths = data.find_images([Path(d) for d in config.hr_dirs])
-    train_paths, val_paths = data.split_validation(paths, config.val_images)
+    paths = find_images([Path(d) for d in config.data])
+    train_paths, val_paths = split_validation(paths, config.val_images)
     degradation = degradation_of(config)
-    margin = data.DEGRADE_MARGIN if degradation else 0
-    pairs = data.load_pairs(train_paths, config.scale, min_lr_size=config.patch + 2 * margin)
-    val_pairs = data.load_pairs(val_paths, config.scale, desc="validation images", degradation=degradation,
-                                seed=config.seed) if val_paths else []
+    margin = DEGRADE_MARGIN if degradation else 0
+    pairs = load_pairs(train_paths, config.scale, min_lr_size=config.patch + 2 * margin)
+    val_pairs = load_pairs(val_paths, config.scale, desc="validation images", degradation=degradation,
+                           seed=config.seed) if val_paths else []
     return pairs, val_pairs, degradation
 
 
@@ -113,84 +136,81 @@ def degradation_of(config: TrainConfig) -> Degradation | None:
         raise BadInputError(f"bad degradation parameters: {exc}") from None
 
 
-def _train(tf, keras, config, run_dir, strategy, pairs, val_pairs, progress_every, degradation,
-           chief: bool = True) -> dict:
-    keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The rate step `step` (counted from 1) trains with: ExponentialDecay's staircase halving."""
+    return config.learning_rate * 0.5 ** ((step - 1) // config.halve_every)
+
+
+def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, degradation: Degradation | None,
+           on_progress: training.Progress | None) -> dict:
+    tf = tensorflow()
+    import keras
+
+    chief = is_chief(config.strategy)   # under multiworker only the chief writes into run_dir
+    strategy = training_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed % 2**32)  # the same initial weights for the same seed
     with strategy.scope():
         model = build_model(config)
-        schedule = keras.optimizers.schedules.ExponentialDecay(
-            config.learning_rate, config.halve_every, 0.5, staircase=True)
-        optimizer = keras.optimizers.Adam(schedule)
+        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, config.halve_every, 0.5, staircase=True))
         optimizer.build(model.trainable_variables)
-        step = tf.Variable(0, dtype=tf.int64, name="step")
-        seconds = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
-        best_psnr = tf.Variable(-1.0, dtype=tf.float64, name="best_val_psnr")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, train_seconds=seconds,
-                                     best_val_psnr=best_psnr)
-    # Every worker saves (saving may need them all), but only the chief into the run; the others into
-    # a scratch folder they delete. Every worker resumes from the chief's checkpoint.
-    scratch = None if chief else tempfile.TemporaryDirectory(prefix="visiontk-worker-ckpt-")
-    manager = tf.train.CheckpointManager(checkpoint, run_dir / "ckpt" if chief else scratch.name,
-                                         max_to_keep=2)
-    latest = tf.train.latest_checkpoint(str(run_dir / "ckpt"))
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        log.info("resumed %s at step %d", run_dir, int(step.numpy()))
-        if chief:
-            _forget_log_after(run_dir, int(step.numpy()))
+    best = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_val_psnr")
+    checkpoints = training.Checkpoints(run_dir, chief=chief, model=model, optimizer=optimizer,
+                                       best_val_psnr=best)
+    start = checkpoints.restore()
+    if start:
+        log.info("resumed %s at step %d of %d", run_dir, start, config.steps)
     elif config.init_from:
         warm_start(model, Path(config.init_from), config)
-
-    first = int(step.numpy())
-    dataset = data.patch_dataset(pairs, config.scale, config.patch, config.batch, config.seed,
-                                 first, config.steps, degradation)
-    batches = strategy.experimental_distribute_dataset(dataset)
+    metrics = training.Metrics(run_dir, start, chief=chief)
+    dataset = patch_dataset(pairs, config.scale, config.patch, config.batch, config.seed, start, config.steps,
+                            degradation)
+    batches = iter(strategy.experimental_distribute_dataset(dataset))  # step n's batch: samples of step n only
     train_step = _make_train_step(tf, strategy, model, optimizer, config.batch)
 
-    losses: list[float] = []
-    started = time.monotonic()
-    saved_seconds = float(seconds.numpy())
-    bar = progress(total=config.steps, initial=first, desc=f"EDSR x{config.scale}", unit="step")
-    last_loss = float("nan")
-    with GracefulStop() as stop:
-        for lr_hr in batches:
-            loss = float(train_step(lr_hr))
-            losses.append(loss)
-            step.assign_add(1)
-            now = int(step.numpy())
-            bar.update(1)
-            seconds.assign(saved_seconds + time.monotonic() - started)
-            # The last step logs too, so that a run shorter than progress_every still has a loss.
-            if now % progress_every == 0 or now == config.steps or stop.requested:
-                last_loss = float(np.mean(losses))
-                bar.set_postfix(loss=f"{last_loss:.3f}")
-                if chief:
-                    _log_row(run_dir, now, last_loss, schedule, float(seconds.numpy()), None)
-                losses.clear()
-            if val_pairs and (now % config.val_every == 0 or now == config.steps):
-                val = validate(model, val_pairs, config.scale)
-                if chief:
-                    _log_row(run_dir, now, None, schedule, float(seconds.numpy()), val)
-                    draw_curves(run_dir / "log.csv", run_dir / "curves.png")
-                log.info("step %d: validation PSNR %.3f dB (best %.3f)", now, val, float(best_psnr.numpy()))
-                if val > float(best_psnr.numpy()):
-                    best_psnr.assign(val)
-                    if chief:
-                        _save_weights(model, run_dir / "best.weights.h5")
-            if now % config.checkpoint_every == 0 or now == config.steps or stop.requested:
-                manager.save(checkpoint_number=now)
-                if chief:
-                    _save_weights(model, run_dir / "latest.weights.h5")
-            if stop.requested:
-                log.warning("stopped at step %d on request; run the same command again to resume", now)
-                break
-    bar.close()
-    if scratch is not None:
-        scratch.cleanup()
-    if not val_pairs and chief:  # nothing to judge "best" by: the latest is the best we have
-        _save_weights(model, run_dir / "best.weights.h5")
-    return {"run": str(run_dir), "step": int(step.numpy()), "loss": last_loss,
-            "best_val_psnr": float(best_psnr.numpy()), "train_seconds": float(seconds.numpy())}
+    def validated(n: int) -> float:
+        psnr = validate(model, val_pairs, config.scale)
+        log.info("step %d: validation PSNR %.3f dB (best %.3f)", n, psnr, max(psnr, float(best.numpy())))
+        if psnr > float(best.numpy()):
+            best.assign(psnr)
+            if chief:
+                training.save_weights(model, run_dir / BEST)
+        return psnr
+
+    def step(n: int) -> dict:
+        values = {"loss": train_step(next(batches)), "learning_rate": learning_rate(config, n)}
+        if val_pairs and (n % config.val_every == 0 or n == config.steps):
+            values["val_psnr"] = validated(n)
+        return values
+
+    def draw(n: int) -> None:
+        if chief:
+            _draw_curves(run_dir, metrics)
+
+    # Rows at every validation (so that its PSNR is on its own step's row) and at every halving (so that
+    # no row averages two learning rates).
+    log_every = math.gcd(config.log_every, config.val_every, config.halve_every)
+    last = training.train_steps(step, start=start, total=config.steps, checkpoints=checkpoints,
+                                metrics=metrics, checkpoint_every=config.checkpoint_every, log_every=log_every,
+                                on_progress=on_progress, periodic={config.val_every: draw},
+                                description=f"EDSR x{config.scale}")
+    if chief:
+        if not val_pairs:  # nothing to judge "best" by: the latest is the best we have
+            training.save_weights(model, run_dir / BEST)
+        _draw_curves(run_dir, metrics)
+    if start >= config.steps and metrics.rows:  # nothing left to train: where the run stands
+        last = {key: int(float(value)) if key == "step" else float(value)
+                for key, value in metrics.rows[-1].items() if value != ""}
+    return {**last, "best_val_psnr": float(best.numpy()) if val_pairs else None}
+
+
+def _draw_curves(run_dir: Path, metrics: training.Metrics) -> None:
+    from visiontk.charts import line_chart
+
+    loss, psnr = "training L1 loss (0-255 scale)", "validation PSNR, dB (Y, held-out)"
+    # The first steps' loss is ~20x the rest: a log scale keeps the later, slower fall visible.
+    line_chart(run_dir / training.CURVES, {loss: {"loss": metrics.column("loss")},
+                                           psnr: {"val_psnr": metrics.column("val_psnr")}}, log_y=(loss,))
 
 
 def build_model(config: TrainConfig):
@@ -262,62 +282,3 @@ def validate(model, pairs: list, scale: int) -> float:
         sr = model(pair.lr[None].astype(np.float32), training=False)[0].numpy()
         scores.append(y_psnr_ssim(sr, pair.hr, scale)[0])
     return float(np.mean(scores))
-
-
-def _save_weights(model, path: Path) -> None:
-    tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.part.weights.h5")
-    model.save_weights(tmp)
-    tmp.replace(path)
-
-
-def _load_or_store_config(config: TrainConfig, run_dir: Path, reschedule: tuple[str, ...],
-                          write: bool = True) -> TrainConfig:
-    stored = run_dir / "run.json"
-    if stored.is_file():
-        try:
-            saved = TrainConfig(**json.loads(stored.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise BadInputError(f"{stored}: not a visiontk sr run ({exc}); use another --out folder") from None
-        if saved.scale != config.scale:
-            raise VisiontkError(f"{run_dir} is an x{saved.scale} run, not x{config.scale}: "
-                                "use another --out folder")
-        for name in reschedule:
-            if name not in RESCHEDULABLE:
-                raise VisiontkError(f"{name} is fixed when a run starts; only {', '.join(RESCHEDULABLE)} "
-                                    "can change on resume")
-            if name != "steps" and getattr(saved, name) != getattr(config, name):
-                log.warning("%s: %s changed from %s to %s", run_dir, name, getattr(saved, name),
-                            getattr(config, name))
-            setattr(saved, name, getattr(config, name))
-        config = saved
-    if not write:
-        return config
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = stored.with_suffix(".json.part")
-    tmp.write_text(json.dumps(asdict(config), indent=2))
-    tmp.replace(stored)
-    return config
-
-
-def _forget_log_after(run_dir: Path, step: int) -> None:
-    """Drop the log rows of steps a resumed run will redo (those after its last checkpoint)."""
-    path = run_dir / "log.csv"
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
-    if len(kept) != len(lines):
-        path.write_text("".join(kept))
-
-
-def _log_row(run_dir: Path, step: int, loss: float | None, schedule, seconds: float,
-             val_psnr: float | None) -> None:
-    path = run_dir / "log.csv"
-    new = not path.exists()
-    rate = float(schedule(step - 1))  # the rate that step `step` used (the optimizer counts from 0)
-    with open(path, "a", newline="") as handle:
-        writer = csv.writer(handle)
-        if new:
-            writer.writerow(["step", "loss", "learning_rate", "seconds", "val_psnr"])
-        writer.writerow([step, "" if loss is None else f"{loss:.4f}", f"{rate:.3g}", f"{seconds:.1f}",
-                         "" if val_psnr is None else f"{val_psnr:.4f}"])
