@@ -14,7 +14,7 @@ import visiontk
 TASKS = ("visiontk.style", "visiontk.face", "visiontk.gan", "visiontk.sr")
 # The verbs shared across tasks, where a task has them (issue 14): train, evaluate, export, load_model.
 SHARED_VERBS = {"visiontk.style": ("train", "export", "load_model", "stylize"),
-                "visiontk.face": ("train", "evaluate", "load_model", "verify", "detect_faces"),
+                "visiontk.face": ("train", "evaluate", "export", "load_model", "verify", "detect_faces"),
                 "visiontk.gan": ("train", "export", "generate", "score"),
                 "visiontk.sr": ("train", "evaluate", "export", "upscale")}
 

@@ -1,5 +1,5 @@
-"""visiontk face train: the losses, the batch sampling, and a real (small) training run on the shared
-photos."""
+"""visiontk face train: the losses, the batch sampling, the run folder (exact resume, export, refusals)
+on a tiny network, and a real (small) training run on the shared photos."""
 from __future__ import annotations
 
 import csv
@@ -64,37 +64,154 @@ def test_train_needs_two_people(tmp_path):
         load_face_set(tmp_path)
 
 
-@pytest.mark.slow
-def test_triplet_training_lowers_the_loss_and_the_model_serves_verify(run_cli, identity_dir, tmp_path,
-                                                                      shared):
-    output = tmp_path / "mine.keras"
-    result = run_cli("--seed", "1", "face", "train", identity_dir, "-o", output, "--loss", "triplet",
-                     "--freeze-backbone", "--epochs", "2", "--steps-per-epoch", "3",
-                     "--identities-per-batch", "4", "--images-per-identity", "3", "--json")
-    assert result.exit_code == 0, result.stderr
-    record = json.loads(result.stdout)
-    assert record["loss_after"] < record["loss_before"]
-    assert record["val_accuracy"] > 0.5 and record["val_pairs"] > 0
-    assert len(record["history"]) == 2
-    assert json.loads(output.with_suffix(".json").read_text())["threshold"] == record["threshold"]
-    from PIL import Image
-    assert Image.open(output.with_name(output.name + ".ckpt") / "curves.png").size == (640, 360)
+# ---- the training run: a tiny network on synthetic faces, so that resuming can be checked exactly ----
 
+def _tiny_network(config, pretrained_weights=True):
+    import keras
+    from keras import layers
+
+    from visiontk.face.align import CHIP_SIZE
+    return keras.Sequential([keras.Input((CHIP_SIZE, CHIP_SIZE, 3)), layers.AveragePooling2D(10),
+                             layers.Rescaling(1 / 255), layers.Conv2D(4, 3, activation="relu"),
+                             layers.GlobalAveragePooling2D(), layers.Dense(config.embedding_size),
+                             layers.UnitNormalization()])
+
+
+def _synthetic_faces(data, min_face=20, log=None):
+    """Five people, four photos each: noise around a colour of their own."""
+    from visiontk.face.align import CHIP_SIZE
+    from visiontk.face.training import FaceSet
+
+    rng = np.random.default_rng(7)
+    labels = np.repeat(np.arange(5), 4).astype(np.int32)
+    colours = rng.integers(40, 216, (5, 3))
+    chips = np.clip(colours[labels][:, None, None, :] + rng.normal(0, 30, (20, CHIP_SIZE, CHIP_SIZE, 3)), 0, 255)
+    return FaceSet(chips.astype(np.uint8), labels, list("abcde"), [f"{i}.jpg" for i in range(20)])
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """face.training with the tiny network and the synthetic faces; returns a config maker."""
+    from visiontk.face import training
+
+    monkeypatch.setattr(training, "build_network", _tiny_network)
+    monkeypatch.setattr(training, "load_face_set", _synthetic_faces)
+
+    def config(**changes):
+        settings = dict(init="scratch", embedding_size=8, identities_per_batch=3, images_per_identity=2,
+                        steps_per_epoch=3, epochs=2, learning_rate=0.01, checkpoint_every=2, log_every=1,
+                        seed=3)
+        return training.config_from(["people"], **{**settings, **changes})
+    return config
+
+
+def _checkpointed(run: Path) -> dict:
+    """The network's and the optimiser's variables in the run's latest checkpoint."""
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("model/", "optimizer/", "max_distance/"))}
+
+
+def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny, tmp_path):
+    from visiontk import training as runs
+    from visiontk.face import training
+
+    whole = tmp_path / "whole"
+    last = training.train(["people"], whole, tiny())
+    assert last["step"] == 6 and np.isfinite(last["max_distance"])
+
+    # Killed after step 5: the last checkpoint is step 4, and the same call goes on from there.
+    broken = tmp_path / "broken"
+
+    def interrupt(row):
+        if row["step"] == 5:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        training.train(["people"], broken, tiny(), on_progress=interrupt)
+    assert runs.Checkpoints(broken).restore() == 4
+    training.train(["people"], broken, tiny())
+    # Stopped by --steps 2, then given more epochs.
+    stepped = tmp_path / "stepped"
+    training.train(["people"], stepped, tiny(steps=2), given=["steps"])
+    training.train(["people"], stepped, tiny(epochs=2), given=["epochs"])
+
+    expected = _checkpointed(whole)
+    assert len(expected) > 10
+    for run in (broken, stepped):
+        got = _checkpointed(run)
+        assert got.keys() == expected.keys()
+        for name in expected:
+            assert np.array_equal(got[name], expected[name]), f"{run.name}: {name}"
+    with open(broken / "metrics.csv") as handle:
+        assert [int(row["step"]) for row in csv.DictReader(handle)] == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_run_folder_export_and_refusals(tiny, tmp_path):
+    from visiontk.errors import BadInputError, VisiontkError
+    from visiontk.face import load_model, training
+
+    run = tmp_path / "run"
+    training.train(["people"], run, tiny())
+    with open(run / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    epoch_ends = [row for row in rows if row["val_accuracy"]]
+    assert [int(row["step"]) for row in epoch_ends] == [0, 3, 6]
+    assert json.loads((run / "config.json").read_text())["loss"] == "triplet"
+    assert (run / "curves.png").stat().st_size > 1000
+
+    model = training.export(run, tmp_path / "mine.keras")
+    loaded = load_model(model)
+    assert loaded.max_distance == pytest.approx(float(epoch_ends[-1]["max_distance"]), rel=1e-5)
+    embeddings = loaded.embed_chips(_synthetic_faces(None).chips[:2])
+    assert embeddings.shape == (2, 8) and np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
+
+    with pytest.raises(VisiontkError, match="loss"):
+        training.train(["people"], run, tiny(loss="contrastive"), given=["loss"])
+    with pytest.raises(BadInputError, match="not a training run"):
+        training.export(tmp_path, tmp_path / "x.keras")
+    old = tmp_path / "old.keras.ckpt"
+    (old / "backup").mkdir(parents=True)
+    (old / "history.json").write_text("[]")
+    with pytest.raises(BadInputError, match="older visiontk"):
+        training.train(["people"], old, tiny())
+
+
+@pytest.mark.slow
+def test_cli_trains_a_run_whose_export_serves_verify(run_cli, identity_dir, tmp_path, shared):
+    run, model = tmp_path / "run", tmp_path / "mine.keras"
+    args = ["face", "train", identity_dir, "--out", run, "--loss", "triplet", "--freeze-backbone",
+            "--steps-per-epoch", "3", "--identities-per-batch", "4", "--images-per-identity", "3", "--json"]
+    result = run_cli("--seed", "1", *args, "--epochs", "2")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["step"] for row in rows] == [3, 6] and rows[-1]["input"] == str(run)
+    assert rows[-1]["val_accuracy"] > 0.5 and json.loads((run / "config.json").read_text())["seed"] == 1
+    with open(run / "metrics.csv") as handle:
+        logged = list(csv.DictReader(handle))
+    assert float(logged[-1]["fixed_batch_loss"]) < float(logged[0]["fixed_batch_loss"])   # step 0 vs 6
+
+    exported = run_cli("face", "export", run, "-o", model)
+    assert exported.exit_code == 0, exported.stderr
+    assert json.loads(model.with_suffix(".json").read_text())["max_distance"] == pytest.approx(
+        rows[-1]["max_distance"])
     faces = shared / "data" / "faces"
-    same = run_cli("face", "verify", "--model", output, faces / "obama_5.jpg", faces / "obama_6.jpg")
+    same = run_cli("face", "verify", "--model", model, faces / "obama_5.jpg", faces / "obama_6.jpg")
     assert same.exit_code == 0, same.stderr
-    different = run_cli("face", "verify", "--model", output, faces / "obama_5.jpg", faces / "biden_2.jpg")
+    different = run_cli("face", "verify", "--model", model, faces / "obama_5.jpg", faces / "biden_2.jpg")
     assert different.exit_code == 1
 
-    # One more epoch from the checkpoint.
-    resumed = run_cli("face", "train", identity_dir, "-o", output, "--loss", "triplet", "--freeze-backbone",
-                      "--epochs", "3", "--steps-per-epoch", "3", "--identities-per-batch", "4",
-                      "--images-per-identity", "3", "--resume", "--overwrite", "--json")
-    assert resumed.exit_code == 0, resumed.stderr
-    assert [h["epoch"] for h in json.loads(resumed.stdout)["history"]] == [1, 2, 3]
-    fresh = run_cli("face", "train", identity_dir, "-o", tmp_path / "other.keras",
-                    "--checkpoint-dir", output.with_name(output.name + ".ckpt"), "--epochs", "1")
-    assert fresh.exit_code == 3 and "--resume" in fresh.stderr
+    # The same command with more epochs goes on from the checkpoint (the seed stays the run's).
+    more = run_cli(*args, "--epochs", "3")
+    assert more.exit_code == 0, more.stderr
+    assert [json.loads(line)["step"] for line in more.stdout.splitlines()] == [9]
+    # The old spelling: --checkpoint-dir for --out, -o to export at the end (nothing left to train).
+    old = run_cli("face", "train", identity_dir, "--checkpoint-dir", run, "-o", tmp_path / "old.keras",
+                  "--epochs", "3", "--resume")
+    assert old.exit_code == 0, old.stderr
+    assert (tmp_path / "old.keras").is_file() and (tmp_path / "old.json").is_file()
+    both = run_cli("face", "train", identity_dir, "--out", run, "--epochs", "3", "--steps", "9")
+    assert both.exit_code == 2 and "--steps" in both.stderr
 
 
 def test_model_option_rejects_junk(run_cli, tmp_path, shared):

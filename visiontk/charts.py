@@ -14,7 +14,7 @@ Series = tuple[Sequence[float], Sequence[float]]
 
 
 def line_chart(path: str | os.PathLike, panels: Mapping[str, Mapping[str, Series]], *, xlabel: str = "step",
-               log_y: Sequence[str] = (), width: float = 5.0, height: float = 3.2) -> None:
+               ylabel: str = "", log_y: Sequence[str] = (), width: float = 5.0, height: float = 3.2) -> None:
     """One panel per entry of `panels` (its title -> {label: (xs, ys)}), side by side, written atomically
     to `path`. Panels named in `log_y` use a logarithmic y axis."""
     import matplotlib
@@ -29,6 +29,7 @@ def line_chart(path: str | os.PathLike, panels: Mapping[str, Mapping[str, Series
             ax.plot(list(xs), list(ys), label=label, linewidth=1.2)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         if title in log_y:
             ax.set_yscale("log")

@@ -13,6 +13,7 @@ from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
+from visiontk.face.training import TrainConfig
 
 MIN_FACE = DEFAULT_MIN_FACE
 
@@ -601,61 +602,102 @@ def _enroll_clusters(gallery_path: Path, model_name: str, faces: list, clusters:
 
 # ---- train / eval -------------------------------------------------------------------------------------
 
-@command.command()
-@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the trained model (.keras; its threshold goes beside it as .json).")
-@click.option("--loss", type=click.Choice(["triplet", "contrastive"]), default="triplet", show_default=True,
+TRAIN = TrainConfig()   # the training defaults --help shows
+
+
+@command.command("train")
+@click.argument("data", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "run_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The run folder (created; run the same command again to resume).")
+@click.option("--epochs", type=click.IntRange(min=1), default=TRAIN.epochs, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Train to this many steps in all, instead of --epochs.")
+@click.option("--loss", type=click.Choice(["triplet", "contrastive"]), default=TRAIN.loss, show_default=True,
               help="Triplet loss with online semi-hard mining, or contrastive loss over the batch's pairs.")
 @click.option("--margin", type=FiniteFloatRange(min=0), default=None,
               help="Loss margin [default: 0.2 triplet (squared distances), 1.0 contrastive].")
-@click.option("--init", "init", type=click.Choice(["pretrained", "scratch"]), default="pretrained",
+@click.option("--init", "init", type=click.Choice(["pretrained", "scratch"]), default=TRAIN.init,
               show_default=True, help="Start from dlib's pretrained network, or from random weights.")
 @click.option("--freeze-backbone", is_flag=True,
               help="Train only a new embedding head on the frozen network.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--identities-per-batch", type=click.IntRange(min=2), default=8, show_default=True)
-@click.option("--images-per-identity", type=click.IntRange(min=2), default=4, show_default=True)
+@click.option("--identities-per-batch", type=click.IntRange(min=2), default=TRAIN.identities_per_batch,
+              show_default=True)
+@click.option("--images-per-identity", type=click.IntRange(min=2), default=TRAIN.images_per_identity,
+              show_default=True)
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
               help="Batches per epoch [default: enough to see each training image about once].")
 @click.option("--learning-rate", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Adam's learning rate [default: 1e-4 from pretrained, 1e-3 from scratch or frozen].")
-@click.option("--embedding-size", type=click.IntRange(min=2), default=128, show_default=True)
-@click.option("--val-fraction", type=FiniteFloatRange(0, 0.9), default=0.25, show_default=True,
+@click.option("--embedding-size", type=click.IntRange(min=2), default=TRAIN.embedding_size, show_default=True)
+@click.option("--val-fraction", type=FiniteFloatRange(0, 0.9), default=TRAIN.val_fraction, show_default=True,
               help="Share of each identity's images kept aside for the validation pairs.")
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Checkpoint every epoch here [default: OUTPUT.ckpt/].")
-@click.option("--resume", is_flag=True, help="Continue from the checkpoints in --checkpoint-dir.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
+              help="Steps between checkpoints [default: every epoch].")
 @strategy_option
 @min_face_option
-@overwrite_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
+              help="Old form: also export the model here at the end (run folder OUTPUT.ckpt).")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), hidden=True,
+              help="Old name of --out.")
+@click.option("--resume", is_flag=True, hidden=True, help="Old flag: the same command now resumes.")
+@click.option("--overwrite", is_flag=True, hidden=True, help="Replace an existing -o model.")
 @json_option
-def train(data_dir, output, loss, margin, init, freeze_backbone, epochs, identities_per_batch,
-          images_per_identity, steps_per_epoch, learning_rate, embedding_size, val_fraction, checkpoint_dir,
-          resume, strategy, min_face, overwrite, as_json) -> int:
-    """Train a face-embedding network on DATA_DIR (one folder of photos per person).
+@click.pass_context
+def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, output: Path | None,
+          checkpoint_dir: Path | None, resume: bool, overwrite: bool, as_json: bool, **settings) -> int:
+    """Train a face-embedding network on DATA (folders holding one sub-folder of photos per person).
 
     Faces are detected and aligned once; each batch holds several photos of several people, and the
-    loss pulls a person's embeddings together and pushes other people's apart. Prints the validation
-    pair accuracy after every epoch. Use the result with `--model OUTPUT` in every face command.
+    loss pulls a person's embeddings together and pushes other people's apart. After every epoch the
+    run logs the validation pair accuracy and the fitted same-person distance to RUN/metrics.csv and
+    RUN/curves.png; checkpoints go to RUN/checkpoints. Ctrl-C or SIGTERM saves; the same command
+    resumes (--epochs, --steps, --learning-rate and --checkpoint-every may change on resume, the rest
+    may not). `face export RUN -o NAME.keras` writes the model for `--model NAME.keras`.
 
     \b
-      visiontk face train people/ -o mine.keras --loss triplet --epochs 20
+      visiontk face train people/ --out runs/mine --loss triplet --epochs 20
+      visiontk face export runs/mine -o mine.keras
       visiontk face verify --model mine.keras a.jpg b.jpg
     """
-    from visiontk.face.training import TrainConfig
-    from visiontk.face.training import train as train_model
+    from visiontk.cli.common import progress_reporter, training_settings
+    from visiontk.face import training
+    from visiontk.imageio import check_output
 
-    config = TrainConfig(loss=loss, margin=margin, init=init, freeze_backbone=freeze_backbone, epochs=epochs,
-                         identities_per_batch=identities_per_batch, images_per_identity=images_per_identity,
-                         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
-                         embedding_size=embedding_size, val_fraction=val_fraction, strategy=strategy,
-                         min_face=min_face)
-    result = train_model(data_dir, output, config, checkpoint_dir=checkpoint_dir, resume=resume,
-                         overwrite=overwrite,
-                         on_epoch=None if as_json else lambda line: click.echo(line, err=True))
-    emit(result, as_json, f"wrote {output} (threshold {result['threshold']:.3f}, validation accuracy "
-                          f"{result['val_accuracy']:.3f})")
+    if settings["steps"] is not None and \
+            ctx.get_parameter_source("epochs") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give --epochs or --steps, not both")
+    run_dir = run_dir or checkpoint_dir or (output.with_name(output.name + ".ckpt") if output else None)
+    if run_dir is None:
+        raise click.UsageError("Missing option '--out' (the run folder).")
+    if output is not None:
+        check_output(output, overwrite)
+    settings, given = training_settings(ctx, settings)
+    config = training.config_from(list(data), **settings)
+    last = training.train(list(data), run_dir, config, given=["data", *given],
+                          on_progress=progress_reporter(run_dir, as_json))
+    if output is not None:
+        training.export(run_dir, output, overwrite=overwrite)
+        emit({"input": str(run_dir), "model": str(output), **last}, as_json)
+    if not as_json:
+        click.echo(f"{run_dir}: step {last['step']:.0f}, validation pair accuracy "
+                   f"{last.get('val_accuracy', float('nan')):.3f} at max distance "
+                   f"{last.get('max_distance', float('nan')):.3f} "
+                   + (f"(wrote {output})" if output else
+                      f"(export with `visiontk face export {run_dir} -o NAME.keras`)"))
+    return 0
+
+
+@command.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The model to write (NAME.keras; its same-person distance goes beside it as NAME.json).")
+@overwrite_option
+def export(run_dir: Path, output: Path, overwrite: bool) -> int:
+    """Write the network trained in RUN_DIR as a .keras model, for `--model` in every face command."""
+    from visiontk.face import training
+
+    training.export(run_dir, output, overwrite=overwrite)
+    click.echo(f"{run_dir} -> {output}")
     return 0
 
 
@@ -683,7 +725,7 @@ def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min
     """
     from visiontk.face import load_model
     from visiontk.face.evaluate import draw_roc, evaluate_pairs
-    from visiontk.imageio import check_output, write_image
+    from visiontk.imageio import check_output
 
     if roc:
         check_output(roc, overwrite)
@@ -691,8 +733,7 @@ def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min
                             min_confidence=detect_threshold, min_face=min_face)
     distances, same = result.pop("distances"), result.pop("same")
     if roc:
-        write_image(roc, draw_roc(distances, same, title=f"{result['model']} on {pairs_file.name}"),
-                    overwrite=overwrite)
+        draw_roc(roc, distances, same, title=f"{result['model']} on {pairs_file.name}")
         result["roc"] = str(roc)
     text = "\n".join([
         f"model {result['model']}, {result['pairs']} pairs ({result['same_pairs']} same), "

@@ -27,9 +27,9 @@ from visiontk.face.gallery import UNKNOWN, Gallery, Match
 from visiontk.face.model import DEFAULT_THRESHOLD, FaceModel, load_model
 from visiontk.face.recognize import (FaceEmbedding, Verification, compare_faces, embed, embed_faces,
                                      face_chips, face_distance, face_encodings, load_image, verify)
-from visiontk.face.training import train
+from visiontk.face.training import export, train
 
 __all__ = ["DEFAULT_THRESHOLD", "Face", "FaceEmbedding", "FaceModel", "Gallery", "Match", "UNKNOWN",
            "Verification", "align", "chinese_whispers", "compare_faces", "detect_faces", "embed",
-           "embed_faces", "evaluate", "face_chips", "face_distance", "face_encodings", "load_image",
-           "load_model", "pairwise_scores", "train", "verify"]
+           "embed_faces", "evaluate", "export", "face_chips", "face_distance", "face_encodings",
+           "load_image", "load_model", "pairwise_scores", "train", "verify"]

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from visiontk.errors import BadInputError
 
@@ -161,30 +160,14 @@ def metrics(distances: np.ndarray, same: np.ndarray, threshold: float) -> dict:
             "min_different_distance": float(distances[~same].min())}
 
 
-def draw_roc(distances: np.ndarray, same: np.ndarray, title: str = "ROC", size: int = 480) -> Image.Image:
-    """The ROC curve (true accept rate against false accept rate) drawn with PIL."""
+def draw_roc(path: str | Path, distances: np.ndarray, same: np.ndarray, title: str = "ROC") -> None:
+    """The ROC curve (true accept rate against false accept rate) as a PNG, with chance's diagonal."""
+    from visiontk.charts import line_chart
+
     far, tar, _ = roc_curve(np.asarray(distances, float), np.asarray(same, bool))
-    margin = 50
-    image = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(image)
-    span = size - 2 * margin
-
-    def point(x: float, y: float) -> tuple[float, float]:
-        return margin + x * span, size - margin - y * span
-
-    for tick in np.linspace(0, 1, 6):
-        draw.line([point(tick, 0), point(tick, 1)], fill=(225, 225, 225))
-        draw.line([point(0, tick), point(1, tick)], fill=(225, 225, 225))
-        draw.text((point(tick, 0)[0] - 8, size - margin + 6), f"{tick:.1f}", fill="black")
-        draw.text((margin - 30, point(0, tick)[1] - 6), f"{tick:.1f}", fill="black")
-    draw.rectangle([point(0, 1), point(1, 0)], outline="black")
-    draw.line([point(0, 0), point(1, 1)], fill=(180, 180, 180))
-    curve = [point(x, y) for x, y in zip(np.concatenate([far, [1.0]]), np.concatenate([tar, [1.0]]))]
-    draw.line(curve, fill=(200, 30, 30), width=3)
-    draw.text((margin, 6), f"{title}  (AUC {roc_auc(distances, same):.4f})", fill="black")
-    draw.text((size // 2 - 55, size - 22), "false accept rate", fill="black")
-    draw.text((5, 30), "true accept rate", fill="black")
-    return image
+    series = {"ROC": (np.append(far, 1.0), np.append(tar, 1.0)), "chance": ([0, 1], [0, 1])}
+    line_chart(path, {f"{title}  (AUC {roc_auc(distances, same):.4f})": series},
+               xlabel="false accept rate", ylabel="true accept rate", width=4.8, height=4.8)
 
 
 # ---- pairs through the network ------------------------------------------------------------------------

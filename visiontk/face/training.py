@@ -1,6 +1,9 @@
 """`face train`: a siamese embedding network trained with the triplet or contrastive loss.
 
-DATA_DIR holds one folder of photos per person. Every photo's largest face is found and aligned once.
+    train(data, run_dir, config)      train (or resume) into a run folder (visiontk.training's layout)
+    export(run_dir, output)           the trained network as a .keras model (+ its max_distance beside it)
+
+DATA holds one folder of photos per person. Every photo's largest face is found and aligned once.
 Batches hold `identities_per_batch` people with `images_per_identity` photos each (FaceNet's sampling),
 so that every batch contains positives for each anchor; the triplet loss picks, for every anchor-positive
 pair, the semi-hard negative of the batch (the closest one still farther than the positive), falling
@@ -9,37 +12,44 @@ back to the farthest negative when there is none (as in FaceNet and TensorFlow A
 from __future__ import annotations
 
 import json
+import logging
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from visiontk import runtime, training
 from visiontk.errors import BadInputError, NoFaceError, UsageError, VisiontkError
-from visiontk.face.draw import draw_training_curves
-from visiontk.imageio import atomic_output, check_output, expand_inputs, write_image
+from visiontk.face.align import CHIP_SIZE
+from visiontk.imageio import atomic_output, expand_inputs
 
-CHIP = 150
+log = logging.getLogger("visiontk")
 
 
 @dataclass
 class TrainConfig:
+    """The settings of a face training run (stored in RUN/config.json)."""
+
+    data: list[str] = field(default_factory=list)   # folders holding one sub-folder of photos per person
     loss: str = "triplet"                 # triplet | contrastive
     margin: float | None = None           # default: 0.2 triplet (squared distances), 1.0 contrastive
     init: str = "pretrained"              # pretrained | scratch
     freeze_backbone: bool = False
     epochs: int = 10
+    steps: int | None = None              # total steps; default epochs * steps_per_epoch
     identities_per_batch: int = 8
     images_per_identity: int = 4
-    steps_per_epoch: int | None = None
+    steps_per_epoch: int | None = None    # default: enough to see each training photo about once
     learning_rate: float | None = None
     embedding_size: int = 128
     val_fraction: float = 0.25
     strategy: str = "default"
     min_face: int = 20
     seed: int = 0
+    checkpoint_every: int | None = None   # default: every epoch
+    log_every: int | None = None          # default: one metrics row per epoch
 
     def resolved_margin(self) -> float:
         return self.margin if self.margin is not None else (0.2 if self.loss == "triplet" else 1.0)
@@ -50,29 +60,51 @@ class TrainConfig:
         return 1e-4 if self.init == "pretrained" and not self.freeze_backbone else 1e-3
 
 
+# What may change when a run is resumed: the schedule. The epoch length, the batches and the network
+# may not (the batches of step n depend on them).
+CHANGEABLE = ("epochs", "steps", "learning_rate", "checkpoint_every", "log_every")
+
+
+def config_from(data: Sequence[str], **settings) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(settings) - known
+    if unknown:
+        raise VisiontkError(f"unknown training settings: {', '.join(sorted(unknown))}")
+    return TrainConfig(data=[str(d) for d in data], **settings)
+
+
 # ---- data ---------------------------------------------------------------------------------------------
 
 @dataclass
 class FaceSet:
-    chips: np.ndarray       # (N, 150, 150, 3) uint8
+    chips: np.ndarray       # (N, CHIP_SIZE, CHIP_SIZE, 3) uint8
     labels: np.ndarray      # (N,) identity index
     names: list[str]        # identity names
     files: list[str]
 
 
-def load_face_set(data_dir: Path, min_face: int = 20, log: Callable[[str], None] | None = None) -> FaceSet:
-    """The aligned largest face of every photo in DATA_DIR/<person>/."""
+def load_face_set(data: str | Path | Sequence[str | Path], min_face: int = 20,
+                  log: Callable[[str], None] | None = None) -> FaceSet:
+    """The aligned largest face of every photo in DATA/<person>/ (folders of the same person's name in
+    several DATA folders are one person)."""
     from visiontk.face.align import align, to_uint8
     from visiontk.face.detect import detect_faces
     from visiontk.face.recognize import load_image, pick_face
     from visiontk.runtime import progress
 
-    if not data_dir.is_dir():
-        raise BadInputError(f"{data_dir}: no such folder (expected one sub-folder of photos per person)")
-    people = sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    work = [(label, path) for label, person in enumerate(people) for path in expand_inputs([person])]
+    folders = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+    person_dirs: dict[str, list[Path]] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise BadInputError(f"{folder}: no such folder (expected one sub-folder of photos per person)")
+        for person in folder.iterdir():
+            if person.is_dir() and not person.name.startswith("."):
+                person_dirs.setdefault(person.name, []).append(person)
+    people = sorted(person_dirs)
+    work = [(label, path) for label, name in enumerate(people) for path in expand_inputs(person_dirs[name])]
     if len(people) < 2 or not work:
-        raise BadInputError(f"{data_dir}: needs at least two sub-folders (one per person) holding photos")
+        raise BadInputError(f"{' '.join(map(str, folders))}: needs at least two sub-folders (one per person) "
+                            "holding photos")
     chips, labels, files, skipped = [], [], [], 0
     for label, path in progress(work, desc="faces", unit="img"):
         try:
@@ -89,9 +121,10 @@ def load_face_set(data_dir: Path, min_face: int = 20, log: Callable[[str], None]
     labels_arr = np.array(labels, dtype=np.int32)
     counts = np.bincount(labels_arr, minlength=len(people)) if len(labels_arr) else np.zeros(len(people))
     if np.sum(counts >= 2) < 2:
-        raise BadInputError(f"{data_dir}: needs at least two people with two or more usable face photos "
+        raise BadInputError(f"{' '.join(map(str, folders))}: needs at least two people with two or more "
+                            "usable face photos "
                             f"(found faces in {len(chips)} photos, {skipped} skipped)")
-    return FaceSet(np.stack(chips), labels_arr, [p.name for p in people], files)
+    return FaceSet(np.stack(chips), labels_arr, people, files)
 
 
 def split_validation(faces: FaceSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -192,22 +225,11 @@ def contrastive_loss(labels, embeddings, margin: float = 1.0):
     return 0.5 * (pull + push)
 
 
-def make_loss(name: str, margin: float):
-    import keras
-
-    function = triplet_semihard_loss if name == "triplet" else contrastive_loss
-
-    class PairLoss(keras.losses.Loss):
-        def call(self, y_true, y_pred):
-            return function(y_true, y_pred, margin)
-
-    return PairLoss(name=f"{name}_loss", reduction="sum")
-
-
 # ---- the network --------------------------------------------------------------------------------------
 
-def build_network(config: TrainConfig):
-    """chip (0..255) -> L2-normalised embedding, from dlib's pretrained ResNet or from scratch."""
+def build_network(config: TrainConfig, pretrained_weights: bool = True):
+    """chip (0..255) -> L2-normalised embedding, from dlib's pretrained ResNet or from scratch.
+    `pretrained_weights=False` builds the same layers without loading dlib's weights (to restore a run)."""
     import keras
     from keras import layers
 
@@ -218,11 +240,11 @@ def build_network(config: TrainConfig):
         inputs = base.input
         features = base.output
     else:
-        from visiontk.face.model import load_model
-        pretrained = load_model().network
         base = DlibFaceResNet(name="backbone")
-        base.set_weights(pretrained.get_weights())
-        inputs = keras.Input((CHIP, CHIP, 3), name="chip")
+        if pretrained_weights:
+            from visiontk.face.model import load_model
+            base.set_weights(load_model().network.get_weights())
+        inputs = keras.Input((CHIP_SIZE, CHIP_SIZE, 3), name="chip")
         if config.freeze_backbone:
             base.trainable = False
             # A new head on dlib's 128-D embedding; the frozen network runs in inference mode.
@@ -259,129 +281,195 @@ def _fit_threshold(embeddings: np.ndarray, labels: np.ndarray) -> float:
     return best_threshold(distances, labels[i] == labels[j])
 
 
-def train(data_dir: str | Path, output: str | Path, config: TrainConfig | None = None, *,
-          checkpoint_dir: str | Path | None = None, resume: bool = False, overwrite: bool = False,
-          on_epoch: Callable[[str], None] | None = None) -> dict:
-    """Train, write OUTPUT (.keras) and OUTPUT's .json (threshold, history), and return the record.
-    The checkpoint folder also holds history.json and curves.png (loss and validation accuracy)."""
-    from visiontk.face.model import metadata_path
-    from visiontk.runtime import seed_everything, settings, tensorflow, training_strategy
+class _Validation:
+    """What a run reports at the end of each epoch: the loss on four fixed, un-augmented training
+    batches (comparable from epoch to epoch), the same-person distance (`max_distance`) fitted on the
+    training photos, and the accuracy of balanced pairs involving held-out photos at that distance."""
 
-    config = config or TrainConfig()
+    def __init__(self, faces: FaceSet, config: TrainConfig, train_idx: np.ndarray, val_idx: np.ndarray):
+        self.faces, self.train_idx = faces, train_idx
+        self.labels = faces.labels[train_idx]
+        self.pairs = validation_pairs(faces.labels, train_idx, val_idx, config.seed)
+        fixed_rng = np.random.default_rng(config.seed + 1)
+        self.fixed = [sample_batch(self.labels, config.identities_per_batch, config.images_per_identity,
+                                   fixed_rng) for _ in range(4)]
+        self.loss_fn = triplet_semihard_loss if config.loss == "triplet" else contrastive_loss
+        self.margin = config.resolved_margin()
+
+    def fixed_loss(self, network) -> float:
+        return float(np.mean([float(self.loss_fn(self.labels[b], _embed(network, self.faces.chips[
+            self.train_idx[b]]), self.margin)) for b in self.fixed]))
+
+    def __call__(self, network) -> dict:
+        embeddings = _embed(network, self.faces.chips)
+        max_distance = _fit_threshold(embeddings[self.train_idx], self.labels)
+        accuracy = _pair_scores(embeddings, self.pairs, max_distance) if len(self.pairs) else float("nan")
+        return {"fixed_batch_loss": self.fixed_loss(network), "val_accuracy": accuracy,
+                "max_distance": max_distance}
+
+
+def _refuse_old_run(run_dir: Path) -> None:
+    if (run_dir / "history.json").exists() or (run_dir / "backup").exists():
+        if not (run_dir / training.CONFIG).exists():
+            raise BadInputError(f"{run_dir}: a checkpoint folder made by an older visiontk (Keras "
+                                "BackupAndRestore); it can't resume: start a new run folder")
+
+
+def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, given: Iterable[str] = (),
+          on_progress: training.Progress | None = None) -> dict:
+    """Train the embedding network on the people of `data` into `run_dir`, or resume the run there (see
+    visiontk.training). One metrics row per epoch by default, with the validation figures. Returns the
+    last logged row; `export` turns the run into a model for `--model`."""
     if config.strategy == "multiworker":
-        # Tried with two workers on 127.0.0.1: fit fails converting a PerReplica batch to a tensor.
-        raise UsageError("face train --strategy multiworker: Keras 3's Model.fit does not run under "
-                         "MultiWorkerMirroredStrategy (keras-team/keras#20585); use default or mirrored")
-    data_dir, output = Path(data_dir), Path(output)
-    if output.suffix != ".keras":
-        raise BadInputError(f"{output}: the trained model is written as .keras")
-    check_output(output, overwrite)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else output.with_name(output.name + ".ckpt")
-    backup = checkpoint_dir / "backup"
-    if backup.exists() and not resume:
-        raise BadInputError(f"{checkpoint_dir}: holds checkpoints of an earlier run; pass --resume to "
-                            "continue it, or delete the folder to start again")
-    if resume and not backup.exists():
-        raise BadInputError(f"{checkpoint_dir}: no checkpoint to resume from")
-    seed = settings.seed if settings.seed is not None else config.seed
-    tensorflow()
-    seed_everything(seed)
+        raise UsageError("face train --strategy multiworker: not supported (the batches are not split "
+                         "between workers, and the earlier Model.fit loop failed there too, "
+                         "keras-team/keras#20585); use default or mirrored")
+    run_dir, given = Path(run_dir), set(given)
+    if "epochs" in given and "steps" not in given:   # --epochs on resume replaces an earlier --steps
+        config, given = replace(config, steps=None), given | {"steps"}
+    config = replace(config, data=[str(d) for d in data] or config.data)
+    _refuse_old_run(run_dir)
+    stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)
+    config = TrainConfig(**stored)
+    tf = runtime.tensorflow()
     import keras
 
-    log = on_epoch or (lambda line: None)
-    faces = _cached_face_set(data_dir, checkpoint_dir, config.min_face, log)
-    train_idx, val_idx = split_validation(faces, config.val_fraction, seed)
-    pairs = validation_pairs(faces.labels, train_idx, val_idx, seed)
-    train_labels = faces.labels[train_idx]
-    steps = config.steps_per_epoch or max(1, math.ceil(
+    faces = _cached_face_set(config.data, run_dir, config.min_face)
+    train_idx, val_idx = split_validation(faces, config.val_fraction, config.seed)
+    validation = _Validation(faces, config, train_idx, val_idx)
+    per_epoch = config.steps_per_epoch or max(1, math.ceil(
         len(train_idx) / (config.identities_per_batch * config.images_per_identity)))
-    rng = np.random.default_rng(seed)
+    total = config.steps or config.epochs * per_epoch
 
-    class Batches(keras.utils.PyDataset):
-        def __len__(self):
-            return steps
-
-        def __getitem__(self, index):
-            chosen = sample_batch(train_labels, config.identities_per_batch, config.images_per_identity, rng)
-            return augment(faces.chips[train_idx[chosen]], rng), train_labels[chosen].astype(np.int32)
-
-    strategy = training_strategy(config.strategy)
+    strategy = runtime.training_strategy(config.strategy)
+    if config.identities_per_batch < strategy.num_replicas_in_sync:
+        raise UsageError(f"--identities-per-batch {config.identities_per_batch}: needs at least one "
+                         f"person per replica ({strategy.num_replicas_in_sync})")
+    keras.utils.set_random_seed(config.seed % 2**32)
     with strategy.scope():
         network = build_network(config)
-        network.compile(optimizer=keras.optimizers.Adam(config.resolved_learning_rate()),
-                        loss=make_loss(config.loss, config.resolved_margin()))
+        optimizer = keras.optimizers.Adam(config.resolved_learning_rate())
+        optimizer.build(network.trainable_variables)
+    max_distance = tf.Variable(float("nan"), dtype=tf.float64, trainable=False, name="max_distance")
+    checkpoints = training.Checkpoints(run_dir, model=network, optimizer=optimizer, max_distance=max_distance)
+    start = checkpoints.restore()
+    optimizer.learning_rate.assign(config.resolved_learning_rate())
+    metrics = training.Metrics(run_dir, start)
+    if start == 0 and not metrics.rows:   # the starting point of the curves
+        metrics.append({"step": 0, "seconds": 0.0, **validation(network)})
+    if resumed:
+        log.info("resuming %s at step %d of %d", run_dir, start, total)
+    train_on = _step_function(tf, strategy, network, optimizer, config)
+    labels = faces.labels[train_idx]
 
-    fixed_rng = np.random.default_rng(seed + 1)
-    fixed = [sample_batch(train_labels, config.identities_per_batch, config.images_per_identity, fixed_rng)
-             for _ in range(4)]
+    def step(n: int) -> dict:
+        rng = training.step_rng(config.seed, n)
+        chosen = sample_batch(labels, config.identities_per_batch, config.images_per_identity, rng)
+        chips = augment(faces.chips[train_idx[chosen]], rng)
+        values = {"loss": float(train_on(*_per_replica(tf, strategy, chips, labels[chosen])))}
+        if n % per_epoch == 0 or n == total:
+            values.update(validation(network))
+            max_distance.assign(values["max_distance"])
+        return values
+
+    last = training.train_steps(step, start=start, total=total, checkpoints=checkpoints, metrics=metrics,
+                                checkpoint_every=config.checkpoint_every or per_epoch,
+                                log_every=config.log_every or per_epoch, on_progress=on_progress,
+                                periodic={per_epoch: lambda n: _draw_curves(run_dir, metrics)},
+                                description="face train")
+    _draw_curves(run_dir, metrics)
+    return _last_row(metrics) if start >= total else last
+
+
+def _step_function(tf, strategy, network, optimizer, config: TrainConfig):
+    """One optimiser step on a batch given per replica (each replica holds whole people, so that it can
+    mine its own triplets); each replica's loss is divided by their number, so that the summed gradients
+    are the mean."""
     loss_fn = triplet_semihard_loss if config.loss == "triplet" else contrastive_loss
+    margin, replicas = config.resolved_margin(), strategy.num_replicas_in_sync
 
-    def fixed_loss() -> float:
-        """The loss on four fixed, un-augmented training batches: comparable from epoch to epoch."""
-        values = [float(loss_fn(train_labels[b], _embed(network, faces.chips[train_idx[b]]),
-                                config.resolved_margin())) for b in fixed]
-        return float(np.mean(values))
+    def replica_step(chips, labels):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(labels, network(chips, training=True), margin) / replicas
+        variables = network.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
 
-    history_path = checkpoint_dir / "history.json"
-    history = json.loads(history_path.read_text()) if resume and history_path.exists() else []
-    loss_before = history[0]["loss_before"] if history else fixed_loss()
+    @tf.function
+    def train_on(chips, labels):
+        return strategy.reduce("SUM", strategy.run(replica_step, args=(chips, labels)), axis=None)
 
-    class EpochReport(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            started = time.time()
-            embeddings = _embed(network, faces.chips)
-            threshold = _fit_threshold(embeddings[train_idx], train_labels)
-            val_accuracy = _pair_scores(embeddings, pairs, threshold) if len(pairs) else float("nan")
-            record = {"epoch": epoch + 1, "train_loss": float((logs or {}).get("loss", float("nan"))),
-                      "fixed_batch_loss": fixed_loss(), "loss_before": loss_before,
-                      "val_accuracy": val_accuracy, "threshold": threshold,
-                      "seconds_eval": round(time.time() - started, 1)}
-            history.append(record)
-            with atomic_output(history_path, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(history, indent=1))
-            write_image(checkpoint_dir / "curves.png", draw_training_curves(history), overwrite=True)
-            log(f"epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.4f}, fixed-batch loss "
-                f"{record['fixed_batch_loss']:.4f} (was {loss_before:.4f}), validation pair accuracy "
-                f"{val_accuracy:.3f} at threshold {threshold:.3f}")
+    return train_on
 
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    started = time.time()
+
+def _per_replica(tf, strategy, chips: np.ndarray, labels: np.ndarray) -> tuple:
+    """The batch as each replica's share of whole people (sample_batch keeps a person's photos together)."""
+    replicas = strategy.num_replicas_in_sync
+    labels = labels.astype(np.int32)
+    if replicas == 1:
+        return tf.constant(chips), tf.constant(labels)
+    _, first = np.unique(labels, return_index=True)
+    groups = np.array_split(labels[np.sort(first)], replicas)   # the people, in batch order
+    shares = [np.isin(labels, group) for group in groups]
+    return tuple(strategy.experimental_distribute_values_from_function(
+        lambda ctx, v=values: tf.constant(v[shares[ctx.replica_id_in_sync_group]]))
+        for values in (chips, labels))
+
+
+def _draw_curves(run_dir: Path, metrics: training.Metrics) -> None:
+    from visiontk.charts import line_chart
+
+    panels = {"loss": {"training batches": metrics.column("loss"),
+                       "fixed training batches": metrics.column("fixed_batch_loss")},
+              "validation pair accuracy": {"accuracy": metrics.column("val_accuracy")}}
+    line_chart(run_dir / training.CURVES, panels)
+
+
+def _last_row(metrics: training.Metrics) -> dict:
+    """The last metrics row as numbers (a finished run that is run again trains no step)."""
+    row = metrics.rows[-1] if metrics.rows else {"step": 0}
+    return {key: float(value) for key, value in row.items() if value not in (None, "")}
+
+
+def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> Path:
+    """Write the network of the run's last checkpoint as a .keras model to `output`, and its same-person
+    distance (fitted on the training photos at the end of the last epoch) beside it as OUTPUT.json: the
+    pair `--model OUTPUT` reads."""
+    from visiontk.face.model import metadata_path
+
     try:
-        network.fit(Batches(), epochs=config.epochs, verbose=0,
-                    callbacks=[keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
-                               EpochReport()])
-    except VisiontkError:
-        raise
-    except (ValueError, RuntimeError) as exc:
-        raise VisiontkError(f"training failed: {exc}") from None
-    if not history:
-        raise BadInputError(f"{checkpoint_dir}: the checkpoint already finished {config.epochs} epochs; "
-                            "raise --epochs to train further")
-    final = history[-1]
-    record = {"model": str(output), "data_dir": str(data_dir), "identities": len(faces.names),
-              "photos": len(faces.files), "train_photos": int(len(train_idx)),
-              "val_photos": int(len(val_idx)), "val_pairs": int(len(pairs)),
-              "threshold": final["threshold"], "val_accuracy": final["val_accuracy"],
-              "loss_before": loss_before, "loss_after": final["fixed_batch_loss"],
-              "seconds": round(time.time() - started, 1), "config": asdict(config), "history": history}
+        config = TrainConfig(**training.read_config(run_dir))
+    except TypeError as exc:
+        raise BadInputError(f"{run_dir}: not a `face train` run ({exc})") from None
+    output = Path(output)
+    if output.suffix != ".keras":
+        raise BadInputError(f"{output}: the trained model is written as .keras")
+    tf = runtime.tensorflow()
+    network = build_network(config, pretrained_weights=False)
+    max_distance = tf.Variable(float("nan"), dtype=tf.float64, trainable=False, name="max_distance")
+    step = training.Checkpoints(run_dir, model=network, max_distance=max_distance).restore()
+    if step == 0:
+        raise BadInputError(f"{run_dir}: no checkpoint to export yet")
     with atomic_output(output, overwrite) as tmp:
         network.save(str(tmp))
+    record = {"max_distance": float(max_distance.numpy()), "run": str(run_dir), "step": step,
+              "config": asdict(config)}
     with atomic_output(metadata_path(output), overwrite=True) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
-    return record
+    return output
 
 
-def _cached_face_set(data_dir: Path, checkpoint_dir: Path, min_face: int, log) -> FaceSet:
-    """Detecting and aligning is the slow part of start-up: keep the chips beside the checkpoints."""
-    cache = checkpoint_dir / "faces.npz"
+def _cached_face_set(data: Sequence[str], run_dir: Path, min_face: int) -> FaceSet:
+    """Detecting and aligning is the slow part of start-up: keep the chips in the run folder."""
+    cache = run_dir / "faces.npz"
+    sources = np.array([str(Path(d).resolve()) for d in data])
     if cache.is_file():
-        with np.load(cache, allow_pickle=False) as data:
-            if str(data["data_dir"]) == str(data_dir.resolve()):
-                return FaceSet(data["chips"], data["labels"], [str(n) for n in data["names"]],
-                               [str(f) for f in data["files"]])
-    faces = load_face_set(data_dir, min_face, log)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with np.load(cache, allow_pickle=False) as stored:
+            if np.array_equal(stored["data"], sources):
+                return FaceSet(stored["chips"], stored["labels"], [str(n) for n in stored["names"]],
+                               [str(f) for f in stored["files"]])
+    faces = load_face_set(data, min_face, lambda line: log.warning("%s", line))
     with atomic_output(cache, overwrite=True) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, chips=faces.chips, labels=faces.labels, names=np.array(faces.names),
-                 files=np.array(faces.files), data_dir=np.array(str(data_dir.resolve())))
+                 files=np.array(faces.files), data=sources)
     return faces
