@@ -2,11 +2,11 @@
 
     python benchmarks/gan_bench.py                      # everything (about 5 minutes on 2 CPU cores)
     python benchmarks/gan_bench.py --only scores        # or: speed
-    python benchmarks/gan_bench.py --run /work/runs/gan/fashion-mnist   # also report that run's epochs
+    python benchmarks/gan_bench.py --run RUN_DIR        # also report that run's length and speed
 
 Refreshing the shipped model from a newer checkpoint of a training run (a maintainer's tool):
 
-    python benchmarks/gan_bench.py --refresh /work/runs/gan/fashion-mnist
+    python benchmarks/gan_bench.py --refresh RUN_DIR
 
 exports the run's latest generator to models/dcgan-fashion-mnist.weights.h5, updates its sha256 in
 visiontk/gan/catalog.py, scores it, rewrites models/dcgan-fashion-mnist.md and the README pictures
@@ -55,55 +55,75 @@ def speed_figures(steps: int = 60, batch_size: int = 128) -> dict:
     from visiontk import gan
 
     with tempfile.TemporaryDirectory() as folder:
-        gan.train(TRAIN, Path(folder) / "run", epochs=2, batch_size=batch_size, limit=steps * batch_size,
-                  seed=SEED)
-        with open(Path(folder) / "run" / "epochs.csv", newline="") as handle:
-            second = list(csv.DictReader(handle))[1]  # the first epoch includes building the graph
-    ips = float(second["images_per_second"])
+        config = gan.TrainConfig(epochs=2, batch_size=batch_size, limit=steps * batch_size, seed=SEED,
+                                 log_every=steps)
+        gan.train([str(TRAIN)], Path(folder) / "run", config)
+        first, second = read_metrics(Path(folder) / "run")   # the first epoch includes building the graph
+    ips = round(steps * batch_size / (float(second["seconds"]) - float(first["seconds"])), 1)
     return {"steps": steps, "batch_size": batch_size, "images_per_second": ips,
             "epoch_of_60000_seconds": round(60000 / ips, 1)}
 
 
-def run_figures(run: Path, last_epoch: int | None = None) -> dict:
-    with open(run / "epochs.csv", newline="") as handle:
-        epochs = [e for e in csv.DictReader(handle) if last_epoch is None or int(e["epoch"]) <= last_epoch]
-    seconds = [float(e["seconds"]) for e in epochs]
-    speeds = [float(e["images_per_second"]) for e in epochs]
-    return {"run": str(run), "epochs": len(epochs), "total_seconds": round(sum(seconds)),
-            "epoch_seconds_median": round(float(np.median(seconds)), 1),
+def read_metrics(run: Path, last_step: int | None = None) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return [r for r in csv.DictReader(handle) if last_step is None or int(r["step"]) <= last_step]
+
+
+def run_figures(run: Path, last_step: int | None = None) -> dict:
+    """A run's length and speed (up to `last_step`), from its metrics.csv: `seconds` is the training time
+    so far, so each pair of logged rows gives the speed between them."""
+    from visiontk.gan.data import load_images
+    from visiontk.gan.training import run_config
+
+    config = run_config(run)
+    images = sum(len(load_images(d, config.image_size, config.masks, config.limit)) for d in config.data)
+    steps_per_epoch = min(images, config.limit or images) // config.batch_size
+    rows = read_metrics(run, last_step)
+    steps, seconds = (np.array([float(r[k]) for r in rows]) for k in ("step", "seconds"))
+    timed = np.diff(seconds) > 0      # `seconds` is logged to 0.1 s: leave out rows closer than that
+    speeds = np.diff(steps)[timed] * config.batch_size / np.diff(seconds)[timed]
+    return {"run": str(run), "steps": int(steps[-1]), "epochs": int(steps[-1]) // steps_per_epoch,
+            "steps_per_epoch": steps_per_epoch, "total_seconds": round(float(seconds[-1])),
+            "epoch_seconds_median": round(float(steps_per_epoch * config.batch_size / np.median(speeds)), 1),
             "images_per_second_median": round(float(np.median(speeds)), 1),
-            "images_per_second_best": max(speeds)}
+            "images_per_second_best": round(float(speeds.max()), 1)}
 
 
 # ---- refreshing the shipped model ---------------------------------------------------------------------
 
 MODEL = "dcgan-fashion-mnist"
-CATALOG = ROOT / "visiontk" / "weights" / "catalog.py"
+CATALOG = ROOT / "visiontk" / "gan" / "catalog.py"
 DOCS = ROOT / "docs" / "images"
 
 
 def refresh(run: Path) -> dict:
-    from visiontk import gan
-    from visiontk.gan.training import draw_loss_curve
+    from visiontk import gan, training
+    from visiontk.gan.training import draw_curves, generator_config_path
+    from visiontk.weights.registry import digest
 
     weights = ROOT / "models" / f"{MODEL}.weights.h5"
-    exported = gan.export(run, weights, overwrite=True)
+    gan.export(run, weights, overwrite=True)
+    found = digest(weights)
+    exported = {**json.loads(generator_config_path(weights).read_text()), "sha256": found.sha256,
+                "size": found.size}
     pattern = re.compile(rf'(KnownFile\("{MODEL}\.weights\.h5",\s*sha256=")[0-9a-f]{{64}}(", size=)\d+')
     catalog = CATALOG.read_text()
     if not pattern.search(catalog):
         sys.exit(f"{CATALOG}: no KnownFile line for {MODEL} to update")
     CATALOG.write_text(pattern.sub(rf'\g<1>{exported["sha256"]}\g<2>{exported["size"]}', catalog))
-    # The run may still be training: describe it up to the exported epoch only.
-    training = run_figures(run, last_epoch=exported["epochs"])
+    # The run may still be training: describe it up to the exported step only.
+    training_figures = run_figures(run, last_step=exported["step"])
+    exported["epochs"] = training_figures["epochs"]
     config = json.loads((run / "config.json").read_text())
     DOCS.mkdir(parents=True, exist_ok=True)
-    curve = DOCS / "gan_fashion_mnist_loss_curve.png"
-    draw_loss_curve(run / "losses.csv", curve, last_epoch=exported["epochs"])
+    # chief=False: read the run's metrics without writing its metrics.csv (the run may be going on).
+    metrics = training.Metrics(run, exported["step"], chief=False)
+    draw_curves(DOCS / "gan_fashion_mnist_loss_curve.png", metrics)
     figures = score_figures(MODEL)
     gan.generate(MODEL, 64, grid=DOCS / "gan_fashion_mnist_samples.png", seed=SEED, scale=2, overwrite=True)
     gan.interpolate(MODEL, 1, 2, steps=8, output=DOCS / "gan_fashion_mnist_interpolation.png", overwrite=True)
-    (ROOT / "models" / f"{MODEL}.md").write_text(model_card(exported, figures, training, config))
-    return {"exported": exported, "scores": figures, "training": training}
+    (ROOT / "models" / f"{MODEL}.md").write_text(model_card(exported, figures, training_figures, config))
+    return {"exported": exported, "scores": figures, "training": training_figures}
 
 
 def model_card(exported: dict, figures: dict, training: dict, config: dict) -> str:
@@ -112,13 +132,9 @@ def model_card(exported: dict, figures: dict, training: dict, config: dict) -> s
     status = ("finished" if epochs >= planned else
               f"**{epochs} of the {planned} planned epochs: the run was still training when this "
               "was exported**, latest epoch so far")
-    resumed = config.get("extra", {}).get("resumed", [])
-    first_planned = resumed[0]["epochs_before"] if resumed else planned
-    command = (f"visiontk --seed {config['seed']} gan train {config['data']} --out {training['run']} "
-               f"--epochs {first_planned}")
-    for extension in resumed:
-        command += (f"`, then after epoch {extension['at_epoch']} "
-                    f"`visiontk gan train --resume {training['run']} --epochs {extension['epochs']}")
+    # A run extended by rerunning its command with a larger --epochs stores the last --epochs given.
+    command = (f"visiontk --seed {config['seed']} gan train {' '.join(config['data'])} --out {training['run']} "
+               f"--epochs {planned}")
     minutes = training["total_seconds"] / 60
     speed = (f"median {training['epoch_seconds_median']:.0f} s and "
              f"{training['images_per_second_median']:.0f} images/s per epoch")
@@ -138,10 +154,10 @@ model of `visiontk gan generate`.
 - Data: Fashion-MNIST training set (60 000 images, Debian package `dataset-fashion-mnist`).
 - Training command (on 2 CPU cores shared with other jobs, run with `nice -n 15`):
   `{command}`
-- Training: {epochs} epochs ({status}), {epochs * 468} steps, {minutes:.0f} minutes in all;
+- Training: {epochs} epochs ({status}), {training['steps']} steps, {minutes:.0f} minutes in all;
   {speed} on the shared CPU.
 - Exported (epoch {exported['epochs']}) with
-  `visiontk gan export {training['run']} models/{MODEL}.weights.h5`.
+  `visiontk gan export {training['run']} -o models/{MODEL}.weights.h5`.
 
 ## Scores
 
