@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import types
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ TASKS = ("visiontk.style", "visiontk.face", "visiontk.gan", "visiontk.sr")
 SHARED_VERBS = {"visiontk.style": ("train", "export", "load_model", "stylize"),
                 "visiontk.face": ("train", "evaluate", "export", "load_model", "verify", "detect_faces"),
                 "visiontk.gan": ("train", "export", "generate", "score"),
-                "visiontk.sr": ("train", "evaluate", "export", "upscale")}
+                "visiontk.sr": ("train", "evaluate", "export", "load_model", "upscale")}
 
 
 def test_every_submodule_imports_and_no_export_is_shadowed_by_a_module():
@@ -37,3 +38,21 @@ def test_tasks_export_the_shared_verbs(package_name):
     for verb in SHARED_VERBS[package_name]:
         assert verb in package.__all__, f"{package_name} does not export {verb}"
         assert callable(getattr(package, verb))
+
+
+def test_load_model_is_the_tasks_model_by_name_or_path():
+    """`load_model(name_or_path)` means the same in every task: the task's model from a shipped name or
+    a file (style and sr: the Keras network; face: a FaceModel, the network with its same-person distance)."""
+    import keras
+    import numpy as np
+
+    from visiontk import face, sr, style
+
+    root = Path(__file__).resolve().parents[1]
+    by_name, by_path = sr.load_model("edsr-x2"), sr.load_model(root / "models" / "edsr-x3.weights.h5")
+    assert isinstance(by_name, keras.Model) and isinstance(by_path, keras.Model)
+    assert by_path(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 24, 24, 3)   # the scale its weights have
+    assert isinstance(style.load_model("starry-night"), keras.Model)
+    pretrained = face.load_model("dlib-face-resnet")
+    assert pretrained is face.load_model() and isinstance(pretrained.network, keras.Model)
+    assert pretrained.max_distance == face.DEFAULT_MAX_DISTANCE

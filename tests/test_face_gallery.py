@@ -29,7 +29,7 @@ def test_identify_many_agrees_with_plain_distances():
     gallery.add_many([f"p{i}" for i in range(500)], _unit(rng, 500))
     queries = _unit(rng, 20)
     queries[:5] = gallery.embeddings[[3, 7, 11, 200, 499]] + 0.01
-    found = gallery.identify_many(queries, threshold=0.6)
+    found = gallery.identify_many(queries, max_distance=0.6)
     for query, match in zip(queries, found):
         distances = np.linalg.norm(gallery.embeddings - query, axis=1)
         assert match.nearest == f"p{int(np.argmin(distances))}"

@@ -1,7 +1,10 @@
-"""Exception types. The CLI maps each to its documented exit code in one place (visiontk/cli/main.py)."""
+"""Exception types. The CLI maps each to its documented exit code in one place (visiontk/cli/main.py).
+Also the one way to accept a renamed keyword or module constant for a release (`renamed_keyword`,
+`renamed_constants`)."""
 from __future__ import annotations
 
 import errno
+import warnings
 
 
 class VisiontkError(Exception):
@@ -88,3 +91,24 @@ def from_os_error(exc: OSError, path=None) -> BadInputError:
 
 def from_memory_error(what: str = "this job") -> BadInputError:
     return BadInputError(f"not enough memory for {what}; use smaller images or sizes")
+
+
+def renamed_keyword(old_name: str, new_name: str, old_value, new_value):
+    """`new_value`, or `old_value` when a caller still passes the keyword under its old name (then with a
+    DeprecationWarning pointing at the caller's line; the old name goes in the next release)."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old_name}= is deprecated, use {new_name}=", DeprecationWarning, stacklevel=3)
+    return old_value
+
+
+def renamed_constants(module: str, renames: dict[str, tuple[str, object]]):
+    """A module `__getattr__` that still answers each old name in `renames` ({old: (new name, value)})
+    with its value and a DeprecationWarning; other unknown names are AttributeErrors as usual."""
+    def __getattr__(name: str):
+        if name not in renames:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        new_name, value = renames[name]
+        warnings.warn(f"{module}.{name} is deprecated, use {new_name}", DeprecationWarning, stacklevel=2)
+        return value
+    return __getattr__

@@ -14,8 +14,8 @@ from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
 from visiontk.face.training import TrainConfig
+from visiontk.face.model import DEFAULT_MAX_DISTANCE
 
-MIN_FACE = DEFAULT_MIN_FACE
 
 
 class OldNameOption(click.Option):
@@ -38,23 +38,30 @@ def min_confidence_option(old_name: str, parameter: str):
 
 model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
                             help="A .keras model from `face train` (default: dlib's pretrained ResNet).")
-min_face_option = click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
-                               help="Smallest face to look for, in pixels.")
+min_face_option = click.option("--min-face", type=click.IntRange(min=4), default=DEFAULT_MIN_FACE,
+                               show_default=True, help="Smallest face to look for, in pixels.")
 pairs_root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path),
     help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-distance_option = click.option("--max-distance", "--threshold", "threshold", cls=OldNameOption,
-                               type=FiniteFloatRange(min=0), default=None,
-                               help="Same person when the embedding distance is at most this "
-                                    "[default: the model's, 0.6 for dlib's].")
+def max_distance_option(parameter: str = "max_distance"):
+    """--max-distance (the same-person embedding distance), also accepted under its old name --threshold."""
+    return click.option("--max-distance", "--threshold", parameter, cls=OldNameOption,
+                        type=FiniteFloatRange(min=0), default=None,
+                        help="Same person when the embedding distance is at most this "
+                             f"[default: the model's, {DEFAULT_MAX_DISTANCE:g} for dlib's].")
+
+
+confidence_option = min_confidence_option("--detect-threshold", "min_confidence")
+# `face eval` still names these parameters threshold and detect_threshold.
+distance_option = max_distance_option("threshold")
 detect_threshold_option = min_confidence_option("--detect-threshold", "detect_threshold")
 face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
                                  show_default=True,
                                  help="Which face when there are several: 0 = the largest, 1 = the next...")
 
 
-def _detect_options(detect_threshold: float, min_face: int) -> dict:
-    return {"min_confidence": detect_threshold, "min_face": min_face}
+def _detect_options(min_confidence: float, min_face: int) -> dict:
+    return {"min_confidence": min_confidence, "min_face": min_face}
 
 
 every_option = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
@@ -93,16 +100,16 @@ def command() -> None:
               help="Save the image with boxes and landmarks drawn (a folder when there are several inputs).")
 @click.option("--crops", type=click.Path(file_okay=False, path_type=Path),
               help="Save each face's aligned 150x150 chip in this folder (NAME_face0.png, ...).")
-@click.option("--min-face", type=click.IntRange(min=4), default=MIN_FACE, show_default=True,
+@click.option("--min-face", type=click.IntRange(min=4), default=DEFAULT_MIN_FACE, show_default=True,
               help="Smallest face to look for, in pixels.")
-@min_confidence_option("--threshold", "threshold")
+@min_confidence_option("--threshold", "min_confidence")
 @every_option
 @crf_option
 @overwrite_option
 @json_option
 @continue_option
 @shard_option
-def detect(inputs, draw, crops, min_face, threshold, every, crf, overwrite, as_json,
+def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite, as_json,
            continue_on_error) -> int:
     """Find faces: boxes (left, top, right, bottom), confidence and five landmarks.
 
@@ -122,14 +129,14 @@ def detect(inputs, draw, crops, min_face, threshold, every, crf, overwrite, as_j
 
     def work(path: Path) -> dict:
         if is_video(path):
-            return detect_video(path, every=every, threshold=threshold, min_face=min_face, crf=crf,
+            return detect_video(path, every=every, min_confidence=min_confidence, min_face=min_face, crf=crf,
                                 draw=_draw_target(draw, path, many, "_faces", ".mp4") if draw else None,
                                 overwrite=overwrite, on_frame=_frame_lines(path, as_json))
         image = load_image(path)
         drawn = _draw_target(draw, path, many, "_faces") if draw else None
         if drawn:
             check_output(drawn, overwrite)
-        faces = detect_faces(image, min_confidence=threshold, min_face=min_face)
+        faces = detect_faces(image, min_confidence=min_confidence, min_face=min_face)
         chips = [crops / f"{path.stem}_face{i}.png" for i in range(len(faces))] if crops else []
         for chip in chips:  # refuse before writing anything
             check_output(chip, overwrite)
@@ -163,13 +170,13 @@ def detect(inputs, draw, crops, min_face, threshold, every, crf, overwrite, as_j
               help="Verify many pairs: a CSV of two image paths per line (optional third column same "
                    "yes/no) or LFW's pairs.txt. One result per pair.")
 @pairs_root_option
-@distance_option
+@max_distance_option()
 @face_index_option
 @model_option
-@detect_threshold_option
+@confidence_option
 @min_face_option
 @json_option
-def verify(images, pairs_file, root, threshold, face_index, model_path, detect_threshold, min_face,
+def verify(images, pairs_file, root, max_distance, face_index, model_path, min_confidence, min_face,
            as_json) -> int:
     """Are the faces in two images the same person? Exit 0 same, 1 different, 3 no face.
 
@@ -183,44 +190,37 @@ def verify(images, pairs_file, root, threshold, face_index, model_path, detect_t
     if pairs_file:
         if images:
             raise click.UsageError("give either two images or --pairs, not both")
-        return _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min_face, as_json)
+        return _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, min_face, as_json)
     if len(images) != 2:
         raise click.UsageError("give two images to compare (or --pairs FILE)")
     model = load_model(model_path)
-    result = verify_faces(images[0], images[1], model=model, threshold=threshold, face_index=face_index,
-                          min_confidence=detect_threshold, min_face=min_face)
+    result = verify_faces(images[0], images[1], model=model, max_distance=max_distance, face_index=face_index,
+                          min_confidence=min_confidence, min_face=min_face)
     answer = "same person" if result.same else "different people"
     emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
-         f"{answer} (distance {result.distance:.3f}, threshold {result.threshold:g})")
+         f"{answer} (distance {result.distance:.3f}, threshold {result.max_distance:g})")
     return 0 if result.same else 1
 
 
-def _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min_face, as_json) -> int:
+def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, min_face, as_json) -> int:
     from visiontk.cli.common import report_failure
-    from visiontk.face import load_model
+    from visiontk.face import PairsSummary, load_model
     from visiontk.face.evaluate import read_pairs, verify_pairs
 
     pairs = read_pairs(pairs_file, root)
-    failures, labelled, correct = 0, 0, 0
-    for verdict in verify_pairs(pairs, model=load_model(model_path), threshold=threshold,
-                                min_confidence=detect_threshold, min_face=min_face):
+    failures, summary = 0, PairsSummary()
+    for verdict in verify_pairs(pairs, model=load_model(model_path), threshold=max_distance,
+                                min_confidence=min_confidence, min_face=min_face):
         pair = verdict.pair
         if verdict.error:
             report_failure(Path(f"{pair.a} {pair.b}"), verdict.error, as_json)
             failures += 1
             continue
-        record = {"a": str(pair.a), "b": str(pair.b), "same": verdict.same,
-                  "distance": round(verdict.distance, 4), "threshold": verdict.threshold}
-        if pair.same is not None:
-            record["expected"] = pair.same
-            labelled += 1
-            correct += verdict.same == pair.same
-        emit(record, as_json, f"{pair.a} {pair.b}: {'same' if verdict.same else 'different'} "
+        record = summary.add(verdict)
+        emit(record, as_json, f"{pair.a} {pair.b}: {'same' if record['same'] else 'different'} "
                               f"({verdict.distance:.3f})")
-        threshold = verdict.threshold
-    if labelled:
-        click.echo(f"{correct} of {labelled} labelled pairs answered correctly at threshold {threshold:g}",
-                   err=True)
+    if summary.text():
+        click.echo(summary.text(), err=True)
     if failures:
         raise BatchFailedError(f"{failures} of {len(pairs)} pairs had an image without a face")
     return 0
@@ -235,13 +235,13 @@ def _verify_pairs(pairs_file, root, threshold, model_path, detect_threshold, min
 @click.option("--all-faces", is_flag=True, help="Every face of each image, not only the largest.")
 @face_index_option
 @model_option
-@detect_threshold_option
+@confidence_option
 @min_face_option
 @overwrite_option
 @json_option
 @continue_option
 @shard_option
-def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, min_face, overwrite, as_json,
+def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min_face, overwrite, as_json,
           continue_on_error) -> int:
     """Compute face embeddings (128 numbers per face with the default model).
 
@@ -249,20 +249,18 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
       visiontk face embed photos/ -o embeddings.npz
       visiontk face embed obama_1.jpg --json
     """
+    from visiontk.face import EmbeddingSet, embed_faces, load_model
     from visiontk.face import embed as embed_face
-    from visiontk.face import embed_faces, load_model
     from visiontk.imageio import check_output
 
     if output is None and not as_json:
         raise click.UsageError("say where the embeddings go: -o FILE.npz, or --json to print them")
     if output is not None:
-        if output.suffix.lower() != ".npz":
-            raise BadInputError(f"{output}: embeddings are written as .npz")
-        check_output(output, overwrite)
+        check_output(EmbeddingSet.check_path(output), overwrite)
     paths = this_shard(input_paths(inputs))
     model = load_model(model_path)
-    options = _detect_options(detect_threshold, min_face)
-    rows: list[tuple[str, int, object, list]] = []
+    options = _detect_options(min_confidence, min_face)
+    rows = EmbeddingSet(model.name)
 
     def work(path: Path) -> dict:
         if all_faces:
@@ -273,7 +271,7 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
         else:
             items = [(face_index, embed_face(path, face_index=face_index, model=model, **options))]
         for index, item in items:
-            rows.append((str(path), index, item.embedding, list(item.face.box)))
+            rows.add(path, index, item.embedding, item.face.box)
         return {"faces": [{"face": index, "box": [round(v, 1) for v in item.face.box],
                            "embedding": [round(float(v), 6) for v in item.embedding]}
                           for index, item in items]}
@@ -286,27 +284,14 @@ def embed(inputs, output, all_faces, face_index, model_path, detect_threshold, m
                          describe=describe if output else None)
     except BatchFailedError:
         # --continue-on-error: keep what succeeded, then still exit 5.
-        if output is not None and rows:
-            _write_embeddings(output, rows, model.name, overwrite)
+        if output is not None and len(rows):
+            rows.save(output, overwrite)
         raise
     if output is not None:
-        _write_embeddings(output, rows, model.name, overwrite)
+        rows.save(output, overwrite)
         if not as_json:
             click.echo(f"wrote {len(rows)} embedding(s) to {output}")
     return code
-
-
-def _write_embeddings(output: Path, rows: list, model_name: str, overwrite: bool) -> None:
-    import numpy as np
-
-    from visiontk.imageio import atomic_output
-
-    with atomic_output(output, overwrite) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, paths=np.array([r[0] for r in rows], dtype=str),
-                 face=np.array([r[1] for r in rows], dtype=np.int32),
-                 embeddings=np.array([r[2] for r in rows], dtype=np.float32).reshape(len(rows), -1),
-                 boxes=np.array([r[3] for r in rows], dtype=np.float32).reshape(len(rows), 4),
-                 model=np.array(model_name))
 
 
 # ---- enroll / identify / gallery ----------------------------------------------------------------------
@@ -322,11 +307,11 @@ gallery_option = click.option("--gallery", "gallery_path", required=True,
 @inputs_argument
 @face_index_option
 @model_option
-@detect_threshold_option
+@confidence_option
 @min_face_option
 @json_option
 @continue_option
-def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold, min_face, as_json,
+def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, min_face, as_json,
            continue_on_error) -> int:
     """Add a person to a gallery from photos of them (the largest face of each photo).
 
@@ -344,7 +329,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
     enrolled: list[tuple[np.ndarray, str]] = []
 
     def work(path: Path) -> dict:
-        found = embed_face(path, face_index=face_index, model=model, min_confidence=detect_threshold,
+        found = embed_face(path, face_index=face_index, model=model, min_confidence=min_confidence,
                            min_face=min_face)
         enrolled.append((found.embedding, str(path)))
         return {"name": name, "box": [round(v, 1) for v in found.face.box]}
@@ -373,9 +358,9 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
 @inputs_argument
 @click.option("--draw", type=click.Path(path_type=Path),
               help="Save the image with each face boxed and named (a folder when there are several inputs).")
-@distance_option
+@max_distance_option()
 @model_option
-@detect_threshold_option
+@confidence_option
 @min_face_option
 @every_option
 @crf_option
@@ -383,7 +368,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, detect_threshold,
 @json_option
 @continue_option
 @shard_option
-def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold, min_face, every, crf,
+def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every, crf,
              overwrite, as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.
 
@@ -406,23 +391,23 @@ def identify(gallery_path, inputs, draw, threshold, model_path, detect_threshold
                             f"{model.name!r}; use the same --model")
     if not len(gallery):
         raise BadInputError(f"{gallery_path}: gallery is empty (add people with `visiontk face enroll`)")
-    threshold = model.threshold if threshold is None else threshold
+    max_distance = model.max_distance if max_distance is None else max_distance
     paths = input_paths(inputs)
     many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
     paths = this_shard(paths)
 
     def work(path: Path) -> dict:
         if is_video(path):
-            return identify_video(path, gallery, model, threshold=threshold, every=every, crf=crf,
+            return identify_video(path, gallery, model, max_distance=max_distance, every=every, crf=crf,
                                   draw=_draw_target(draw, path, many, "_named", ".mp4") if draw else None,
-                                  detect_threshold=detect_threshold, min_face=min_face,
+                                  min_confidence=min_confidence, min_face=min_face,
                                   overwrite=overwrite, on_frame=_frame_lines(path, as_json))
         drawn = _draw_target(draw, path, many, "_named") if draw else None
         if drawn:
             check_output(drawn, overwrite)
         image = load_image(path)
-        found = embed_faces(image, model=model, **_detect_options(detect_threshold, min_face))
-        matches = gallery.identify_many(np.array([item.embedding for item in found]), threshold) if found \
+        found = embed_faces(image, model=model, **_detect_options(min_confidence, min_face))
+        matches = gallery.identify_many(np.array([item.embedding for item in found]), max_distance) if found \
             else []
         record = {"faces": [{"box": [round(v, 1) for v in item.face.box], **match.to_dict()}
                             for item, match in zip(found, matches)]}
@@ -502,12 +487,12 @@ def gallery_remove(gallery_path, name, as_json) -> int:
 @click.option("--name", "names", multiple=True, metavar="N=NAME",
               help="With --enroll-into: enrol cluster N as NAME (repeatable).")
 @model_option
-@detect_threshold_option
+@confidence_option
 @min_face_option
 @overwrite_option
 @json_option
 @continue_option
-def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_path, detect_threshold, min_face,
+def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_path, min_confidence, min_face,
             overwrite, as_json, continue_on_error) -> int:
     """Group the faces of many photos into people nobody has named (Chinese whispers).
 
@@ -536,7 +521,7 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
 
     def work(path: Path) -> None:
         image = load_image(path)
-        for index, item in enumerate(embed_faces(image, model=model, **_detect_options(detect_threshold,
+        for index, item in enumerate(embed_faces(image, model=model, **_detect_options(min_confidence,
                                                                                         min_face))):
             faces.append((path, index, item.face, item.embedding))
             if sheet:
@@ -550,7 +535,7 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
         failed = exc   # --continue-on-error: cluster the faces that were read, then exit 5
     if not faces:
         raise failed or NoFaceError(f"no face found in {len(paths)} input(s)")
-    distance = model.threshold if max_distance is None else max_distance
+    distance = model.max_distance if max_distance is None else max_distance
     clusters = chinese_whispers(np.array([f[3] for f in faces]), distance, min_size=min_size)
     for (path, index, face, _), cluster_id in zip(faces, clusters):
         emit({"input": str(path), "ok": True, "face": index, "box": [round(v, 1) for v in face.box],

@@ -5,31 +5,44 @@
     image = face.load_image("group.jpg")
     faces = face.detect_faces(image)                            # boxes, confidences, 5 landmarks
     chip = face.align(image, faces[0].landmarks)                # 150x150 aligned chip
-    result = face.verify("obama_1.jpg", "obama_2.jpg")          # .same, .distance, .threshold
+    result = face.verify("obama_1.jpg", "obama_2.jpg")          # .same, .distance, .max_distance
     vectors = face.face_encodings("group.jpg")                  # one 128-D embedding per face
     face.compare_faces(vectors, face.face_encodings("obama_1.jpg")[0])  # one True/False per face
 
     gallery = face.Gallery.load("people.npz", model="dlib-face-resnet")
     gallery.add("obama", face.embed("obama_1.jpg").embedding)
-    gallery.identify(face.embed("unknown.jpg").embedding, threshold=0.6).name
+    gallery.identify(face.embed("unknown.jpg").embedding, max_distance=0.6).name
 
     clusters = face.chinese_whispers(vectors, max_distance=0.6)  # a person id per face, -1 = noise
+    face.load_model("mine.keras")                               # a FaceModel: .network, .max_distance
 
 Faces are found by MTCNN, aligned by a similarity transform onto dlib's mean face, and embedded by
 dlib's face ResNet rebuilt in Keras (same person when the distance is at most 0.6), or by a model
 made with `face.train`. Nothing here imports TensorFlow until a network is needed.
+
+Names: `min_confidence` is the detector's cut-off, `max_distance` the same-person embedding distance
+(`tolerance` in compare_faces, as in face_recognition); their old name `threshold` still works for one
+release, with a DeprecationWarning (see visiontk.face.recognize).
 """
+from visiontk.errors import renamed_constants as _renamed_constants
 from visiontk.face.align import align
 from visiontk.face.cluster import chinese_whispers, pairwise_scores
-from visiontk.face.detect import Face, detect_faces
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, Face, detect_faces
+from visiontk.face.embeddings_file import EmbeddingSet
 from visiontk.face.evaluate import evaluate_pairs as evaluate
 from visiontk.face.gallery import UNKNOWN, Gallery, Match
-from visiontk.face.model import DEFAULT_THRESHOLD, FaceModel, load_model
-from visiontk.face.recognize import (FaceEmbedding, Verification, compare_faces, embed, embed_faces,
-                                     face_chips, face_distance, face_encodings, load_image, verify)
+from visiontk.face.model import DEFAULT_MAX_DISTANCE, FaceModel, load_model
+from visiontk.face.recognize import (FaceEmbedding, PairsSummary, Verification, compare_faces, embed,
+                                     embed_faces, face_chips, face_distance, face_encodings, load_image,
+                                     verify)
 from visiontk.face.training import export, train
 
-__all__ = ["DEFAULT_THRESHOLD", "Face", "FaceEmbedding", "FaceModel", "Gallery", "Match", "UNKNOWN",
-           "Verification", "align", "chinese_whispers", "compare_faces", "detect_faces", "embed",
-           "embed_faces", "evaluate", "export", "face_chips", "face_distance", "face_encodings",
-           "load_image", "load_model", "pairwise_scores", "train", "verify"]
+__all__ = ["DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "EmbeddingSet", "Face", "FaceEmbedding",
+           "FaceModel", "Gallery", "Match", "PairsSummary", "UNKNOWN", "Verification", "align",
+           "chinese_whispers", "compare_faces", "detect_faces", "embed", "embed_faces", "evaluate",
+           "export", "face_chips", "face_distance", "face_encodings", "load_image", "load_model",
+           "pairwise_scores", "train", "verify"]
+
+
+# face.DEFAULT_THRESHOLD was the same-person distance: the old name of DEFAULT_MAX_DISTANCE.
+__getattr__ = _renamed_constants(__name__, {"DEFAULT_THRESHOLD": ("DEFAULT_MAX_DISTANCE", DEFAULT_MAX_DISTANCE)})

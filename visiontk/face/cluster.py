@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-# Same person at most 0.6 apart is dlib's verification threshold; a clustering links many faces at
-# once, and one wrong edge can pull two people's labels together, so it asks for a closer match.
-# dlib's own face-clustering example uses 0.5; see README (face cluster) for the measured trade-off.
-DEFAULT_CLUSTER_DISTANCE = 0.6
+from visiontk.face.model import DEFAULT_MAX_DISTANCE
+
+# Faces are linked when at most the same-person distance apart (0.6 for dlib's network). A lower value
+# trades recall for safety, since one wrong edge can pull two people's labels together; dlib's own
+# face-clustering example uses 0.5. README (face cluster, "Why 0.6") has the measured trade-off.
+DEFAULT_CLUSTER_DISTANCE = DEFAULT_MAX_DISTANCE
 NOISE = -1
 
 

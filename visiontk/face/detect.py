@@ -19,11 +19,12 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from visiontk.errors import renamed_constants, renamed_keyword
+
 # Confidence O-Net must give a face. MTCNN's authors and facenet use 0.7 for O-Net, the `mtcnn`
 # package 0.8; 0.9 keeps every clear face of the shared and derived photos (their O-Net scores are
 # >= 0.99 once crops are antialiased) while dropping the 0.8-0.9 patterns of foliage and fabric.
 DEFAULT_MIN_CONFIDENCE = 0.9
-DEFAULT_THRESHOLD = DEFAULT_MIN_CONFIDENCE   # the old name, kept for callers of 0.x
 DEFAULT_MIN_FACE = 20         # pixels, in the original image (MTCNN's usual setting)
 PNET_WINDOW = 12              # P-Net's window: the smallest wanted face measures this in the searched image
 MTCNN_MIN_FACE = PNET_WINDOW  # the old name
@@ -31,6 +32,10 @@ SCALE_FACTOR = 0.709          # between pyramid levels (the authors' value: area
 PNET_THRESHOLD = 0.6          # stage thresholds of the authors' code and its ports
 RNET_THRESHOLD = 0.7
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # left = image's left
+
+
+# DEFAULT_THRESHOLD, the old name of DEFAULT_MIN_CONFIDENCE (face.model had a distance of that name).
+__getattr__ = renamed_constants(__name__, {"DEFAULT_THRESHOLD": ("DEFAULT_MIN_CONFIDENCE", DEFAULT_MIN_CONFIDENCE)})
 
 
 @dataclass
@@ -251,9 +256,8 @@ def _onet_stage(pyramid: Pyramid, boxes: np.ndarray, onet, min_confidence: float
 def detect_faces(image: np.ndarray, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  min_face: int = DEFAULT_MIN_FACE, threshold: float | None = None) -> list[Face]:
     """Every face of at least `min_face` pixels in an RGB uint8 image whose O-Net confidence is at
-    least `min_confidence`, largest first. (`threshold` is the old name of `min_confidence`.)"""
-    if threshold is not None:
-        min_confidence = threshold
+    least `min_confidence`, largest first. (`threshold`: the deprecated old name of `min_confidence`.)"""
+    min_confidence = renamed_keyword("threshold", "min_confidence", threshold, min_confidence)
     image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
     height, width = image.shape[:2]
     scales = pyramid_scales(height, width, min_face)

@@ -219,7 +219,7 @@ def verify_pairs(pairs: Iterable[Pair], *, model=None, threshold: float | None =
     detect_options = {key: value for key, value in (("min_confidence", min_confidence), ("min_face", min_face))
                       if value is not None}
     cache = EmbeddingCache(model, **detect_options)
-    threshold = cache.model.threshold if threshold is None else threshold
+    threshold = cache.model.max_distance if threshold is None else threshold
     for pair in pairs:
         try:
             yield PairVerdict(pair, threshold, distance=float(np.linalg.norm(cache(pair.a) - cache(pair.b))))

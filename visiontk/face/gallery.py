@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from visiontk.errors import BadInputError
+from visiontk.errors import BadInputError, renamed_keyword
 from visiontk.imageio import atomic_output, check_input_file
 
 FORMATS = (".npz", ".json")
@@ -80,13 +80,20 @@ class Gallery:
         self._norms = None
         return dropped
 
-    def identify(self, embedding: np.ndarray, threshold: float) -> Match:
-        """The enrolled person nearest to `embedding`, or UNKNOWN beyond `threshold` (a distance)."""
-        return self.identify_many(np.asarray(embedding).reshape(1, -1), threshold)[0]
+    def identify(self, embedding: np.ndarray, max_distance: float | None = None, *,
+                 threshold: float | None = None) -> Match:
+        """The enrolled person nearest to `embedding`, or UNKNOWN when farther than `max_distance` (the
+        model's same-person distance, FaceModel.max_distance). `threshold`: its deprecated old name."""
+        max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
+        return self.identify_many(np.asarray(embedding).reshape(1, -1), max_distance)[0]
 
-    def identify_many(self, queries: np.ndarray, threshold: float) -> list[Match]:
+    def identify_many(self, queries: np.ndarray, max_distance: float | None = None, *,
+                      threshold: float | None = None) -> list[Match]:
         """`identify` for each row of `queries`: all distances from one matrix product,
         |e - q|^2 = |e|^2 - 2 e.q + |q|^2, with the gallery's |e|^2 computed once."""
+        max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
+        if max_distance is None:
+            raise TypeError("identify needs max_distance (the model's is FaceModel.max_distance)")
         queries = np.asarray(queries, np.float32).reshape(-1, self.embeddings.shape[1] if len(self) else
                                                           np.asarray(queries).shape[-1])
         if not len(self):
@@ -97,7 +104,7 @@ class Gallery:
         best = np.argmin(squared, axis=1)
         # The winner's distance again, directly: the expansion loses digits when the distance is small.
         distances = np.linalg.norm(self.embeddings[best] - queries, axis=1)
-        return [Match(self.names[i] if d <= threshold else UNKNOWN, float(d), self.names[i])
+        return [Match(self.names[i] if d <= max_distance else UNKNOWN, float(d), self.names[i])
                 for i, d in zip(best, distances)]
 
     # ---- files ----

@@ -2,28 +2,42 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from visiontk.errors import BadInputError, WeightsError
+from visiontk.errors import BadInputError, WeightsError, renamed_constants
+from visiontk.face.align import CHIP_SIZE
 
-DEFAULT_THRESHOLD = 0.6   # dlib's: same person when the Euclidean distance is at most this
+DEFAULT_MODEL = "dlib-face-resnet"
+DEFAULT_MAX_DISTANCE = 0.6   # dlib's: same person when the Euclidean distance is at most this
 BATCH_SIZE = 32
+
+
+# DEFAULT_THRESHOLD, the old name of DEFAULT_MAX_DISTANCE (face.detect had a confidence of that name).
+__getattr__ = renamed_constants(__name__, {"DEFAULT_THRESHOLD": ("DEFAULT_MAX_DISTANCE", DEFAULT_MAX_DISTANCE)})
 
 
 @dataclass
 class FaceModel:
-    """A network from 150x150 RGB chips (0..255) to embeddings, and its same-person distance threshold."""
+    """A network from aligned RGB chips (CHIP_SIZE square, 0..255) to embeddings, and its same-person
+    distance: two faces are one person when their embeddings are at most `max_distance` apart."""
 
     name: str
     network: object            # a keras.Model
-    threshold: float
+    max_distance: float
+
+    @property
+    def threshold(self) -> float:
+        """The old name of `max_distance`."""
+        warnings.warn("FaceModel.threshold is deprecated, use max_distance", DeprecationWarning, stacklevel=2)
+        return self.max_distance
 
     def embed_chips(self, chips: np.ndarray | list) -> np.ndarray:
-        """(N, 150, 150, 3) chips -> (N, D) float32 embeddings, in batches."""
-        chips = np.asarray(chips, dtype=np.float32).reshape(-1, 150, 150, 3)
+        """(N, CHIP_SIZE, CHIP_SIZE, 3) chips -> (N, D) float32 embeddings, in batches."""
+        chips = np.asarray(chips, dtype=np.float32).reshape(-1, CHIP_SIZE, CHIP_SIZE, 3)
         if len(chips) == 0:
             return np.zeros((0, self.network.output_shape[-1]), np.float32)
         outputs = [np.asarray(self._forward(chips[i:i + BATCH_SIZE]))
@@ -38,11 +52,12 @@ class FaceModel:
 _loaded: dict[str, FaceModel] = {}
 
 
-def load_model(path: str | Path | None = None) -> FaceModel:
-    """The default pretrained model, or a `.keras` model written by `visiontk face train`."""
-    key = str(path) if path else ""
+def load_model(name_or_path: str | Path | None = None) -> FaceModel:
+    """The face task's model: the pretrained one (None or its name, DEFAULT_MODEL), or a `.keras` model
+    written by `visiontk face train`."""
+    key = "" if not name_or_path or str(name_or_path) == DEFAULT_MODEL else str(name_or_path)
     if key not in _loaded:
-        _loaded[key] = _load_trained(Path(path)) if path else _load_default()
+        _loaded[key] = _load_trained(Path(key)) if key else _load_default()
     return _loaded[key]
 
 
@@ -59,11 +74,12 @@ def _load_default() -> FaceModel:
     except (OSError, ValueError) as exc:
         raise WeightsError(f"{weights_file}: converted weights unreadable ({exc}); delete it to convert "
                            "again") from None
-    return FaceModel("dlib-face-resnet", network, DEFAULT_THRESHOLD)
+    return FaceModel(DEFAULT_MODEL, network, DEFAULT_MAX_DISTANCE)
 
 
 def metadata_path(model_path: Path) -> Path:
-    """Where a trained model's threshold and training record live: beside it, as NAME.json."""
+    """Where a trained model's same-person distance and training record live: beside it, as NAME.json
+    (key `max_distance`; files written before it was renamed say `threshold`)."""
     return model_path.with_suffix(".json")
 
 
@@ -84,14 +100,15 @@ def _load_trained(path: Path) -> FaceModel:
         network = keras.saving.load_model(str(path), compile=False)
     except Exception as exc:  # Keras raises many kinds for a bad archive
         raise BadInputError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
-    if tuple(network.input_shape[1:]) != (150, 150, 3):
+    if tuple(network.input_shape[1:]) != (CHIP_SIZE, CHIP_SIZE, 3):
         raise BadInputError(f"{path}: model input is {network.input_shape[1:]}, "
-                            "expected 150x150x3 face chips")
-    threshold = DEFAULT_THRESHOLD
+                            f"expected {CHIP_SIZE}x{CHIP_SIZE}x3 face chips")
+    max_distance = DEFAULT_MAX_DISTANCE
     meta = metadata_path(path)
     if meta.is_file():
         try:
-            threshold = float(json.loads(meta.read_text())["threshold"])
+            record = json.loads(meta.read_text())
+            max_distance = float(record["max_distance"] if "max_distance" in record else record["threshold"])
         except (ValueError, KeyError, TypeError):
             raise BadInputError(f"{meta}: unreadable model metadata; delete it or retrain") from None
-    return FaceModel(path.stem, network, threshold)
+    return FaceModel(path.stem, network, max_distance)

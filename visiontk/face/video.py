@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from visiontk.face.detect import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Face, detect_faces
+from visiontk.errors import renamed_keyword
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face, detect_faces
 from visiontk.face.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
 from visiontk.videoio import Frame, VideoReader, transform_video
 
@@ -35,33 +36,43 @@ Analyse = Callable[[np.ndarray], list[Sighting]]
 
 
 def detect_video(source: str | Path, *, every: int = 1, draw: str | Path | None = None,
-                 threshold: float = DEFAULT_THRESHOLD, min_face: int = DEFAULT_MIN_FACE,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
                  crf: int | None = None, overwrite: bool = False,
-                 on_frame: Callable[[dict], None] | None = None) -> dict:
+                 on_frame: Callable[[dict], None] | None = None, threshold: float | None = None) -> dict:
     """Faces in every `every`th frame of a clip; `on_frame` gets {frame, time, faces} for each.
-    Returns a summary with the intervals in which faces are seen (under the name "face")."""
+    Returns a summary with the intervals in which faces are seen (under the name "face").
+    (`threshold`: the deprecated old name of `min_confidence`.)"""
+    min_confidence = renamed_keyword("threshold", "min_confidence", threshold, min_confidence)
+
     def analyse(rgb: np.ndarray) -> list[Sighting]:
-        return [Sighting(face, face.to_dict()) for face in detect_faces(rgb, threshold=threshold,
+        return [Sighting(face, face.to_dict()) for face in detect_faces(rgb, min_confidence=min_confidence,
                                                                         min_face=min_face)]
 
     return scan_video(source, analyse, every=every, draw=draw, crf=crf, overwrite=overwrite,
                       on_frame=on_frame)
 
 
-def identify_video(source: str | Path, gallery, model, *, threshold: float, every: int = 1,
-                   draw: str | Path | None = None, detect_threshold: float = DEFAULT_THRESHOLD,
+def identify_video(source: str | Path, gallery, model, *, max_distance: float | None = None, every: int = 1,
+                   draw: str | Path | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                    min_face: int = DEFAULT_MIN_FACE, crf: int | None = None, overwrite: bool = False,
-                   on_frame: Callable[[dict], None] | None = None) -> dict:
-    """Name the faces in every `every`th frame from `gallery`; the summary lists each name's intervals
-    (faces no one in the gallery matches are summed up as "unknown")."""
+                   on_frame: Callable[[dict], None] | None = None, threshold: float | None = None,
+                   detect_threshold: float | None = None) -> dict:
+    """Name the faces in every `every`th frame from `gallery` (unknown beyond `max_distance`, default
+    the model's); the summary lists each name's intervals (faces no one in the gallery matches are
+    summed up as "unknown"). Deprecated old names: `threshold` for `max_distance`, `detect_threshold`
+    for `min_confidence`."""
     from visiontk.face.gallery import UNKNOWN
     from visiontk.face.recognize import embed_faces
 
+    max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
+    max_distance = model.max_distance if max_distance is None else max_distance
+    min_confidence = renamed_keyword("detect_threshold", "min_confidence", detect_threshold, min_confidence)
+
     def analyse(rgb: np.ndarray) -> list[Sighting]:
-        found = embed_faces(rgb, model=model, threshold=detect_threshold, min_face=min_face)
+        found = embed_faces(rgb, model=model, min_confidence=min_confidence, min_face=min_face)
         sightings = []
         for item in found:
-            match = gallery.identify(item.embedding, threshold)
+            match = gallery.identify(item.embedding, max_distance)
             known = match.name != UNKNOWN
             record = {"box": [round(v, 1) for v in item.face.box], **match.to_dict()}
             label = f"{match.name} {match.distance:.2f}" if known else match.name

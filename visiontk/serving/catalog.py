@@ -64,12 +64,14 @@ register(Deployable("feed-forward style network", STYLE_MODELS, _claims_style,
 # ---- face -----------------------------------------------------------------------------------------------
 
 def _face_embedder(source: str) -> Exportable:
+    from visiontk.face.align import CHIP_SIZE
     from visiontk.face.model import load_model
 
-    model = load_model(None if source == "dlib-face-resnet" else Path(source))
-    return Exportable(model.name, model.network, (150, 150, 3), output="vector",
-                      sample=lambda path: check_image(path, side=150),
-                      info={"threshold": model.threshold})
+    model = load_model(source)   # the pretrained network's name, or a .keras file
+    # "threshold": the old name of max_distance, kept for one release (README, models export).
+    return Exportable(model.name, model.network, (CHIP_SIZE, CHIP_SIZE, 3), output="vector",
+                      sample=lambda path: check_image(path, side=CHIP_SIZE),
+                      info={"max_distance": model.max_distance, "threshold": model.max_distance})
 
 
 register(Deployable("face embedder (dlib ResNet or a `face train` model)", ("dlib-face-resnet",),

@@ -52,11 +52,18 @@ def _load(path: Path, mtime: float, scale: int, precision: str):
     return model, predict
 
 
-def load_model(model: str | Path | None, scale: int, precision: str = "float32"):
+def load_predictor(model: str | Path | None, scale: int, precision: str = "float32"):
     """(keras model, compiled batch predict function) for `model` at `scale`, computing in `precision`
     (float32 or bfloat16); WeightsError if the weights don't fit."""
     path = weights_path(model, scale)
     return _load(path.resolve(), path.stat().st_mtime, scale, precision)
+
+
+def load_model(name_or_path: str | Path | None = None, scale: int | None = None, precision: str = "float32"):
+    """The sr task's model: the Keras EDSR of a registry name (default: the shipped model for `scale`,
+    4 when not given) or of a weights file, at the scale its weights have."""
+    scale = resolve_scale(scale, name_or_path)
+    return load_predictor(name_or_path, scale, precision)[0]
 
 
 def resolve_scale(scale: int | None, model: str | Path | None, outscale: float | None = None) -> int:
@@ -123,7 +130,7 @@ class Upscaler:
         self.scale, self.overlap, self.memory = scale, overlap, memory
         self.precision = resolve_precision(precision)
         self.tile = tile or tiling.auto_tile(scale, overlap, memory, self.precision)
-        self.keras_model, self._predict = load_model(model, scale, self.precision)
+        self.keras_model, self._predict = load_predictor(model, scale, self.precision)
 
     def predict(self, lr: np.ndarray) -> np.ndarray:
         """One (h, w, 3) float tile -> (h*scale, w*scale, 3) float, untiled."""
