@@ -97,3 +97,22 @@ def test_every_task_registers_its_weights_through_the_plugin_group():
     assert set(load_catalogs()) == {"backbones", "style", "face", "gan", "sr"}
     tags = {tag for spec in weights.all_specs() for tag in spec.tags}
     assert {"backbone", "style", "face", "gan", "sr"} <= tags
+
+
+def test_builders_take_weights_like_keras_applications(tmp_path):
+    """weights=None: fresh; a .weights.h5 path: loaded; a name that is neither: a WeightsError."""
+    import numpy as np
+    import pytest
+
+    from visiontk.backbones.edsr import EDSR
+    from visiontk.errors import WeightsError
+    from visiontk.training import save_weights
+
+    trained = EDSR(2, blocks=1, features=8)
+    path = save_weights(trained, tmp_path / "tiny.weights.h5")
+    loaded = EDSR(2, blocks=1, features=8, weights=path)
+    assert all(np.array_equal(a, b) for a, b in zip(trained.get_weights(), loaded.get_weights()))
+    with pytest.raises(WeightsError, match="no such weights file or registry name"):
+        EDSR(2, blocks=1, features=8, weights=tmp_path / "missing.weights.h5")
+    with pytest.raises(WeightsError, match="do not fit"):
+        EDSR(3, blocks=2, features=8, weights=path)

@@ -6,6 +6,7 @@ Fréchet distance, as InceptionV3 does for ImageNet-like images.
 from __future__ import annotations
 
 from visiontk import runtime
+from visiontk.weights import load_into
 
 FEATURES_LAYER = "features"
 
@@ -22,7 +23,7 @@ def conv_block(x, filters: int, block: int):
     return layers.Dropout(0.25, name=f"block{block}_dropout")(x)
 
 
-def small_classifier(input_shape=(28, 28, 1), classes: int = 10, width: int = 32):
+def small_classifier(input_shape=(28, 28, 1), classes: int = 10, width: int = 32, weights=None):
     """conv(32)x2 - pool - conv(64)x2 - pool - dense(128) `features` - dropout - dense(classes) softmax.
 
     Input: images in [0, 1].
@@ -38,4 +39,4 @@ def small_classifier(input_shape=(28, 28, 1), classes: int = 10, width: int = 32
     x = layers.Dense(128, activation="relu", name=FEATURES_LAYER)(x)
     x = layers.Dropout(0.5, name="dropout")(x)
     outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="small_classifier")
+    return load_into(keras.Model(inputs, outputs, name="small_classifier"), weights)

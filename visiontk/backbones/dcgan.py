@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from visiontk import runtime
 from visiontk.errors import VisiontkError
+from visiontk.weights import load_into
 
 IMAGE_SIZES = {28: (7, 2), 32: (4, 3), 64: (4, 4)}  # size -> (first feature map side, doublings)
 KERNEL = 4
@@ -36,7 +37,8 @@ def _batch_norm(name: str):
                                            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
 
 
-def dcgan_generator(image_size: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64):
+def dcgan_generator(image_size: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64,
+                    weights=None):
     """Latent vector (latent_dim,) -> image (image_size, image_size, channels) in [-1, 1]."""
     runtime.tensorflow()
     import keras
@@ -58,10 +60,10 @@ def dcgan_generator(image_size: int = 64, channels: int = 3, latent_dim: int = 1
     x = layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same", kernel_initializer=_init(),
                                name="output_deconv")(x)
     image = layers.Activation("tanh", name="output_tanh", dtype="float32")(x)
-    return keras.Model(z, image, name=f"dcgan_generator_{image_size}")
+    return load_into(keras.Model(z, image, name=f"dcgan_generator_{image_size}"), weights)
 
 
-def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64):
+def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64, weights=None):
     """Image in [-1, 1] -> one logit (real > 0 > fake)."""
     runtime.tensorflow()
     import keras
@@ -78,4 +80,4 @@ def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64
         x = layers.LeakyReLU(0.2, name=f"down{block + 1}_lrelu")(x)
     x = layers.Flatten(name="flatten")(x)
     logit = layers.Dense(1, kernel_initializer=_init(), name="logit", dtype="float32")(x)
-    return keras.Model(image, logit, name=f"dcgan_discriminator_{image_size}")
+    return load_into(keras.Model(image, logit, name=f"dcgan_discriminator_{image_size}"), weights)

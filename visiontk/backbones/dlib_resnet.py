@@ -20,6 +20,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from visiontk.weights import load_into
+
 INPUT_SIZE = 150
 EMBEDDING_SIZE = 128
 # (filters, blocks, stride of the first block), bottom-up.
@@ -84,7 +86,7 @@ def residual_block(x, filters: int, stride: int, normalization: str, name: str):
 
 def DlibFaceResNet(stages=DLIB_FACE_STAGES, embedding_size: int = EMBEDDING_SIZE,
                    input_mean=DLIB_INPUT_MEAN, normalization: str = "affine",
-                   name: str = "dlib_face_resnet") -> keras.Model:
+                   name: str = "dlib_face_resnet", weights=None) -> keras.Model:
     """The embedding network: (N, 150, 150, 3) RGB in 0..255 -> (N, embedding_size)."""
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="chip")
     x = layers.Rescaling(1 / 256, offset=[-m / 256 for m in input_mean], name="input_scale")(inputs)
@@ -98,7 +100,7 @@ def DlibFaceResNet(stages=DLIB_FACE_STAGES, embedding_size: int = EMBEDDING_SIZE
                                name=f"stage{stage}_block{block + 1}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = layers.Dense(embedding_size, use_bias=False, name="embedding")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return load_into(keras.Model(inputs, outputs, name=name), weights)
 
 
 def stage_plan(stages=DLIB_FACE_STAGES) -> list[tuple[int, int]]:

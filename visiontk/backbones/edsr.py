@@ -12,6 +12,7 @@ published weights can be mapped onto this model layer by layer (see `visiontk.sr
 from __future__ import annotations
 
 from visiontk.backbones.blocks import conv3x3, mean_shift, pixel_shuffle, residual_block
+from visiontk.weights import load_into
 
 DIV2K_RGB_MEAN = (0.4488 * 255, 0.4371 * 255, 0.4040 * 255)
 PIXEL_SCALE = 127.5
@@ -26,7 +27,7 @@ def upsampling_factors(scale: int) -> tuple[int, ...]:
 
 
 def EDSR(scale: int = 4, blocks: int = 16, features: int = 64, res_scaling: float | None = None,
-         name: str | None = None):
+         name: str | None = None, weights=None):
     """Build EDSR for `scale` (2, 3 or 4). Defaults: EDSR-baseline (16 blocks x 64 features, no scaling);
     the paper's full EDSR is `blocks=32, features=256, res_scaling=0.1`.
 
@@ -49,7 +50,8 @@ def EDSR(scale: int = 4, blocks: int = 16, features: int = 64, res_scaling: floa
         x = pixel_shuffle(x, factor, f"upsample{step}_shuffle")
     x = conv3x3(x, 3, "tail_conv", dtype="float32")
     outputs = mean_shift(x, DIV2K_RGB_MEAN, PIXEL_SCALE, inverse=True, name="denormalize", dtype="float32")
-    return keras.Model(inputs, outputs, name=name or f"edsr_x{scale}_{blocks}x{features}")
+    model = keras.Model(inputs, outputs, name=name or f"edsr_x{scale}_{blocks}x{features}")
+    return load_into(model, weights)
 
 
 def weighted_layers(model) -> list:

@@ -14,6 +14,7 @@ any height and width that are multiples of 4 give an output of the same size (`p
 from __future__ import annotations
 
 from visiontk.backbones.blocks import layer_classes
+from visiontk.weights import load_into
 
 PAD_MULTIPLE = 4           # two stride-2 convolutions: inputs must divide by 4 to come back the same size
 PIXEL_SCALE = 127.5
@@ -50,7 +51,8 @@ def _upsample(x, filters: int, name: str):
     return _conv(x, filters, 3, name)
 
 
-def StyleTransformer(filters: int = 32, residual_blocks: int = 5, name: str = "style_transformer"):
+def StyleTransformer(filters: int = 32, residual_blocks: int = 5, name: str = "style_transformer",
+                     weights=None):
     """Build the network (about 1.7 M weights at the defaults). `filters` is the width of the first
     layer; the next two double it. Input and output: (batch, H, W, 3) RGB in [0, 255], H and W
     multiples of PAD_MULTIPLE."""
@@ -68,4 +70,4 @@ def StyleTransformer(filters: int = 32, residual_blocks: int = 5, name: str = "s
     # The last layer and the output stay float32 under a mixed policy: they set the picture's precision.
     x = _conv(x, 3, 9, "out", norm=False, relu=False, dtype="float32")
     outputs = keras.layers.Rescaling(PIXEL_SCALE, offset=PIXEL_SCALE, name="denormalize", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return load_into(keras.Model(inputs, outputs, name=name), weights)

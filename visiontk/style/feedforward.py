@@ -280,12 +280,7 @@ def load_model(name_or_path: str | os.PathLike, precision: str = "float32"):
 
     filters, blocks = network_shape(path)
     with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
-        network = StyleTransformer(filters, blocks)
-    try:
-        network.load_weights(str(path))
-    except (OSError, ValueError, KeyError) as exc:
-        raise WeightsError(f"{path}: could not load the style network ({exc})") from None
-    return network
+        return StyleTransformer(filters, blocks, weights=path)
 
 
 class FastStylizer:

@@ -242,6 +242,30 @@ def resolve(name: str, download: bool = True) -> Path:
     raise WeightsError(f"weights {name!r} not found ({spec.source}); {how_to_get(spec)}")
 
 
+def load_into(model, weights: str | os.PathLike | None):
+    """Load `weights` into a freshly built Keras `model` and return it, the way keras.applications
+    builders take `weights=`: a registry name (resolved, fetched if need be), a .weights.h5 path, or
+    None (left as initialised)."""
+    if weights is None:
+        return model
+    path = Path(weights)
+    if not path.exists() and str(weights) in _registry_names():
+        path = resolve(str(weights))
+    elif not path.exists():
+        raise WeightsError(f"{weights}: no such weights file or registry name (see `visiontk models list`)")
+    try:
+        model.load_weights(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{path}: these weights do not fit {model.name} ({reason})") from None
+    return model
+
+
+def _registry_names() -> set[str]:
+    _load_catalog()
+    return set(_REGISTRY)
+
+
 def offline() -> bool:
     """VISIONTK_OFFLINE=1 (or `visiontk --offline`) turns off downloads on first use."""
     return os.environ.get("VISIONTK_OFFLINE", "").strip().lower() not in ("", "0", "no", "false")
