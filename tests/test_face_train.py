@@ -177,6 +177,31 @@ def test_run_folder_export_and_refusals(tiny, tmp_path):
         training.train(["people"], old, tiny())
 
 
+def test_mirrored_training_splits_the_batch_by_people_over_two_replicas(tmp_path):
+    """Under --strategy mirrored each replica gets whole people (so that it can mine its triplets)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from visiontk import runtime
+        runtime.configure(cpu_devices=2)
+        import test_face_train as t
+        from visiontk.face import training
+        training.build_network, training.load_face_set = t._tiny_network, t._synthetic_faces
+        config = training.config_from(["people"], init="scratch", embedding_size=8, identities_per_batch=4,
+                                      images_per_identity=2, steps_per_epoch=2, epochs=1, strategy="mirrored")
+        print(runtime.training_strategy("mirrored").num_replicas_in_sync)
+        print(json.dumps(training.train(["people"], {str(tmp_path / "run")!r}, config)))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    replicas, last = done.stdout.splitlines()[-2:]
+    assert replicas == "2" and json.loads(last)["step"] == 2 and np.isfinite(json.loads(last)["loss"])
+
+
 @pytest.mark.slow
 def test_cli_trains_a_run_whose_export_serves_verify(run_cli, identity_dir, tmp_path, shared):
     run, model = tmp_path / "run", tmp_path / "mine.keras"
