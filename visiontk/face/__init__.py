@@ -18,7 +18,7 @@
 
 Faces are found by MTCNN, aligned by a similarity transform onto dlib's mean face, and embedded by
 dlib's face ResNet rebuilt in Keras (same person when the distance is at most 0.6), or by a model
-made with `face.train`. Nothing here imports TensorFlow until a network is needed.
+made with `face.train` and `face.export`. Nothing here imports TensorFlow until a network is needed.
 
 Names: `min_confidence` is the detector's cut-off, `max_distance` the same-person embedding distance
 (`tolerance` in compare_faces, as in face_recognition); their old name `threshold` still works for one
