@@ -314,8 +314,9 @@ def test_train_cli_mirrored_then_export_with_card(set5, tmp_path, run_cli):
                      "--blocks", "1", "--features", "8", "--strategy", "mirrored", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["step"] == 2
-    result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--steps", "4", "--halve-every", "2")
-    assert result.exit_code == 0, result.stderr  # resumed, learning rate now halved every 2 steps
+    result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--steps", "4", "--halve-every", "2",
+                     "--strategy", "default")
+    assert result.exit_code == 0, result.stderr  # resumed on one device, learning rate now halved every 2 steps
     result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--json")
     assert json.loads(result.stdout)["step"] == 4  # no --steps: the run's own total, not the default
     result = run_cli("--seed", "1", "sr", "train", set5, "--out", run)

@@ -64,8 +64,8 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_
       visiontk sr train ../shared/data/sr-train/bsds500/{train,test} --scale 2 --out runs/x2
 
     Losses and validation PSNR go to RUN/metrics.csv and RUN/curves.png, the best-validated weights to
-    RUN/best.weights.h5. Ctrl-C or SIGTERM saves a checkpoint; the same command resumes (--steps, --lr and
-    --halve-every may change on resume, the rest may not).
+    RUN/best.weights.h5. Ctrl-C or SIGTERM saves a checkpoint; the same command resumes (--steps, --lr,
+    --halve-every and --strategy may change on resume, the rest may not).
     """
     from visiontk.sr import training
 

@@ -65,8 +65,9 @@ class TrainConfig:
 
 
 # What may change when a run is resumed: the schedule (a run resumed to train longer usually wants its
-# learning rate to decay sooner too).
-CHANGEABLE = ("steps", "learning_rate", "halve_every")
+# learning rate to decay sooner too), and the machines it runs on (the global batch stays, so the
+# strategy changes how a step is computed, not what it computes).
+CHANGEABLE = ("steps", "learning_rate", "halve_every", "strategy")
 
 
 def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, given: Iterable[str] = (),
@@ -81,7 +82,8 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     stored = stored_config(run_dir)
     # A new run checks its data before the run folder exists; a resumed one reads the run's own data.
     loaded = load_data(config) if stored is None else None
-    config = TrainConfig(**_prepare_run(run_dir, config, given, is_chief(config.strategy)))
+    strategy = config.strategy if stored is None or "strategy" in given else stored.strategy
+    config = TrainConfig(**_prepare_run(run_dir, config, given, is_chief(strategy)))
     pairs, val_pairs, degradation = loaded or load_data(config)
     tensorflow()
     with keras_policy(config.precision):
