@@ -9,8 +9,9 @@ from pathlib import Path
 import visiontk
 
 PACKAGE = Path(visiontk.__file__).parent
-TASKS = ("style", "face", "gan", "sr", "cli", "serving")
-SHARED = ("backbones", "weights", "imageio", "videoio", "runtime", "training", "charts", "errors", "plugins")
+TASKS = ("style", "face", "gan", "sr", "cli")
+SHARED = ("backbones", "weights", "serving", "imageio", "videoio", "runtime", "training", "charts", "errors",
+          "plugins")
 
 
 TASK_MODULE = re.compile(rf"visiontk\.({'|'.join(TASKS)})(\.\w+)*(:\w+)?")

@@ -1,7 +1,12 @@
-"""The weight sets of the gan task: the shipped generator and the judges of IS / FID. Loaded through the
-`visiontk.catalogs` entry point (visiontk.plugins)."""
-from visiontk.weights import KnownFile, WeightSpec, register
+"""The weight sets and exportable networks of the gan task: the shipped generator and the judges of IS / FID.
+Loaded through the `visiontk.catalogs` entry point (visiontk.plugins)."""
+from __future__ import annotations
+
+from pathlib import Path
+
 from visiontk.backbones.catalog import KERAS_APPS
+from visiontk.serving import Deployable, Exportable, register as register_deployable
+from visiontk.weights import KnownFile, WeightSpec, register
 
 register(WeightSpec(
     name="inception-v3-imagenet",
@@ -31,3 +36,24 @@ register(WeightSpec(
     card="dcgan-fashion-mnist.md",
     tags=("gan",),
 ))
+
+
+# ---- networks `visiontk models export` knows ----
+
+def _generator(source: str) -> Exportable:
+    from visiontk.gan.generate import latents, load_generator
+
+    generator = load_generator(source)
+    config = generator.config
+    return Exportable(generator.name, generator.model, (generator.latent_dim,), input_dtype="float32",
+                      output_range=(-1.0, 1.0), sample=lambda path: latents(4, generator.latent_dim, 0),
+                      info={"image_size": int(config["image_size"]), "channels": generator.channels})
+
+
+def _claims_generator(path: Path) -> bool:
+    from visiontk.gan.generate import is_generator
+
+    return is_generator(path)
+
+
+register_deployable(Deployable("DCGAN generator", ("dcgan-fashion-mnist",), _claims_generator, _generator))

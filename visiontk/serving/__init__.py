@@ -1,8 +1,8 @@
 """Exporting a network for serving: a SavedModel whose signature takes uint8 images, a TFLite file
 (float32, float16 or dynamic-range int8 weights) or an ONNX file, each checked against Keras.
 
-This module knows no task. A task registers its deployable networks in `visiontk.serving.catalog`
-with `register(Deployable(...))`: the names it answers to, whether it claims a file, and how to
+This module knows no task. A task registers its deployable networks in its catalog module
+(visiontk.plugins) with `register(Deployable(...))`: the names it answers to, whether it claims a file, and how to
 build the Keras network with its weights (an `Exportable`).
 """
 from __future__ import annotations
@@ -87,7 +87,9 @@ def register(deployable: Deployable) -> Deployable:
 
 
 def deployables() -> list[Deployable]:
-    importlib.import_module("visiontk.serving.catalog")
+    from visiontk.plugins import load_catalogs   # the tasks register theirs (this module knows no task)
+
+    load_catalogs()
     return list(_REGISTRY)
 
 
@@ -381,3 +383,28 @@ def runner(path: Path, fmt: str) -> Callable[[np.ndarray], np.ndarray | dict[str
         return next(iter(outputs.values())) if len(outputs) == 1 else outputs
 
     return single_or_all
+
+
+CHECK_SIDE = 96   # the check crop of image-to-image networks: small, so exporting stays quick
+
+
+def check_image(path: Path | None, side: int | None = None) -> np.ndarray:
+    """A batch of one uint8 RGB image: the centre crop (or resize, `side`) of `path`, or without a path
+    a synthetic test card (gradients, edges and noise, so every layer sees varied input)."""
+    from PIL import Image
+
+    from visiontk.imageio import read_image
+
+    if path is None:
+        y, x = np.mgrid[0:CHECK_SIDE, 0:CHECK_SIDE] / CHECK_SIDE
+        noise = np.random.default_rng(0).uniform(0, 60, (CHECK_SIDE, CHECK_SIDE, 3))
+        card = np.stack([x * 200, y * 200, ((x > 0.5) ^ (y > 0.5)) * 150], -1) + noise
+        rgb = np.clip(card, 0, 255).astype(np.uint8)
+    else:
+        rgb = read_image(path)
+    if side is not None:
+        rgb = np.asarray(Image.fromarray(rgb).resize((side, side), Image.BICUBIC))
+    else:
+        top, left = max(0, (rgb.shape[0] - CHECK_SIDE) // 2), max(0, (rgb.shape[1] - CHECK_SIDE) // 2)
+        rgb = rgb[top:top + CHECK_SIDE, left:left + CHECK_SIDE]
+    return rgb[None]

@@ -1,7 +1,12 @@
-"""The weight sets of the super-resolution task: the shipped EDSR models and krasserm's, imported. Loaded
-through the `visiontk.catalogs` entry point (visiontk.plugins)."""
-from visiontk.weights import KnownFile, WeightSpec, register
+"""The weight sets and exportable networks of the super-resolution task: the shipped EDSR models and
+krasserm's, imported. Loaded through the `visiontk.catalogs` entry point (visiontk.plugins)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from visiontk.serving import Deployable, Exportable, check_image, register as register_deployable
 from visiontk.sr.krasserm import import_weights
+from visiontk.weights import KnownFile, WeightSpec, register
 
 for _scale, _sha256, _size in (
     (2, "adfc732d3e488d6c9f11541550adc53f7552b3b83cbb0d7b9bd6a824c52a320d", 5627152),
@@ -35,3 +40,32 @@ register(WeightSpec(
     importer=import_weights,
     tags=("sr",),
 ))
+
+
+# ---- networks `visiontk models export` knows ----
+
+def _edsr(source: str) -> Exportable:
+    from visiontk.sr.upscale import weights_path
+    from visiontk.sr.edsr_files import load_edsr, structure
+
+    path = weights_path(source, 4)
+    scale, blocks, features = structure(path)
+    return Exportable(source if source.startswith("edsr-") else path.stem, load_edsr(path, scale),
+                      (None, None, 3), sample=lambda image: check_image(image),
+                      info={"scale": scale, "blocks": blocks, "features": features})
+
+
+def _claims_edsr(path: Path) -> bool:
+    from visiontk.errors import WeightsError
+    from visiontk.sr.edsr_files import structure
+
+    if not (path.is_file() and path.name.endswith(".weights.h5")):
+        return False
+    try:
+        structure(path)
+    except WeightsError:
+        return False
+    return True
+
+
+register_deployable(Deployable("EDSR super-resolution", ("edsr-x2", "edsr-x3", "edsr-x4"), _claims_edsr, _edsr))

@@ -1,5 +1,11 @@
-"""The weight sets of the style task: the shipped feed-forward networks. Loaded through the
-`visiontk.catalogs` entry point (visiontk.plugins)."""
+"""The weight sets and exportable networks of the style task: the shipped feed-forward networks. Loaded
+through the `visiontk.catalogs` entry point (visiontk.plugins)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from visiontk.serving import Deployable, Exportable, check_image, register as register_deployable
+from visiontk.style.feedforward import STYLE_MODELS
 from visiontk.weights import KnownFile, WeightSpec, register
 
 register(WeightSpec(
@@ -12,3 +18,31 @@ register(WeightSpec(
     card="style-starry-night.md",
     tags=("style",),
 ))
+
+
+# ---- networks `visiontk models export` knows ----
+
+def _style_network(source: str) -> Exportable:
+    from visiontk.style.feedforward import load_model
+
+    name = source if source in STYLE_MODELS else Path(source).name.removesuffix(".weights.h5")
+    # Fully convolutional; sides must be multiples of 4 (FastStylizer pads photos by mirroring).
+    return Exportable(name, load_model(source), (None, None, 3), sample=lambda image: check_image(image),
+                      info={"input_multiple": 4})
+
+
+def _claims_style(path: Path) -> bool:
+    from visiontk.errors import WeightsError
+    from visiontk.style.feedforward import network_shape
+
+    if not (path.is_file() and path.name.endswith(".weights.h5")):
+        return False
+    try:
+        network_shape(path)
+    except WeightsError:
+        return False
+    return True
+
+
+register_deployable(Deployable("feed-forward style network", STYLE_MODELS, _claims_style,
+                               _style_network))
