@@ -5,9 +5,11 @@
     gan.generate(n=64, grid="samples.png")            # the shipped Fashion-MNIST DCGAN
     gan.score(model="runs/fmnist", n=10000, reference="/usr/share/datasets/fashion-mnist")
     gan.export("runs/fmnist", "my-dcgan.weights.h5")
+    gan.load_model("runs/fmnist").model                # a Generator by shipped name, run folder or file
 """
 from visiontk.gan.generate import generate, interpolate, load_generator
+from visiontk.gan.generate import load_generator as load_model   # the verb every task has (issue 14)
 from visiontk.gan.score import score
 from visiontk.gan.training import TrainConfig, export, train
 
-__all__ = ["TrainConfig", "export", "generate", "interpolate", "load_generator", "score", "train"]
+__all__ = ["TrainConfig", "export", "generate", "interpolate", "load_generator", "load_model", "score", "train"]
