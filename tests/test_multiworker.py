@@ -191,3 +191,17 @@ def test_face_train_refuses_multiworker_before_any_work(run_cli, tmp_path):
     result = run_cli("face", "train", tmp_path, "-o", tmp_path / "m.keras", "--strategy", "multiworker")
     assert result.exit_code == 2 and "keras-team/keras#20585" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_the_chief_writes_the_run_settings(tmp_path):
+    from visiontk import training
+
+    settings = {"epochs": 2, "width": 8}
+    assert training.prepare_run(tmp_path / "run", settings, chief=False) == (settings, False)
+    assert not (tmp_path / "run").exists()          # a new run: the chief creates it
+    training.prepare_run(tmp_path / "run", settings)
+    stored = (tmp_path / "run" / "config.json").read_text()
+    longer = {**settings, "epochs": 5}
+    assert training.prepare_run(tmp_path / "run", longer, given=["epochs"], changeable=["epochs"],
+                                chief=False) == (longer, True)
+    assert (tmp_path / "run" / "config.json").read_text() == stored

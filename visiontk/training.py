@@ -40,18 +40,22 @@ Progress = Callable[[dict], None]
 
 
 def prepare_run(run_dir: str | Path, config: Mapping[str, Any], *, given: Iterable[str] = (),
-                changeable: Iterable[str] = ()) -> tuple[dict, bool]:
+                changeable: Iterable[str] = (), chief: bool = True) -> tuple[dict, bool]:
     """Start a run in `run_dir` with `config`, or resume the one there. Returns (config, resumed).
 
     On resume the stored settings hold, except those the user gave again (`given`): a given setting
     named in `changeable` (a schedule: steps, learning rate) replaces the stored one; any other given
     setting must equal the stored one, or the run is refused, since it would no longer be one run.
+    Under a multi-worker strategy only the chief writes config.json; the other workers (chief=False)
+    apply the same rule and write nothing.
     """
     run_dir = Path(run_dir)
     stored_path = run_dir / CONFIG
     if run_dir.exists() and not run_dir.is_dir():
         raise BadInputError(f"{run_dir}: the run folder is a file")
     if not stored_path.exists():
+        if not chief:     # the chief, running the same command, creates the run
+            return dict(config), False
         if run_dir.exists() and any(run_dir.iterdir()):
             raise BadInputError(f"{run_dir}: not empty and holds no {CONFIG}; give a new or empty run folder")
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +76,7 @@ def prepare_run(run_dir: str | Path, config: Mapping[str, Any], *, given: Iterab
                             f"{', '.join(fixed)}. Start a new run folder or leave them out")
     for key, value in config.items():   # settings added to the trainer after the run began
         merged.setdefault(key, value)
-    if merged != stored:
+    if merged != stored and chief:
         write_json(stored_path, merged)
     return merged, True
 

@@ -9,8 +9,6 @@ running the same command again on an interrupted run ends with the weights an un
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -69,13 +67,14 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     # Paths are stored absolute: the same command from another folder is the same run.
     config = replace(config, data=[str(Path(d).resolve()) for d in data] or config.data,
                      masks=str(Path(config.masks).resolve()) if config.masks else None)
-    chief = runtime.is_chief(config.strategy)
+    chief = runtime.is_chief(_strategy(run_dir, config, given))
     images = None
     if not (run_dir / training.CONFIG).exists():
         config = _new_run(config)
         images = _load_images(config)     # before the run folder exists: bad data leaves nothing behind
         config.channels = int(images.shape[-1])
-    stored, resumed = _prepare(run_dir, config, given, chief)
+    stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE,
+                                           chief=chief)
     config = TrainConfig(**stored)
     if images is None:
         images = _load_images(config)
@@ -123,6 +122,14 @@ def _refuse_old_layout(run_dir: Path) -> None:
                             "start a new run folder (its generator still works with `gan generate --model`)")
 
 
+def _strategy(run_dir: Path, config: TrainConfig, given: Iterable[str]) -> str:
+    """The strategy the run trains under: the run's own on resume unless given again. (It says which
+    process is the chief, which must be known before the run's settings are read or written.)"""
+    if "strategy" not in given and (run_dir / training.CONFIG).exists():
+        return str(training.read_config(run_dir).get("strategy", config.strategy))
+    return config.strategy
+
+
 def _new_run(config: TrainConfig) -> TrainConfig:
     """Check a new run's settings and fix its seed."""
     if not config.data:
@@ -137,17 +144,6 @@ def _new_run(config: TrainConfig) -> TrainConfig:
     dcgan_depth(config.image_size)
     seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
     return replace(config, seed=seed)
-
-
-def _prepare(run_dir: Path, config: TrainConfig, given: Iterable[str], chief: bool) -> tuple[dict, bool]:
-    """training.prepare_run, except that a worker other than the chief writes nothing into the run: it
-    applies the same rule to a scratch copy of the run's settings."""
-    if chief:
-        return training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)
-    with tempfile.TemporaryDirectory(prefix="visiontk-worker-run-") as scratch:
-        if (run_dir / training.CONFIG).exists():
-            shutil.copyfile(run_dir / training.CONFIG, Path(scratch) / training.CONFIG)
-        return training.prepare_run(scratch, asdict(config), given=given, changeable=CHANGEABLE)
 
 
 def _load_images(config: TrainConfig) -> np.ndarray:
