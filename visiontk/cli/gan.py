@@ -7,13 +7,10 @@ import click
 
 from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int, emit, json_option,
                                  overwrite_option, progress_reporter, strategy_option, training_settings)
+from visiontk.gan.generate import MAX_IMAGES, MAX_STEPS
 from visiontk.gan.training import TrainConfig
 
 DEFAULTS = TrainConfig()
-
-# Kept in step with visiontk.gan.generate (not imported from there: it would load TensorFlow for --help).
-MAX_IMAGES = 100_000
-MAX_STEPS = 256
 
 
 @click.group("gan", short_help="DCGAN: train, generate, interpolate, score.")
