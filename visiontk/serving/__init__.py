@@ -408,3 +408,20 @@ def check_image(path: Path | None, side: int | None = None) -> np.ndarray:
         top, left = max(0, (rgb.shape[0] - CHECK_SIDE) // 2), max(0, (rgb.shape[1] - CHECK_SIDE) // 2)
         rgb = rgb[top:top + CHECK_SIDE, left:left + CHECK_SIDE]
     return rgb[None]
+
+
+def weights_file_claims(read_structure: Callable[[Path], Any]) -> Callable[[Path], bool]:
+    """A Deployable's `claims` for .weights.h5 files: those `read_structure` reads without a WeightsError
+    (it reads the network's shape from the file's kernels)."""
+    from visiontk.errors import WeightsError
+
+    def claims(path: Path) -> bool:
+        if not (path.is_file() and path.name.endswith(".weights.h5")):
+            return False
+        try:
+            read_structure(path)
+        except WeightsError:
+            return False
+        return True
+
+    return claims

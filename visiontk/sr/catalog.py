@@ -2,9 +2,9 @@
 krasserm's, imported. Loaded through the `visiontk.catalogs` entry point (visiontk.plugins)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from visiontk.serving import Deployable, Exportable, check_image, register as register_deployable
+from visiontk.serving import (Deployable, Exportable, check_image, register as register_deployable,
+                              weights_file_claims)
+from visiontk.sr.edsr_files import structure
 from visiontk.sr.krasserm import import_weights
 from visiontk.weights import KnownFile, WeightSpec, register
 
@@ -55,17 +55,5 @@ def _edsr(source: str) -> Exportable:
                       info={"scale": scale, "blocks": blocks, "features": features})
 
 
-def _claims_edsr(path: Path) -> bool:
-    from visiontk.errors import WeightsError
-    from visiontk.sr.edsr_files import structure
-
-    if not (path.is_file() and path.name.endswith(".weights.h5")):
-        return False
-    try:
-        structure(path)
-    except WeightsError:
-        return False
-    return True
-
-
-register_deployable(Deployable("EDSR super-resolution", ("edsr-x2", "edsr-x3", "edsr-x4"), _claims_edsr, _edsr))
+register_deployable(Deployable("EDSR super-resolution", ("edsr-x2", "edsr-x3", "edsr-x4"),
+                               weights_file_claims(structure), _edsr))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visiontk.serving import Deployable, Exportable, check_image, register as register_deployable
-from visiontk.style.feedforward import STYLE_MODELS
+from visiontk.serving import (Deployable, Exportable, check_image, register as register_deployable,
+                              weights_file_claims)
+from visiontk.style.feedforward import STYLE_MODELS, network_shape
 from visiontk.weights import KnownFile, WeightSpec, register
 
 register(WeightSpec(
@@ -31,18 +32,5 @@ def _style_network(source: str) -> Exportable:
                       info={"input_multiple": 4})
 
 
-def _claims_style(path: Path) -> bool:
-    from visiontk.errors import WeightsError
-    from visiontk.style.feedforward import network_shape
-
-    if not (path.is_file() and path.name.endswith(".weights.h5")):
-        return False
-    try:
-        network_shape(path)
-    except WeightsError:
-        return False
-    return True
-
-
-register_deployable(Deployable("feed-forward style network", STYLE_MODELS, _claims_style,
+register_deployable(Deployable("feed-forward style network", STYLE_MODELS, weights_file_claims(network_shape),
                                _style_network))
