@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -83,7 +81,8 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     # A new run checks its data before the run folder exists; a resumed one reads the run's own data.
     loaded = load_data(config) if stored is None else None
     strategy = config.strategy if stored is None or "strategy" in given else stored.strategy
-    config = TrainConfig(**_prepare_run(run_dir, config, given, is_chief(strategy)))
+    config = TrainConfig(**training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE,
+                                                chief=is_chief(strategy))[0])
     pairs, val_pairs, degradation = loaded or load_data(config)
     tensorflow()
     with keras_policy(config.precision):
@@ -101,17 +100,6 @@ def stored_config(run_dir: Path) -> TrainConfig | None:
         return TrainConfig(**training.read_config(run_dir))
     except TypeError as exc:
         raise BadInputError(f"{run_dir}: not an `sr train` run ({exc})") from None
-
-
-def _prepare_run(run_dir: Path, config: TrainConfig, given: Iterable[str], chief: bool) -> dict:
-    """The run's settings by training.prepare_run's rule. Under a multi-worker strategy the workers other
-    than the chief write nothing into the run: they apply the same rule to a copy of its settings."""
-    if chief:
-        return training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)[0]
-    with tempfile.TemporaryDirectory(prefix="visiontk-worker-run-") as scratch:
-        if (run_dir / training.CONFIG).is_file():
-            shutil.copyfile(run_dir / training.CONFIG, Path(scratch) / training.CONFIG)
-        return training.prepare_run(scratch, asdict(config), given=given, changeable=CHANGEABLE)[0]
 
 
 def load_data(config: TrainConfig) -> tuple[list, list, Degradation | None]:
