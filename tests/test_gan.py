@@ -249,6 +249,16 @@ def test_a_run_of_an_older_visiontk_is_refused(tmp_path, discs, run_cli):
     assert result.exit_code == 3 and "older visiontk" in result.stderr and "new run folder" in result.stderr
 
 
+def test_another_tasks_run_is_refused_and_left_alone(tmp_path, discs, run_cli):
+    (tmp_path / "style").mkdir()
+    settings = json.dumps({"style": "painting.jpg", "data": ["photos"], "steps": 10})
+    (tmp_path / "style" / "config.json").write_text(settings)
+    result = run_cli("gan", "train", discs, "--out", tmp_path / "style")
+    assert result.exit_code == 3 and "not a `gan train` run" in result.stderr
+    assert (tmp_path / "style" / "config.json").read_text() == settings
+    assert sorted(p.name for p in (tmp_path / "style").iterdir()) == ["config.json"]
+
+
 def test_export_writes_the_runs_generator(trained_run, tmp_path, run_cli):
     result = run_cli("gan", "export", trained_run, "-o", tmp_path / "mine.weights.h5", "--json")
     assert result.exit_code == 0, result.stderr

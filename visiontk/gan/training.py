@@ -67,9 +67,13 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     # Paths are stored absolute: the same command from another folder is the same run.
     config = replace(config, data=[str(Path(d).resolve()) for d in data] or config.data,
                      masks=str(Path(config.masks).resolve()) if config.masks else None)
-    chief = runtime.is_chief(_strategy(run_dir, config, given))
+    # Another task's run is refused before prepare_run would add gan settings to its config.json.
+    before = run_config(run_dir) if (run_dir / training.CONFIG).exists() else None
+    # Which process is the chief follows the run's strategy (its own on resume unless given again).
+    strategy = config.strategy if before is None or "strategy" in given else before.strategy
+    chief = runtime.is_chief(strategy)
     images = None
-    if not (run_dir / training.CONFIG).exists():
+    if before is None:
         config = _new_run(config)
         images = _load_images(config)     # before the run folder exists: bad data leaves nothing behind
         config.channels = int(images.shape[-1])
@@ -120,14 +124,6 @@ def _refuse_old_layout(run_dir: Path) -> None:
     if old:
         raise BadInputError(f"{run_dir}: a run made by an older visiontk ({', '.join(old)}) can't be resumed; "
                             "start a new run folder (its generator still works with `gan generate --model`)")
-
-
-def _strategy(run_dir: Path, config: TrainConfig, given: Iterable[str]) -> str:
-    """The strategy the run trains under: the run's own on resume unless given again. (It says which
-    process is the chief, which must be known before the run's settings are read or written.)"""
-    if "strategy" not in given and (run_dir / training.CONFIG).exists():
-        return str(training.read_config(run_dir).get("strategy", config.strategy))
-    return config.strategy
 
 
 def _new_run(config: TrainConfig) -> TrainConfig:
