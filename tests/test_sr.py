@@ -320,7 +320,7 @@ def test_train_cli_mirrored_then_export_with_card(set5, tmp_path, run_cli):
     result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--json")
     assert json.loads(result.stdout)["step"] == 4  # no --steps: the run's own total, not the default
     result = run_cli("--seed", "1", "sr", "train", set5, "--out", run)
-    assert result.exit_code == 1 and "seed (the run has 0)" in result.output  # the global --seed is the run's
+    assert result.exit_code == 2 and "seed (the run has 0)" in result.output  # the global --seed is the run's
     out = tmp_path / "models" / "edsr-x2.weights.h5"
     result = run_cli("sr", "export", run, "-o", out, "--eval-dir", set5 / "bird.png", "--json")
     assert result.exit_code == 0, result.stderr

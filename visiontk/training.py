@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from visiontk.errors import BadInputError, VisiontkError
+from visiontk.errors import BadInputError, UsageError
 from visiontk.imageio import atomic_output
 from visiontk.runtime import GracefulStop, progress, tensorflow
 
@@ -72,7 +72,7 @@ def prepare_run(run_dir: str | Path, config: Mapping[str, Any], *, given: Iterab
         elif stored.get(key) != config[key]:
             fixed.append(f"{key} (the run has {stored.get(key)!r})")
     if fixed:
-        raise VisiontkError(f"{run_dir} is a run with other settings; these can't change on resume: "
+        raise UsageError(f"{run_dir} is a run with other settings; these can't change on resume: "
                             f"{', '.join(fixed)}. Start a new run folder or leave them out")
     for key, value in config.items():   # settings added to the trainer after the run began
         merged.setdefault(key, value)
