@@ -73,6 +73,19 @@ shard_option = click.option(
          "`auto` reads a SLURM array's or Kubernetes indexed Job's index. [env: VISIONTK_SHARD]")
 
 
+
+def batch_options(skip_existing: bool = True) -> Callable:
+    """The options of every command that runs over many inputs: --crf (video outputs), --overwrite,
+    --skip-existing (where outputs are named from inputs), --continue-on-error, --shard, --json."""
+    options = [crf_option, overwrite_option, *([skip_existing_option] if skip_existing else []),
+               continue_option, shard_option, json_option]
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
 def this_shard(paths: list[Path]) -> list[Path]:
     """The inputs this process does under --shard (all of them without it)."""
     shard = click.get_current_context().meta.get("visiontk.shard")

@@ -6,9 +6,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from visiontk.cli.common import (FiniteFloatRange, continue_option, crf_option, emit, input_paths,
-                                 inputs_argument, json_option, overwrite_option, run_batch, shard_option,
-                                 strategy_option, this_shard)
+from visiontk.cli.common import (batch_options, FiniteFloatRange, continue_option, emit, input_paths, inputs_argument,
+                                 json_option, overwrite_option, run_batch, shard_option, strategy_option, this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
@@ -104,11 +103,7 @@ def command() -> None:
               help="Smallest face to look for, in pixels.")
 @min_confidence_option("--threshold", "min_confidence")
 @every_option
-@crf_option
-@overwrite_option
-@json_option
-@continue_option
-@shard_option
+@batch_options(skip_existing=False)
 def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite, as_json,
            continue_on_error) -> int:
     """Find faces: boxes (left, top, right, bottom), confidence and five landmarks.
@@ -363,11 +358,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 @confidence_option
 @min_face_option
 @every_option
-@crf_option
-@overwrite_option
-@json_option
-@continue_option
-@shard_option
+@batch_options(skip_existing=False)
 def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every, crf,
              overwrite, as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.

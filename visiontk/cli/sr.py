@@ -5,11 +5,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, bounded_int, continue_option, crf_option, emit,
-                                 input_paths, inputs_argument,
-                                 json_option, output_for, overwrite_option, progress_reporter, run_batch,
-                                 shard_option, skip_existing_option, strategy_option, this_shard,
-                                 training_settings)
+from visiontk.cli.common import (batch_options, NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, bounded_int, emit,
+                                 input_paths, inputs_argument, json_option, output_for, overwrite_option,
+                                 progress_reporter, run_batch, strategy_option, this_shard, training_settings)
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -115,12 +113,7 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_
                    "fits ~640 MB; tiles are batched within that budget].")
 @click.option("--overlap", type=click.IntRange(0), default=16, show_default=True,
               help="Context pixels around each tile; the inner half is blended.")
-@crf_option
-@overwrite_option
-@skip_existing_option
-@continue_option
-@shard_option
-@json_option
+@batch_options()
 def upscale_command(inputs, scale, output, output_dir, model, outscale, out_width, out_height, precision, tile,
                     overlap, crf, overwrite, skip_existing, continue_on_error, as_json) -> int:
     """Upscale images x2, x3 or x4 with EDSR (tiled, so any size fits in memory), or to any size up to x4.

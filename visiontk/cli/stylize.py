@@ -7,11 +7,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
-                                 FiniteFloatRange, bounded_float, bounded_int,
-                                 continue_option, crf_option, input_paths, json_option, output_for,
-                                 overwrite_option, run_batch, shard_option, skip_existing_option,
-                                 this_shard, progress_reporter, training_settings)
+from visiontk.cli.common import (batch_options, NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
+                                 FiniteFloatRange, bounded_float, bounded_int, input_paths, json_option, output_for,
+                                 overwrite_option, run_batch, this_shard, progress_reporter, training_settings)
 from visiontk.imageio import check_output, write_image
 
 # Mirrors visiontk.style.transfer's defaults; kept here so that `--help` does not import TensorFlow.
@@ -116,12 +114,7 @@ def command() -> None:
               help="For video clips: blend in the previous painted frame, warped by optical flow, where "
                    "the scene moved consistently (steadier, less flicker). With -s, each frame's "
                    "optimisation also starts from it.")
-@crf_option
-@overwrite_option
-@skip_existing_option
-@continue_option
-@shard_option
-@json_option
+@batch_options()
 def apply(images, styles, model, output, output_dir, backbone, size, scales, iterations, optimizer,
             learning_rate, init, seed, content_weight, style_weight, tv_weight, style_blend, style_scale,
             preserve_color, content_layers, style_layers, precision, save_every, consistency, crf, overwrite,
