@@ -254,7 +254,7 @@ def test_another_tasks_run_is_refused_and_left_alone(tmp_path, discs, run_cli):
     settings = json.dumps({"style": "painting.jpg", "data": ["photos"], "steps": 10})
     (tmp_path / "style" / "config.json").write_text(settings)
     result = run_cli("gan", "train", discs, "--out", tmp_path / "style")
-    assert result.exit_code == 3 and "not a `gan train` run" in result.stderr
+    assert result.exit_code == 3 and "not a `visiontk gan train` run" in result.stderr
     assert (tmp_path / "style" / "config.json").read_text() == settings
     assert sorted(p.name for p in (tmp_path / "style").iterdir()) == ["config.json"]
 

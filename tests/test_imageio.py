@@ -199,3 +199,18 @@ def test_fuzz_path_lists_from_stdin(lines):
     lines = [line for line in lines if not Path(line).is_dir()]  # "/" would be searched for images
     stdin = io.StringIO("".join(line + "\n" for line in lines))
     assert [str(p) for p in imageio.expand_inputs(["-"], stdin=stdin)] == [str(Path(s)) for s in lines]
+
+
+@pytest.mark.parametrize("shape, dtype", [((37, 53), np.uint8), ((37, 53, 1), np.uint8), ((37, 53, 3), np.uint8),
+                                          ((37, 53, 4), np.uint8), ((37, 53, 2), np.uint8),
+                                          ((37, 53, 3), np.uint16), ((37, 53, 3), np.float32)])
+def test_resize_keeps_channels_and_precision(shape, dtype):
+    from visiontk.imageio import resize
+
+    image = np.random.default_rng(0).integers(0, 200, shape).astype(dtype)
+    out = resize(image, (20, 70))
+    assert out.shape == (70, 20, *shape[2:])
+    assert out.dtype == (np.uint8 if dtype == np.uint8 else np.float32)
+    # A flat image stays flat (no ringing without edges; RGBA is resized premultiplied, within a level).
+    flat = np.full(shape, 100, dtype)
+    assert np.allclose(resize(flat, (20, 70)), 100, atol=1 if dtype == np.uint8 else 0.01)

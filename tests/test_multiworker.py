@@ -4,6 +4,7 @@ the same global batch; only the chief writes into the run folder; a killed clust
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -193,15 +194,22 @@ def test_face_train_refuses_multiworker_before_any_work(run_cli, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_only_the_chief_writes_the_run_settings(tmp_path):
+def test_only_the_chief_writes_the_run_settings(tmp_path, monkeypatch):
     from visiontk import training
 
-    settings = {"epochs": 2, "width": 8}
-    assert training.prepare_run(tmp_path / "run", settings, chief=False) == (settings, False)
-    assert not (tmp_path / "run").exists()          # a new run: the chief creates it
-    training.prepare_run(tmp_path / "run", settings)
-    stored = (tmp_path / "run" / "config.json").read_text()
-    longer = {**settings, "epochs": 5}
-    assert training.prepare_run(tmp_path / "run", longer, given=["epochs"], changeable=["epochs"],
-                                chief=False) == (longer, True)
-    assert (tmp_path / "run" / "config.json").read_text() == stored
+    @dataclasses.dataclass
+    class Settings:
+        epochs: int = 2
+        strategy: str = "multiworker"
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(training, "is_chief", lambda strategy: False)
+    assert training.prepare_run(run, Settings(), task="toy") == (Settings(), False)
+    assert not run.exists()          # a new run: the chief creates it
+    monkeypatch.setattr(training, "is_chief", lambda strategy: True)
+    training.prepare_run(run, Settings(), task="toy")
+    stored = (run / "config.json").read_text()
+    monkeypatch.setattr(training, "is_chief", lambda strategy: False)
+    longer = Settings(epochs=5)
+    assert training.prepare_run(run, longer, task="toy", given=["epochs"], changeable=["epochs"]) == (longer, True)
+    assert (run / "config.json").read_text() == stored

@@ -231,7 +231,7 @@ def test_train_refuses_runs_of_the_older_layout_and_of_other_tasks(set5, tmp_pat
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"style": "starry.jpg", "steps": 10}))
     result = run_cli("sr", "train", set5, "--out", other)
-    assert result.exit_code == 3 and "not an `sr train` run" in result.output
+    assert result.exit_code == 3 and "not a `visiontk sr train` run" in result.output
     assert json.loads((other / "config.json").read_text()) == {"style": "starry.jpg", "steps": 10}
 
 

@@ -423,9 +423,23 @@ def _images_in(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+def resize(image: np.ndarray, size: tuple[int, int], resample=Image.BICUBIC) -> np.ndarray:
+    """The one resize: an (H, W) or (H, W, C) array to (width, height) = `size` with PIL's filter
+    `resample`. uint8 stays uint8; any other dtype is resized in float32 channel by channel (so 16-bit
+    and float precision survive; bicubic and Lanczos may overshoot the input's range)."""
+    size = (int(size[0]), int(size[1]))
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (3, 4)):
+        return np.asarray(Image.fromarray(image).resize(size, resample))
+    planes = image[..., None] if image.ndim == 2 else image
+    mode = "L" if image.dtype == np.uint8 else "F"
+    dtype = np.uint8 if mode == "L" else np.float32
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c], dtype), mode).resize(size, resample))
+                    for c in range(planes.shape[2])], axis=2)
+    return out[..., 0] if image.ndim == 2 else out
+
+
 def resize_long_side(rgb: np.ndarray, long_side: int, resample=Image.BICUBIC) -> np.ndarray:
     """Resize so that the longer side is `long_side` pixels, keeping the aspect ratio."""
     height, width = rgb.shape[:2]
     scale = long_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(size, resample))
+    return resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), resample)

@@ -19,14 +19,15 @@ import json
 import logging
 import tempfile
 import time
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import numpy as np
 
 from visiontk.errors import BadInputError, UsageError
 from visiontk.imageio import atomic_output
-from visiontk.runtime import GracefulStop, progress, tensorflow
+from visiontk.runtime import GracefulStop, is_chief, progress, tensorflow
 
 log = logging.getLogger("visiontk")
 
@@ -37,52 +38,77 @@ CURVES = "curves.png"
 SAMPLES = "samples"
 
 Progress = Callable[[dict], None]
+Settings = TypeVar("Settings")   # a task's TrainConfig dataclass
 
 
-def prepare_run(run_dir: str | Path, config: Mapping[str, Any], *, given: Iterable[str] = (),
-                changeable: Iterable[str] = (), chief: bool = True) -> tuple[dict, bool]:
-    """Start a run in `run_dir` with `config`, or resume the one there. Returns (config, resumed).
+def prepare_run(run_dir: str | Path, config: Settings, *, task: str, given: Iterable[str] = (),
+                changeable: Iterable[str] = ()) -> tuple[Settings, bool]:
+    """Start a `task train` run in `run_dir` with `config` (a settings dataclass), or resume the one
+    there. Returns (the run's settings, resumed).
 
     On resume the stored settings hold, except those the user gave again (`given`): a given setting
     named in `changeable` (a schedule: steps, learning rate) replaces the stored one; any other given
     setting must equal the stored one, or the run is refused, since it would no longer be one run.
-    Under a multi-worker strategy only the chief writes config.json; the other workers (chief=False)
-    apply the same rule and write nothing.
+    Under a multi-worker strategy (the settings' `strategy`) only the chief writes config.json.
     """
     run_dir = Path(run_dir)
-    stored_path = run_dir / CONFIG
-    if run_dir.exists() and not run_dir.is_dir():
-        raise BadInputError(f"{run_dir}: the run folder is a file")
-    if not stored_path.exists():
-        if not chief:     # the chief, running the same command, creates the run
-            return dict(config), False
+    stored = run_settings(run_dir, type(config), task, required=False)
+    if stored is None:
+        if not is_chief(getattr(config, "strategy", "default")):
+            return config, False      # the chief, running the same command, creates the run
         if run_dir.exists() and any(run_dir.iterdir()):
             raise BadInputError(f"{run_dir}: not empty and holds no {CONFIG}; give a new or empty run folder")
         run_dir.mkdir(parents=True, exist_ok=True)
-        config = dict(config)
-        write_json(stored_path, config)
+        write_json(run_dir / CONFIG, asdict(config))
         return config, False
-    stored = read_config(run_dir)
-    changeable, merged, fixed = set(changeable), dict(stored), []
+    wanted, merged, fixed = asdict(config), asdict(stored), []
     for key in given:
-        if key not in config:
+        if key not in wanted:
             continue
         if key in changeable:
-            merged[key] = config[key]
-        elif stored.get(key) != config[key]:
-            fixed.append(f"{key} (the run has {stored.get(key)!r})")
+            merged[key] = wanted[key]
+        elif merged[key] != wanted[key]:
+            fixed.append(f"{key} (the run has {merged[key]!r})")
     if fixed:
         raise UsageError(f"{run_dir} is a run with other settings; these can't change on resume: "
-                            f"{', '.join(fixed)}. Start a new run folder or leave them out")
-    for key, value in config.items():   # settings added to the trainer after the run began
-        merged.setdefault(key, value)
-    if merged != stored and chief:
-        write_json(stored_path, merged)
-    return merged, True
+                         f"{', '.join(fixed)}. Start a new run folder or leave them out")
+    resumed = type(config)(**merged)
+    if merged != read_config(run_dir) and is_chief(merged.get("strategy", "default")):
+        write_json(run_dir / CONFIG, merged)
+    return resumed, True
+
+
+def run_settings(run_dir: str | Path, settings_class: type[Settings], task: str,
+                 required: bool = True) -> Settings | None:
+    """The settings of the `task train` run in `run_dir` (to resume, export or describe it). Without a
+    run there: an error, or None when not `required`. Another task's run is refused; settings added to
+    the trainer after the run began take their defaults."""
+    if Path(run_dir).exists() and not Path(run_dir).is_dir():
+        raise BadInputError(f"{run_dir}: the run folder is a file")
+    if not (Path(run_dir) / CONFIG).exists() and not required:
+        return None
+    stored = read_config(run_dir)
+    foreign = set(stored) - {f.name for f in fields(settings_class)}
+    if foreign:
+        raise BadInputError(f"{run_dir}: not a `visiontk {task} train` run (its settings include "
+                            f"{', '.join(sorted(foreign)[:3])}); give another run folder")
+    try:
+        return settings_class(**stored)
+    except TypeError as exc:   # a required setting missing
+        raise BadInputError(f"{run_dir}: not a `visiontk {task} train` run ({exc})") from None
+
+
+def make_settings(settings_class: type[Settings], **settings) -> Settings:
+    """A settings dataclass from keyword settings, refusing names it doesn't have (a typo would
+    otherwise be silently ignored)."""
+    unknown = set(settings) - {f.name for f in fields(settings_class)}
+    if unknown:
+        raise UsageError(f"unknown training settings: {', '.join(sorted(unknown))}")
+    return settings_class(**settings)
 
 
 def read_config(run_dir: str | Path) -> dict:
-    """The settings of the run in `run_dir` (to export or describe it; never creates a run)."""
+    """The stored settings of the run in `run_dir`, as a dict (never creates a run)."""
     path = Path(run_dir) / CONFIG
     try:
         return json.loads(path.read_text())

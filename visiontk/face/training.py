@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from visiontk import runtime, training
-from visiontk.errors import BadInputError, NoFaceError, UsageError, VisiontkError
+from visiontk.errors import BadInputError, NoFaceError, UsageError
 from visiontk.face.align import CHIP_SIZE
 from visiontk.imageio import atomic_output, expand_inputs
 
@@ -66,11 +66,7 @@ CHANGEABLE = ("epochs", "steps", "learning_rate", "checkpoint_every", "log_every
 
 
 def config_from(data: Sequence[str], **settings) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(settings) - known
-    if unknown:
-        raise VisiontkError(f"unknown training settings: {', '.join(sorted(unknown))}")
-    return TrainConfig(data=[str(d) for d in data], **settings)
+    return training.make_settings(TrainConfig, data=[str(d) for d in data], **settings)
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -329,8 +325,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
         config, given = replace(config, steps=None), given | {"steps"}
     config = replace(config, data=[str(d) for d in data] or config.data)
     _refuse_old_run(run_dir)
-    stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)
-    config = TrainConfig(**stored)
+    config, resumed = training.prepare_run(run_dir, config, task="face", given=given, changeable=CHANGEABLE)
     tf = runtime.tensorflow()
     import keras
 
@@ -437,10 +432,7 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> 
     pair `--model OUTPUT` reads."""
     from visiontk.face.model import metadata_path
 
-    try:
-        config = TrainConfig(**training.read_config(run_dir))
-    except TypeError as exc:
-        raise BadInputError(f"{run_dir}: not a `face train` run ({exc})") from None
+    config = training.run_settings(run_dir, TrainConfig, "face")
     output = Path(output)
     if output.suffix != ".keras":
         raise BadInputError(f"{output}: the trained model is written as .keras")

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import IMAGE_EXTENSIONS, check_input_file, expand_inputs, read_picture
+from visiontk.imageio import IMAGE_EXTENSIONS, check_input_file, expand_inputs, read_picture, resize
 
 log = logging.getLogger("visiontk")
 
@@ -185,9 +185,7 @@ def _fit_square(image: np.ndarray, side: int, resample=Image.BICUBIC) -> np.ndar
     crop = min(height, width)
     top, left = (height - crop) // 2, (width - crop) // 2
     square = image[top:top + crop, left:left + crop]
-    planes = [np.asarray(Image.fromarray(square[..., c]).resize((side, side), resample))
-              for c in range(channels)]
-    return np.stack(planes, axis=-1)
+    return resize(square, (side, side), resample)
 
 
 def _progress(items, desc: str):

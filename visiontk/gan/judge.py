@@ -16,6 +16,7 @@ from PIL import Image
 
 from visiontk import runtime
 from visiontk.errors import BadInputError, VisiontkError, WeightsError
+from visiontk.imageio import resize
 from visiontk.weights import resolve
 from visiontk.weights.registry import digest
 
@@ -55,8 +56,7 @@ class Judge:
             rgb = np.repeat(rgb, 3, axis=-1)
         if rgb.shape[1:3] != (self.input_size, self.input_size):
             size = (self.input_size, self.input_size)
-            rgb = np.stack([np.stack([np.asarray(Image.fromarray(im[..., c]).resize(size, Image.BILINEAR))
-                                      for c in range(im.shape[-1])], axis=-1) for im in rgb])
+            rgb = np.stack([resize(im, size, Image.BILINEAR) for im in rgb])
         return rgb.astype(np.float32)
 
 

@@ -9,7 +9,7 @@ running the same command again on an interrupted run ends with the weights an un
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -67,19 +67,14 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     # Paths are stored absolute: the same command from another folder is the same run.
     config = replace(config, data=[str(Path(d).resolve()) for d in data] or config.data,
                      masks=str(Path(config.masks).resolve()) if config.masks else None)
-    # Another task's run is refused before prepare_run would add gan settings to its config.json.
-    before = run_config(run_dir) if (run_dir / training.CONFIG).exists() else None
-    # Which process is the chief follows the run's strategy (its own on resume unless given again).
-    strategy = config.strategy if before is None or "strategy" in given else before.strategy
-    chief = runtime.is_chief(strategy)
+    before = training.run_settings(run_dir, TrainConfig, "gan", required=False)
     images = None
     if before is None:
         config = _new_run(config)
         images = _load_images(config)     # before the run folder exists: bad data leaves nothing behind
         config.channels = int(images.shape[-1])
-    stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE,
-                                           chief=chief)
-    config = TrainConfig(**stored)
+    config, resumed = training.prepare_run(run_dir, config, task="gan", given=given, changeable=CHANGEABLE)
+    chief = runtime.is_chief(config.strategy)    # under multiworker only the chief writes into the run
     if images is None:
         images = _load_images(config)
     if images.shape[-1] != config.channels:
@@ -283,10 +278,7 @@ def draw_curves(path: Path, metrics: training.Metrics, last_step: int | None = N
 def run_config(run_dir: str | Path) -> TrainConfig:
     """The settings of the `gan train` run in `run_dir`."""
     _refuse_old_layout(Path(run_dir))
-    try:
-        return TrainConfig(**training.read_config(run_dir))
-    except TypeError as exc:
-        raise BadInputError(f"{run_dir}: not a `gan train` run ({exc})") from None
+    return training.run_settings(run_dir, TrainConfig, "gan")
 
 
 def run_generator(run_dir: str | Path):

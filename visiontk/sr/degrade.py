@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from visiontk.errors import BadInputError
+from visiontk.imageio import resize
 
 
 def crop_to_multiple(hr: np.ndarray, scale: int) -> np.ndarray:
@@ -32,23 +33,15 @@ def check_scorable(hr: np.ndarray, scale: int, name: str) -> None:
                             f"score (each side needs at least {side} px)")
 
 
-def bicubic_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """PIL bicubic resize of a uint8 (H, W, C) or (H, W) array to (width, height) = `size`."""
-    squeeze = image.ndim == 3 and image.shape[2] == 1
-    pil = Image.fromarray(image[..., 0] if squeeze else image)
-    out = np.asarray(pil.resize(size, Image.BICUBIC))
-    return out[..., None] if squeeze else out
-
-
 def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     """LR = PIL-bicubic downscaling of `hr` (cropped to a multiple of `scale`) by `scale`."""
     hr = crop_to_multiple(hr, scale)
-    return bicubic_resize(hr, (hr.shape[1] // scale, hr.shape[0] // scale))
+    return resize(hr, (hr.shape[1] // scale, hr.shape[0] // scale))
 
 
 def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
     """The baseline: PIL-bicubic upscaling by `scale`."""
-    return bicubic_resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale))
+    return resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale))
 
 
 # ---- synthetic real-world degradations (Real-ESRGAN-style, Wang et al. 2021) -------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -80,9 +80,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     stored = stored_config(run_dir)
     # A new run checks its data before the run folder exists; a resumed one reads the run's own data.
     loaded = load_data(config) if stored is None else None
-    strategy = config.strategy if stored is None or "strategy" in given else stored.strategy
-    config = TrainConfig(**training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE,
-                                                chief=is_chief(strategy))[0])
+    config, _ = training.prepare_run(run_dir, config, task="sr", given=given, changeable=CHANGEABLE)
     pairs, val_pairs, degradation = loaded or load_data(config)
     tensorflow()
     with keras_policy(config.precision):
@@ -94,12 +92,7 @@ def stored_config(run_dir: Path) -> TrainConfig | None:
     if (run_dir / OLD_LAYOUT).is_file() and not (run_dir / training.CONFIG).is_file():
         raise BadInputError(f"{run_dir}: an sr run made by an older visiontk (run.json, log.csv, ckpt/), "
                             "which can't resume or export here; start a new run folder")
-    if not (run_dir / training.CONFIG).is_file():
-        return None
-    try:
-        return TrainConfig(**training.read_config(run_dir))
-    except TypeError as exc:
-        raise BadInputError(f"{run_dir}: not an `sr train` run ({exc})") from None
+    return training.run_settings(run_dir, TrainConfig, "sr", required=False)
 
 
 def load_data(config: TrainConfig) -> tuple[list, list, Degradation | None]:

@@ -10,10 +10,9 @@ from PIL import Image
 
 from visiontk.backbones.edsr import SCALES
 from visiontk.errors import UsageError, WeightsError
-from visiontk.imageio import Picture, check_output, output_format, read_picture, write_image
+from visiontk.imageio import Picture, check_output, output_format, read_picture, resize, write_image
 from visiontk.runtime import keras_policy, progress, resolve_precision, tensorflow
 from visiontk.sr import tiling
-from visiontk.sr.degrade import bicubic_resize
 
 log = logging.getLogger("visiontk.sr")
 
@@ -105,14 +104,6 @@ def output_size(width: int, height: int, scale: int, outscale: float | None = No
     return max(1, size[0]), max(1, size[1])
 
 
-def resize_float(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Antialiased (Lanczos, widened by the reduction factor) resize of a float (H, W, C) image to
-    (width, height) = `size`, channel by channel in float so that 16-bit precision survives."""
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], np.float32), "F")
-                           .resize(size, Image.LANCZOS)) for c in range(image.shape[2])]
-    return np.stack(channels, axis=2)
-
-
 class Upscaler:
     """EDSR at one scale, upscaling arrays tile by tile, in batches of tiles.
 
@@ -169,14 +160,14 @@ class Upscaler:
         else:
             out = self.upscale_float(picture.rgb)
         if resized:
-            out = resize_float(out, size)
+            out = resize(out, size, Image.LANCZOS)
         rgb = _quantise(out, np.uint8)
         deep = _quantise(out * 257.0, np.uint16) if picture.deep is not None else None
         alpha = deep_alpha = None
         if picture.alpha is not None:
-            alpha = bicubic_resize(picture.alpha, size)
+            alpha = resize(picture.alpha, size)
         if picture.deep_alpha is not None:
-            deep_alpha = _quantise(resize_float(picture.deep_alpha[..., None].astype(np.float32), size)[..., 0],
+            deep_alpha = _quantise(resize(picture.deep_alpha.astype(np.float32), size, Image.LANCZOS),
                                    np.uint16)
         return Picture(rgb, alpha, picture.grayscale, picture.path, deep, deep_alpha)
 

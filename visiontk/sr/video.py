@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from visiontk.imageio import resize
 from visiontk.sr import tiling
-from visiontk.sr.upscale import Upscaler, output_size, resize_float
+from visiontk.sr.upscale import Upscaler, output_size
 from visiontk.videoio import probe, transform_video
 
 
@@ -29,7 +31,7 @@ def upscale_video(source: str | Path, output: str | Path, upscaler: Upscaler, *,
         for frame in frames:
             out = upscaler.upscale_float(frame, show_progress=False)
             if resized:
-                out = resize_float(out, size)
+                out = resize(out, size, Image.LANCZOS)
             results.append(np.clip(np.round(out), 0, 255).astype(np.uint8))
         return results
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image
 
 from visiontk import runtime, training
-from visiontk.errors import BadInputError, VisiontkError, WeightsError
+from visiontk.errors import BadInputError, WeightsError
 from visiontk.imageio import expand_inputs, read_image, resize_long_side, write_image
 from visiontk.style import color, losses
 from visiontk.runtime import keras_policy, resolve_precision
@@ -67,11 +66,7 @@ CHANGEABLE = ("steps", "learning_rate", "sample_every", "checkpoint_every", "log
 
 
 def config_from(style: str, data: Sequence[str], **settings) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(settings) - known
-    if unknown:
-        raise VisiontkError(f"unknown training settings: {', '.join(sorted(unknown))}")
-    return TrainConfig(style=str(style), data=[str(d) for d in data], **settings)
+    return training.make_settings(TrainConfig, style=str(style), data=[str(d) for d in data], **settings)
 
 
 # ---- training ----------------------------------------------------------------------------------------
@@ -144,8 +139,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     """Train the network for `config.style` on the photos of `data` into `run_dir`, or resume the run
     there (see visiontk.training). Returns the last logged metrics."""
     config = replace(config, data=[str(d) for d in data] or config.data)
-    stored, resumed = training.prepare_run(run_dir, asdict(config), given=given, changeable=CHANGEABLE)
-    config = TrainConfig(**stored)
+    config, resumed = training.prepare_run(run_dir, config, task="stylize", given=given, changeable=CHANGEABLE)
     tf = runtime.tensorflow()
     import keras
 
@@ -227,10 +221,7 @@ def _draw_curves(run_dir: str | Path, metrics: training.Metrics) -> None:
 
 def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> Path:
     """Write the trained network's weights (float32) from the run's last checkpoint to `output`."""
-    try:
-        config = TrainConfig(**training.read_config(run_dir))
-    except TypeError as exc:
-        raise BadInputError(f"{run_dir}: not a `stylize train` run ({exc})") from None
+    config = training.run_settings(run_dir, TrainConfig, "stylize")
     runtime.tensorflow()
     from visiontk.backbones.transformer import StyleTransformer
 

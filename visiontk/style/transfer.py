@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from PIL import Image
 
 from visiontk import runtime
 from visiontk.errors import BadInputError, VisiontkError, WeightsError
-from visiontk.imageio import read_image
+from visiontk.imageio import read_image, resize as resize_image
 from visiontk.style import color, losses, optimize
 
 log = logging.getLogger("visiontk")
@@ -87,12 +86,10 @@ def scale_sizes(width: int, height: int, size: int, scales: int) -> list[tuple[i
 
 
 def resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic resize of a float (H, W, C) array to (width, height), channel by channel."""
+    """Bicubic resize of float pixels (H, W, C) to (width, height), kept in [0, 255]."""
     if array.shape[1::-1] == tuple(size):
         return array.astype(np.float32)
-    channels = [np.asarray(Image.fromarray(array[..., c].astype(np.float32), mode="F")
-                           .resize(size, Image.BICUBIC)) for c in range(array.shape[2])]
-    return np.clip(np.stack(channels, axis=-1), 0.0, 255.0)
+    return np.clip(resize_image(array.astype(np.float32), size), 0.0, 255.0)
 
 
 def load_input(image: Image_, role: str) -> np.ndarray:
