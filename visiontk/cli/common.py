@@ -21,6 +21,15 @@ continue_option = click.option("--continue-on-error", is_flag=True,
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 skip_existing_option = click.option("--skip-existing", is_flag=True,
                                     help="Leave inputs whose output already exists (to resume a batch).")
+# The `TASK export RUN -o FILE` commands: the run folder a `TASK train` wrote, and the file to write.
+run_dir_argument = click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+
+
+def export_output_option(help: str, required: bool = True):
+    return click.option("-o", "--output", required=required, type=click.Path(dir_okay=False, path_type=Path),
+                        help=help)
+
+
 crf_option = click.option("--crf", type=click.IntRange(0, 63), default=None,
                           help="Quality of video outputs (constant rate factor): lower is better and bigger "
                                "[default: 18 for H.264 .mp4/.mov/.mkv, 31 for VP9 .webm].")

@@ -6,8 +6,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from visiontk.cli.common import (batch_options, FiniteFloatRange, continue_option, emit, input_paths, inputs_argument,
-                                 json_option, overwrite_option, run_batch, shard_option, strategy_option, this_shard)
+from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_option, emit, export_output_option,
+                                 input_paths, inputs_argument, json_option, overwrite_option, run_batch,
+                                 run_dir_argument, shard_option, strategy_option, this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
@@ -664,9 +665,8 @@ def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, outp
 
 
 @command.command("export")
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The model to write (NAME.keras; its same-person distance goes beside it as NAME.json).")
+@run_dir_argument
+@export_output_option("The model to write (NAME.keras; its same-person distance goes beside it as NAME.json).")
 @overwrite_option
 def export(run_dir: Path, output: Path, overwrite: bool) -> int:
     """Write the network trained in RUN_DIR as a .keras model, for `--model` in every face command."""

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int, emit, json_option,
-                                 overwrite_option, progress_reporter, strategy_option, training_settings)
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int, emit,
+                                 export_output_option, json_option, overwrite_option, progress_reporter,
+                                 run_dir_argument, strategy_option, training_settings)
 from visiontk.gan.generate import MAX_IMAGES, MAX_STEPS
 from visiontk.gan.training import TrainConfig
 
@@ -175,10 +176,10 @@ def score_command(images, model, count, reference, judge, splits, seed, as_json)
 
 
 @command.command("export")
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@run_dir_argument
 @click.argument("destination", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="The weights file to write (NAME.weights.h5; NAME.json is written beside it).")
+@export_output_option("The weights file to write (NAME.weights.h5; NAME.json is written beside it).",
+                      required=False)
 @overwrite_option
 @json_option
 def export_command(run_dir, destination, output, overwrite, as_json) -> int:

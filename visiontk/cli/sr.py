@@ -5,9 +5,10 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (batch_options, NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, bounded_int, emit,
-                                 input_paths, inputs_argument, json_option, output_for, overwrite_option,
-                                 progress_reporter, run_batch, strategy_option, this_shard, training_settings)
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, batch_options, bounded_int, emit,
+                                 export_output_option, input_paths, inputs_argument, json_option, output_for,
+                                 overwrite_option, progress_reporter, run_batch, run_dir_argument, strategy_option,
+                                 this_shard, training_settings)
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -220,9 +221,8 @@ def eval_command(hr_inputs, scale, model, bicubic_only, degradation, as_json) ->
 
 
 @command.command("export")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Weights file to write, e.g. models/edsr-x2.weights.h5 (the card goes beside it).")
+@run_dir_argument
+@export_output_option("Weights file to write, e.g. models/edsr-x2.weights.h5 (the card goes beside it).")
 @click.option("--which", type=click.Choice(["best", "latest"]), default="best", show_default=True,
               help="The weights with the best validation PSNR, or the last checkpoint's.")
 @click.option("--eval-dir", type=click.Path(exists=True, path_type=Path),

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (batch_options, NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
-                                 FiniteFloatRange, bounded_float, bounded_int, input_paths, json_option, output_for,
-                                 overwrite_option, run_batch, this_shard, progress_reporter, training_settings)
+from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, FiniteFloatRange,
+                                 batch_options, bounded_float, bounded_int, export_output_option, input_paths,
+                                 json_option, output_for, overwrite_option, progress_reporter, run_batch,
+                                 run_dir_argument, this_shard, training_settings)
 from visiontk.imageio import check_output, write_image
 
 # Mirrors visiontk.style.transfer's defaults; kept here so that `--help` does not import TensorFlow.
@@ -316,9 +317,8 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
 
 
 @command.command("export")
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The weights file to write (NAME.weights.h5), for `stylize --model FILE`.")
+@run_dir_argument
+@export_output_option("The weights file to write (NAME.weights.h5), for `stylize --model FILE`.")
 @overwrite_option
 def export(run_dir: Path, output: Path, overwrite: bool) -> int:
     """Write the network trained in RUN_DIR as a weights file."""
