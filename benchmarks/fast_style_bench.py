@@ -34,6 +34,8 @@ from stylize_bench import SHARED, Judge  # noqa: E402  (sets VISIONTK_MODELS)
 from visiontk.imageio import read_image, resize_long_side  # noqa: E402
 
 STYLE_OF_MODEL = {"starry-night": "starry_night.jpg", "the-scream": "the_scream.jpg"}
+PAINTER = {"starry_night.jpg": "van Gogh, 1889", "the_scream.jpg": "Edvard Munch, 1893",
+           "shipwreck.jpg": "J. M. W. Turner, 1805"}
 # The photos the shipped networks were NOT trained on (they were trained on BSDS500 only).
 HELD_OUT = ("chelsea.png", "tubingen.jpg", "astronaut.png")
 
@@ -108,13 +110,15 @@ def main() -> None:
     camera = camera_folder(args.photos, args.out / "camera", args.camera_photos)
     _, camera_records = stylize_cli([camera], args.out / "ff_camera", model)
     ff_after_start = ff_forward = float(np.median([r["seconds"] for r in camera_records[1:]]))
+    _, float32_records = stylize_cli([camera], args.out / "ff_camera_float32", [*model, "--precision", "float32"])
+    ff_float32 = float(np.median([r["seconds"] for r in float32_records[1:]]))
     g_one, g_records = stylize_cli(args.photos[:args.gatys_photos], args.out / "gatys", gatys)
     gatys_per_image = g_one / args.gatys_photos
     gatys_optimising = float(np.mean([r["seconds"] for r in g_records]))
     print(f"feed-forward: {one:.2f} s for 1 photo (start-up included), {many:.2f} s for {len(args.photos)} "
           f"({wall_per_extra:.2f} s of wall time per extra photo); after start-up {ff_mixed_sizes:.2f} s per "
           f"photo of a new size, {ff_after_start:.2f} s per photo in a folder of {args.camera_photos} same-size "
-          f"photos (medians, {records[0]['precision']})")
+          f"photos (medians, {records[0]['precision']}; float32: {ff_float32:.2f} s)")
     print(f"Gatys: {gatys_per_image:.1f} s per photo (start-up included), {gatys_optimising:.1f} s optimising")
     print(f"ratio: {gatys_per_image / one:.0f}x faster with start-up, "
           f"{gatys_optimising / ff_after_start:.0f}x per image after start-up")
@@ -151,7 +155,8 @@ def main() -> None:
           f"{f['content_distance'] / g['content_distance']:.2f}x Gatys' (target <= 1.5)")
     print(f"targets: speed {'MET' if speed_met else 'NOT met'}, quality {'MET' if quality_met else 'NOT met'}")
     report = {"load_average": load, "feed_forward_seconds_one": one, "feed_forward_seconds_per_extra": wall_per_extra,
-              "feed_forward_forward_seconds": ff_forward, "feed_forward_new_size_seconds": ff_mixed_sizes, "gatys_seconds_per_image": gatys_per_image,
+              "feed_forward_forward_seconds": ff_forward, "feed_forward_new_size_seconds": ff_mixed_sizes,
+              "feed_forward_float32_seconds": ff_float32, "gatys_seconds_per_image": gatys_per_image,
               "gatys_optimising_seconds": gatys_optimising, "quality": rows,
               "speed_target_met": speed_met, "quality_target_met": quality_met}
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
@@ -191,7 +196,7 @@ def model_card(args, style: Path, report: dict) -> str:
 
 Johnson et al.'s transformation network (`visiontk/backbones/transformer.py`: instance norm, upsample +
 conv, reflection padding; {load_model(weights).count_params():,} weights), trained by `visiontk stylize train`
-on this project's 2 CPU cores to paint like `{Path(style).name}` (van Gogh, public domain).
+on this project's 2 CPU cores to paint like `{Path(style).name}` ({PAINTER.get(Path(style).name, "")}, public domain).
 
 ## Training
 - Data: the 400 BSDS500 train+test photos (`../shared/data/sr-train/bsds500`, 481x321), random
@@ -201,13 +206,13 @@ on this project's 2 CPU cores to paint like `{Path(style).name}` (van Gogh, publ
 - Objective: Gatys' (VGG16 {', '.join(config['content_layers'])} content, Gram style at
   {', '.join(config['style_layers'])}, TV), style weight {config['style_weight']:g}, TV weight
   {config['tv_weight']:g}, the painting resized to a long side of {config['style_size']} px; {'; '.join(phases)}
-  (raised on resume to keep more of the photo, see README). Adam, learning rate {config['learning_rate']:g},
+  {"(raised on resume to keep more of the photo, see README)" if len(phases) > 1 else ""}. Adam, learning rate {config['learning_rate']:g},
   {config['precision']}, seed {config['seed']}.
 - Command (API form in the run: `visiontk/style/feedforward.train`): `visiontk stylize train
   {style} ../shared/data/sr-train/bsds500 --out RUN {options} --samples ...`
-- These weights: step {rows[-1]['step']}, {float(rows[-1]['seconds']) / 3600:.2f} h of training on 2 shared CPU
-  cores (about 10 minutes of which the process was paused); the latest checkpoint, config and metrics are
-  in `training-runs/{weights.name.removesuffix('.weights.h5')}/` to resume.
+- These weights: step {rows[-1]['step']}, {float(rows[-1]['seconds']) / 3600:.2f} h of training on 2 CPU cores
+  shared with other jobs; the latest checkpoint, config and metrics are in
+  `training-runs/{weights.name.removesuffix('.weights.h5')}/` to resume.
 
 ## Evaluation
 `python benchmarks/fast_style_bench.py --model {args.model}` (judge of `benchmarks/stylize_bench.py`: style
@@ -219,13 +224,15 @@ photo's own; content distance = mean over block4_conv2, block5_conv2 of ||F-F_ph
 |---|---|---|---|---|
 {quality}
 
-Speed (fresh process each): {report['feed_forward_seconds_one']:.2f} s for one photo with start-up,
-{report['feed_forward_forward_seconds']:.2f} s per 512-px photo after start-up (resize and forward pass);
-Gatys {report['gatys_optimising_seconds']:.1f} s optimising per photo ({report['gatys_seconds_per_image']:.1f} s
-with start-up): {report['gatys_optimising_seconds'] / report['feed_forward_forward_seconds']:.0f}x per photo after
-start-up. Load average {report['load_average'][0]:.2f}.
+Speed (`visiontk stylize` in a fresh process each time): {report['feed_forward_seconds_one']:.2f} s for one
+photo with start-up; after start-up {report['feed_forward_forward_seconds']:.2f} s per 512x384 photo of a folder of
+same-size photos (reading, resizing, painting, bfloat16; float32: {report['feed_forward_float32_seconds']:.2f} s),
+{report['feed_forward_new_size_seconds']:.2f} s for a photo of a size not seen before in the process. Gatys
+{report['gatys_optimising_seconds']:.1f} s optimising per photo ({report['gatys_seconds_per_image']:.1f} s with
+start-up): {report['gatys_optimising_seconds'] / report['feed_forward_forward_seconds']:.0f}x faster per photo after
+start-up. Load average {report['load_average'][0]:.2f} at the start.
 
-![photo | Gatys | this network](../docs/images/style_fast_side_by_side.jpg)
+![photo | Gatys | this network](../docs/images/{args.picture.name if args.picture else "style_fast_side_by_side.jpg"})
 
 ## File
 - sha256 `{hashlib.sha256(data).hexdigest()}`, {len(data)} bytes.

@@ -15,7 +15,7 @@ run="$OUT/run"
 args=(--image-size 32 --epochs "$EPOCHS" --batch-size 32)
 [ "$LIMIT" -gt 0 ] && args+=(--limit "$LIMIT")
 # The same command on an existing run folder resumes it (a larger EPOCHS extends it).
-visiontk -q gan train "$DATA" -o "$run" "${args[@]}" --json > "$OUT/train.json"
+visiontk -q gan train "$DATA" --out "$run" "${args[@]}" --json > "$OUT/train.json"
 jq -c . "$OUT/train.json"
 
 visiontk -q gan generate --model "$run" -n 64 --seed 1 --grid "$OUT/samples.png" --overwrite --json \
