@@ -158,7 +158,9 @@ def main() -> None:
               "feed_forward_forward_seconds": ff_forward, "feed_forward_new_size_seconds": ff_mixed_sizes,
               "feed_forward_float32_seconds": ff_float32, "gatys_seconds_per_image": gatys_per_image,
               "gatys_optimising_seconds": gatys_optimising, "quality": rows,
-              "speed_target_met": speed_met, "quality_target_met": quality_met}
+              "speed_target_met": speed_met, "quality_target_met": quality_met,
+              "style_ratio": f["relative_style"] / g["relative_style"],
+              "content_ratio": f["content_distance"] / g["content_distance"]}
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"images and report.json in {args.out}")
     if args.picture:
@@ -188,6 +190,8 @@ def model_card(args, style: Path, report: dict) -> str:
         if last or rows[i + 1]["content_weight"] != row["content_weight"]:
             phases.append(f"content weight {float(row['content_weight']):g} for steps {start}-{row['step']}")
             start = int(row["step"]) + 1
+    raised = " (raised on resume to keep more of the photo, see README)" if len(phases) > 1 else ""
+    shown_style = str(style).replace(str(SHARED), "../shared")
     quality = "\n".join(f"| {r['photo']} | {r['method']} | {r['style_distance']:.4f} | {r['relative_style']:.3f} | "
                         f"{r['content_distance']:.4f} |" for r in report["quality"])
     options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items()
@@ -205,11 +209,11 @@ on this project's 2 CPU cores to paint like `{Path(style).name}` ({PAINTER.get(P
   of the evaluation below.
 - Objective: Gatys' (VGG16 {', '.join(config['content_layers'])} content, Gram style at
   {', '.join(config['style_layers'])}, TV), style weight {config['style_weight']:g}, TV weight
-  {config['tv_weight']:g}, the painting resized to a long side of {config['style_size']} px; {'; '.join(phases)}
-  {"(raised on resume to keep more of the photo, see README)" if len(phases) > 1 else ""}. Adam, learning rate {config['learning_rate']:g},
+  {config['tv_weight']:g}, the painting resized to a long side of {config['style_size']} px; {'; '.join(phases)}{raised}.
+  Adam, learning rate {config['learning_rate']:g},
   {config['precision']}, seed {config['seed']}.
 - Command (API form in the run: `visiontk/style/feedforward.train`): `visiontk stylize train
-  {style} ../shared/data/sr-train/bsds500 --out RUN {options} --samples ...`
+  {shown_style} ../shared/data/sr-train/bsds500 --out RUN {options} --samples ...`
 - These weights: step {rows[-1]['step']}, {float(rows[-1]['seconds']) / 3600:.2f} h of training on 2 CPU cores
   shared with other jobs; the latest checkpoint, config and metrics are in
   `training-runs/{weights.name.removesuffix('.weights.h5')}/` to resume.
@@ -223,6 +227,9 @@ photo's own; content distance = mean over block4_conv2, block5_conv2 of ||F-F_ph
 | photo | method | style distance | relative to the photo's | content distance |
 |---|---|---|---|---|
 {quality}
+
+Mean over these photos: style distance relative to the photo's {report['style_ratio']:.2f}x Gatys' (target <= 3x),
+content distance {report['content_ratio']:.2f}x Gatys' (target <= 1.5x).
 
 Speed (`visiontk stylize` in a fresh process each time): {report['feed_forward_seconds_one']:.2f} s for one
 photo with start-up; after start-up {report['feed_forward_forward_seconds']:.2f} s per 512x384 photo of a folder of

@@ -19,6 +19,16 @@ register(WeightSpec(
     card="style-starry-night.md",
     tags=("style",),
 ))
+register(WeightSpec(
+    name="style-the-scream",
+    description="Feed-forward style network painting like Munch's The Scream (`stylize --model the-scream`), "
+                "trained here on BSDS500 (see its model card)",
+    source="shipped in models/",
+    files=(KnownFile("style-the-scream.weights.h5",
+                     sha256="cfa5c736e25ccfbf875a7c03af059421f98b31b7f8f45f45c0e560445287f15e", size=6880336),),
+    card="style-the-scream.md",
+    tags=("style",),
+))
 
 
 # ---- networks `visiontk models export` knows ----

@@ -27,7 +27,7 @@ from visiontk.style.transfer import (DEFAULT_CONTENT_LAYERS, DEFAULT_CONTENT_WEI
 
 log = logging.getLogger("visiontk")
 
-STYLE_MODELS = ("starry-night",)    # shipped as the registry entries style-NAME
+STYLE_MODELS = ("starry-night", "the-scream")    # shipped as the registry entries style-NAME
 DEFAULT_SIZE = 512          # the long side the shipped styles were trained to paint at
 
 
