@@ -15,7 +15,7 @@ register(WeightSpec(
                 "starry-night`), trained here on BSDS500 (see its model card)",
     source="shipped in models/",
     files=(KnownFile("style-starry-night.weights.h5",
-                     sha256="269b400309023722110fef64dbe9fe4df6702d129500f470702d5266097247ca", size=6880336),),
+                     sha256="f8afe1eba19921c84d3cec4a270da6b2c0de5f771ac33b88bfe38eddaa855da3", size=6880336),),
     card="style-starry-night.md",
     tags=("style",),
 ))
