@@ -83,17 +83,21 @@ shard_option = click.option(
 
 
 
-def batch_options(skip_existing: bool = True) -> Callable:
-    """The options of every command that runs over many inputs: --crf (video outputs), --overwrite,
-    --skip-existing (where outputs are named from inputs), --continue-on-error, --shard, --json."""
-    options = [crf_option, overwrite_option, *([skip_existing_option] if skip_existing else []),
-               continue_option, shard_option, json_option]
-
+def stack(*options: Callable) -> Callable:
+    """Several Click options as one decorator, in the order given (as they show in --help)."""
     def decorate(command: Callable) -> Callable:
         for option in reversed(options):
             command = option(command)
         return command
     return decorate
+
+
+def batch_options(skip_existing: bool = True) -> Callable:
+    """The options of every command that runs over many inputs: --crf (video outputs), --overwrite,
+    --skip-existing (where outputs are named from inputs), --continue-on-error, --shard, --json."""
+    return stack(crf_option, overwrite_option, *([skip_existing_option] if skip_existing else []),
+                 continue_option, shard_option, json_option)
+
 
 def this_shard(paths: list[Path]) -> list[Path]:
     """The inputs this process does under --shard (all of them without it)."""

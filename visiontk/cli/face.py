@@ -8,7 +8,7 @@ import numpy as np
 
 from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_option, emit, export_output_option,
                                  input_paths, inputs_argument, json_option, overwrite_option, run_batch,
-                                 run_dir_argument, shard_option, strategy_option, this_shard)
+                                 run_dir_argument, shard_option, stack, strategy_option, this_shard)
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
@@ -52,6 +52,8 @@ def max_distance_option(parameter: str = "max_distance"):
 
 
 confidence_option = min_confidence_option("--detect-threshold", "min_confidence")
+# The embedding network and the detector's settings, which every command that embeds faces takes.
+embedder_options = stack(model_option, confidence_option, min_face_option)
 # `face eval` still names these parameters threshold and detect_threshold.
 distance_option = max_distance_option("threshold")
 detect_threshold_option = min_confidence_option("--detect-threshold", "detect_threshold")
@@ -168,9 +170,7 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite,
 @pairs_root_option
 @max_distance_option()
 @face_index_option
-@model_option
-@confidence_option
-@min_face_option
+@embedder_options
 @json_option
 def verify(images, pairs_file, root, max_distance, face_index, model_path, min_confidence, min_face,
            as_json) -> int:
@@ -230,9 +230,7 @@ def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, mi
               help="Write the embeddings to this .npz (paths, embeddings, boxes).")
 @click.option("--all-faces", is_flag=True, help="Every face of each image, not only the largest.")
 @face_index_option
-@model_option
-@confidence_option
-@min_face_option
+@embedder_options
 @overwrite_option
 @json_option
 @continue_option
@@ -302,9 +300,7 @@ gallery_option = click.option("--gallery", "gallery_path", required=True,
 @click.argument("name")
 @inputs_argument
 @face_index_option
-@model_option
-@confidence_option
-@min_face_option
+@embedder_options
 @json_option
 @continue_option
 def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, min_face, as_json,
@@ -355,9 +351,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 @click.option("--draw", type=click.Path(path_type=Path),
               help="Save the image with each face boxed and named (a folder when there are several inputs).")
 @max_distance_option()
-@model_option
-@confidence_option
-@min_face_option
+@embedder_options
 @every_option
 @batch_options(skip_existing=False)
 def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every, crf,
@@ -478,9 +472,7 @@ def gallery_remove(gallery_path, name, as_json) -> int:
                    "as cluster-N when no --name is given.")
 @click.option("--name", "names", multiple=True, metavar="N=NAME",
               help="With --enroll-into: enrol cluster N as NAME (repeatable).")
-@model_option
-@confidence_option
-@min_face_option
+@embedder_options
 @overwrite_option
 @json_option
 @continue_option

@@ -6,31 +6,18 @@ from visiontk.serving import (Deployable, Exportable, check_image, register as r
                               weights_file_claims)
 from visiontk.sr.edsr_files import structure
 from visiontk.sr.krasserm import import_weights
-from visiontk.weights import KnownFile, WeightSpec, register
+from visiontk.weights import KnownFile, WeightSpec, register, register_shipped
 
 for _scale, _sha256, _size in (
     (2, "adfc732d3e488d6c9f11541550adc53f7552b3b83cbb0d7b9bd6a824c52a320d", 5627152),
     (3, "23d19092a13b94c84c90677e06486ac5685a59ac34665a157b135f358deebc15", 6366736),
     (4, "9a64fce9ddf4a90f2592c913f0d403684aa06bd9e469af6fd731235190d2f6be", 6223560),
 ):
-    register(WeightSpec(
-        name=f"edsr-x{_scale}",
-        description=f"EDSR-baseline x{_scale} (16x64) trained here on BSDS500 (see its model card)",
-        source="shipped in models/",
-        files=(KnownFile(f"edsr-x{_scale}.weights.h5", sha256=_sha256, size=_size),),
-        card=f"edsr-x{_scale}.md",
-        tags=("sr",),
-    ))
-register(WeightSpec(
-    name="edsr-x4-real",
-    description="EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed inputs: for real "
-                "photos (see its model card)",
-    source="shipped in models/",
-    files=(KnownFile("edsr-x4-real.weights.h5",
-                     sha256="d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", size=6223560),),
-    card="edsr-x4-real.md",
-    tags=("sr",),
-))
+    register_shipped(f"edsr-x{_scale}", f"EDSR-baseline x{_scale} (16x64) trained here on BSDS500 (see its model "
+                     "card)", _sha256, _size, "sr")
+register_shipped("edsr-x4-real", "EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed "
+                 "inputs: for real photos (see its model card)",
+                 "d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", 6223560, "sr")
 register(WeightSpec(
     name="edsr-x4-krasserm",
     description="EDSR-baseline x4 (16x64) trained on DIV2K by krasserm/super-resolution, imported from his .h5",

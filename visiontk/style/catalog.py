@@ -7,28 +7,14 @@ from pathlib import Path
 from visiontk.serving import (Deployable, Exportable, check_image, register as register_deployable,
                               weights_file_claims)
 from visiontk.style.feedforward import STYLE_MODELS, network_shape
-from visiontk.weights import KnownFile, WeightSpec, register
+from visiontk.weights import register_shipped
 
-register(WeightSpec(
-    name="style-starry-night",
-    description="Feed-forward style network painting like van Gogh's The Starry Night (`stylize --model "
-                "starry-night`), trained here on BSDS500 (see its model card)",
-    source="shipped in models/",
-    files=(KnownFile("style-starry-night.weights.h5",
-                     sha256="f8afe1eba19921c84d3cec4a270da6b2c0de5f771ac33b88bfe38eddaa855da3", size=6880336),),
-    card="style-starry-night.md",
-    tags=("style",),
-))
-register(WeightSpec(
-    name="style-the-scream",
-    description="Feed-forward style network painting like Munch's The Scream (`stylize --model the-scream`), "
-                "trained here on BSDS500 (see its model card)",
-    source="shipped in models/",
-    files=(KnownFile("style-the-scream.weights.h5",
-                     sha256="cfa5c736e25ccfbf875a7c03af059421f98b31b7f8f45f45c0e560445287f15e", size=6880336),),
-    card="style-the-scream.md",
-    tags=("style",),
-))
+register_shipped("style-starry-night", "Feed-forward style network painting like van Gogh's The Starry Night "
+                 "(`stylize --model starry-night`), trained here on BSDS500 (see its model card)",
+                 "f8afe1eba19921c84d3cec4a270da6b2c0de5f771ac33b88bfe38eddaa855da3", 6880336, "style")
+register_shipped("style-the-scream", "Feed-forward style network painting like Munch's The Scream "
+                 "(`stylize --model the-scream`), trained here on BSDS500 (see its model card)",
+                 "cfa5c736e25ccfbf875a7c03af059421f98b31b7f8f45f45c0e560445287f15e", 6880336, "style")
 
 
 # ---- networks `visiontk models export` knows ----

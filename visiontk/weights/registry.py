@@ -72,6 +72,13 @@ def register(spec: WeightSpec) -> WeightSpec:
     return spec
 
 
+def register_shipped(name: str, description: str, sha256: str, size: int, tag: str) -> WeightSpec:
+    """Register weights shipped with visiontk: models/NAME.weights.h5 with its model card models/NAME.md."""
+    return register(WeightSpec(name=name, description=description, source="shipped in models/",
+                               files=(KnownFile(f"{name}.weights.h5", sha256=sha256, size=size),),
+                               card=f"{name}.md", tags=(tag,)))
+
+
 def all_specs() -> list[WeightSpec]:
     _load_catalog()
     return sorted(_REGISTRY.values(), key=lambda s: s.name)
