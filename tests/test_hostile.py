@@ -185,6 +185,8 @@ OTHER_REFUSALS = [
     (("models", "import", "fashion-mnist-judge", "{bad_png}"), 4),
     (("stylize", "train", "{tiny_png}", "{root}", "--out", "{out}/st", "--steps", "0"), 2),
     (("face", "train", "{afile}", "-o", "{out}/m.weights.h5"), 2),
+    (("face", "export", "{tiny_png}", "-o", "{out}/m.keras"), 2),
+    (("face", "export", "{out}", "-o", "{out}/m.keras"), 3),
     (("models", "fetch", "no-such-weights"), 4),
     (("models", "path", "no-such-weights"), 4),
     (("models", "verify", "no-such-weights"), 4),
