@@ -147,3 +147,19 @@ def test_cli_old_flags_and_the_embeddings_file(run_cli, faces_dir, tmp_path):
     assert saved.paths == [str(a), str(b)] and saved.model == "dlib-face-resnet"
     assert np.linalg.norm(saved.embeddings[0] - saved.embeddings[1]) == pytest.approx(
         face.verify(a, b).distance, abs=1e-5)
+
+
+def test_pair_verdicts_and_eval_metrics_name_the_distance_max_distance():
+    import dataclasses
+
+    import numpy as np
+
+    from visiontk.face.evaluate import Pair, PairVerdict, metrics
+
+    pair = Pair(**{field.name: None for field in dataclasses.fields(Pair)})
+    verdict = PairVerdict(pair, 0.6, distance=0.5)
+    assert verdict.same and verdict.max_distance == 0.6
+    with pytest.warns(DeprecationWarning, match="PairVerdict.threshold is deprecated"):
+        assert verdict.threshold == 0.6
+    result = metrics(np.array([0.2, 0.3, 0.8, 0.9]), np.array([True, True, False, False]), 0.6)
+    assert result["max_distance"] == result["threshold"] == 0.6 and result["accuracy"] == 1.0

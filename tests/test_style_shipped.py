@@ -40,7 +40,7 @@ def test_shipped_style_paints_offline_any_size_and_towards_its_painting(name, ru
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["ok"]
     painted = read_image(out)
-    assert max(painted.shape[:2]) == 510                                   # their size less 2 (not a multiple of 4): cropped back
+    assert max(painted.shape[:2]) == 510  # 512 less 2, not a multiple of 4: cropped back
     original = resize_long_side(read_image(photo), 510)
     assert np.abs(painted.astype(int) - original.astype(int)).mean() > 20  # it really repainted the photo
     monkeypatch.setenv("VISIONTK_MODELS", str(shared / "weights"))          # VGG16, only to judge

@@ -54,9 +54,6 @@ def max_distance_option(parameter: str = "max_distance"):
 confidence_option = min_confidence_option("--detect-threshold", "min_confidence")
 # The embedding network and the detector's settings, which every command that embeds faces takes.
 embedder_options = stack(model_option, confidence_option, min_face_option)
-# `face eval` still names these parameters threshold and detect_threshold.
-distance_option = max_distance_option("threshold")
-detect_threshold_option = min_confidence_option("--detect-threshold", "detect_threshold")
 face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
                                  show_default=True,
                                  help="Which face when there are several: 0 = the largest, 1 = the next...")
@@ -205,7 +202,7 @@ def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, mi
 
     pairs = read_pairs(pairs_file, root)
     failures, summary = 0, PairsSummary()
-    for verdict in verify_pairs(pairs, model=load_model(model_path), threshold=max_distance,
+    for verdict in verify_pairs(pairs, model=load_model(model_path), max_distance=max_distance,
                                 min_confidence=min_confidence, min_face=min_face):
         pair = verdict.pair
         if verdict.error:
@@ -674,18 +671,16 @@ def export(run_dir: Path, output: Path, overwrite: bool) -> int:
 @pairs_root_option
 @click.option("--roc", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the ROC curve to this PNG.")
-@distance_option
-@model_option
-@detect_threshold_option
-@min_face_option
+@max_distance_option()
+@embedder_options
 @overwrite_option
 @json_option
-def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min_face, overwrite,
+def evaluate(pairs_file, root, roc, max_distance, model_path, min_confidence, min_face, overwrite,
              as_json) -> int:
     """Verification accuracy on labelled pairs (CSV with a same column, or LFW's pairs.txt).
 
-    Reports the accuracy at the threshold, the LFW protocol's 10-fold cross-validated accuracy and
-    threshold, ROC AUC and the true accept rate at a false accept rate of 1e-3.
+    Reports the accuracy at --max-distance, the LFW protocol's 10-fold cross-validated accuracy and
+    distance threshold, ROC AUC and the true accept rate at a false accept rate of 1e-3.
 
     \b
       visiontk face eval pairs.csv --roc roc.png
@@ -697,8 +692,8 @@ def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min
 
     if roc:
         check_output(roc, overwrite)
-    result = evaluate_pairs(pairs_file, root, model=load_model(model_path), threshold=threshold,
-                            min_confidence=detect_threshold, min_face=min_face)
+    result = evaluate_pairs(pairs_file, root, model=load_model(model_path), max_distance=max_distance,
+                            min_confidence=min_confidence, min_face=min_face)
     distances, same = result.pop("distances"), result.pop("same")
     if roc:
         draw_roc(roc, distances, same, title=f"{result['model']} on {pairs_file.name}")
@@ -706,7 +701,7 @@ def evaluate(pairs_file, root, roc, threshold, model_path, detect_threshold, min
     text = "\n".join([
         f"model {result['model']}, {result['pairs']} pairs ({result['same_pairs']} same), "
         f"{result['no_face']} with no face found",
-        f"accuracy at threshold {result['threshold']:g}: {result['accuracy']:.4f}",
+        f"accuracy at max distance {result['max_distance']:g}: {result['accuracy']:.4f}",
         f"10-fold accuracy: {result['cv_accuracy']:.4f} +- {result['cv_accuracy_std']:.4f} "
         f"(threshold {result['cv_threshold']:.3f})",
         f"ROC AUC: {result['roc_auc']:.4f}   TAR at FAR 1e-3: {result['tar_at_far_1e-3']:.4f}",

@@ -3,6 +3,7 @@ ROC AUC, TAR at a fixed FAR, and a ROC picture."""
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -145,14 +146,15 @@ def tar_at_far(distances: np.ndarray, same: np.ndarray, far_target: float = 1e-3
     return float(tar[allowed].max()) if allowed.any() else 0.0
 
 
-def metrics(distances: np.ndarray, same: np.ndarray, threshold: float) -> dict:
-    """Everything `face eval` reports."""
+def metrics(distances: np.ndarray, same: np.ndarray, max_distance: float) -> dict:
+    """Everything `face eval` reports. ("threshold" repeats max_distance for one release: JSON readers of
+    0.x look for it; cv_threshold and best_threshold are the LFW protocol's names for distances.)"""
     distances, same = np.asarray(distances, float), np.asarray(same, bool)
     if same.all() or not same.any():
         raise BadInputError("pairs must include both same-person and different-person pairs to evaluate")
     folds = ten_fold(distances, same)
-    return {"pairs": int(len(same)), "same_pairs": int(same.sum()), "threshold": threshold,
-            "accuracy": accuracy(distances, same, threshold),
+    return {"pairs": int(len(same)), "same_pairs": int(same.sum()), "max_distance": max_distance,
+            "threshold": max_distance, "accuracy": accuracy(distances, same, max_distance),
             "cv_accuracy": folds["accuracy"], "cv_accuracy_std": folds["accuracy_std"],
             "cv_threshold": folds["threshold"], "best_threshold": best_threshold(distances, same),
             "roc_auc": roc_auc(distances, same), "tar_at_far_1e-3": tar_at_far(distances, same, 1e-3),
@@ -201,52 +203,66 @@ class PairVerdict:
     """One pair through the network: its distance, or the error of an image without a face."""
 
     pair: Pair
-    threshold: float
+    max_distance: float
     distance: float | None = None
     error: Exception | None = None
 
     @property
     def same(self) -> bool | None:
-        return None if self.distance is None else self.distance <= self.threshold
+        return None if self.distance is None else self.distance <= self.max_distance
+
+    @property
+    def threshold(self) -> float:
+        """The old name of `max_distance`."""
+        warnings.warn("PairVerdict.threshold is deprecated, use max_distance", DeprecationWarning, stacklevel=2)
+        return self.max_distance
 
 
-def verify_pairs(pairs: Iterable[Pair], *, model=None, threshold: float | None = None,
-                 min_confidence: float | None = None, min_face: int | None = None) -> Iterator[PairVerdict]:
-    """Each pair's distance and answer at `threshold` (default: the model's), embedding every image
-    once; a pair with an image where no face is found gets that NoFaceError instead of a distance."""
-    from visiontk.errors import NoFaceError
+def verify_pairs(pairs: Iterable[Pair], *, model=None, max_distance: float | None = None,
+                 min_confidence: float | None = None, min_face: int | None = None,
+                 threshold: float | None = None) -> Iterator[PairVerdict]:
+    """Each pair's distance and answer at `max_distance` (default: the model's), embedding every image
+    once; a pair with an image where no face is found gets that NoFaceError instead of a distance.
+    (`threshold`: old name of `max_distance`.)"""
+    from visiontk.errors import NoFaceError, renamed_keyword
+
+    max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
 
     detect_options = {key: value for key, value in (("min_confidence", min_confidence), ("min_face", min_face))
                       if value is not None}
     cache = EmbeddingCache(model, **detect_options)
-    threshold = cache.model.max_distance if threshold is None else threshold
+    max_distance = cache.model.max_distance if max_distance is None else max_distance
     for pair in pairs:
         try:
-            yield PairVerdict(pair, threshold, distance=float(np.linalg.norm(cache(pair.a) - cache(pair.b))))
+            yield PairVerdict(pair, max_distance, distance=float(np.linalg.norm(cache(pair.a) - cache(pair.b))))
         except NoFaceError as exc:
-            yield PairVerdict(pair, threshold, error=exc)
+            yield PairVerdict(pair, max_distance, error=exc)
 
 
 def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, model=None,
-                   threshold: float | None = None, min_confidence: float | None = None,
-                   min_face: int | None = None) -> dict:
+                   max_distance: float | None = None, min_confidence: float | None = None,
+                   min_face: int | None = None, threshold: float | None = None) -> dict:
     """Metrics of the model on a labelled pairs file. Pairs where a face isn't found count as
     'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
-    `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc)."""
+    `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc). (`threshold`:
+    old name of `max_distance`.)"""
+    from visiontk.errors import renamed_keyword
     from visiontk.face.model import load_model
+
+    max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
     from visiontk.runtime import progress
 
     pairs = read_pairs(pairs_file, root)
     if any(pair.same is None for pair in pairs):
         raise BadInputError(f"{pairs_file}: every pair needs a same/different label to evaluate")
     model = model or load_model()
-    verdicts = list(verify_pairs(progress(pairs, desc="pairs", unit="pair"), model=model, threshold=threshold,
+    verdicts = list(verify_pairs(progress(pairs, desc="pairs", unit="pair"), model=model, max_distance=max_distance,
                                  min_confidence=min_confidence, min_face=min_face))
     same = np.array([pair.same for pair in pairs])
     distances = np.array([np.inf if v.distance is None else v.distance for v in verdicts])
     finite = np.where(np.isfinite(distances), distances, np.nanmax(np.where(np.isfinite(distances),
                                                                             distances, 0)) + 10)
-    result = metrics(finite, same, verdicts[0].threshold)
+    result = metrics(finite, same, verdicts[0].max_distance)
     result.update(model=model.name, no_face=sum(v.error is not None for v in verdicts), distances=finite,
                   same=same)
     return result

@@ -151,10 +151,10 @@ class PairsSummary:
     def add(self, verdict) -> dict:
         """Count one answered pair (a face.evaluate.PairVerdict with a distance) and return its record:
         a, b, same, distance, max_distance (and "threshold", its old name), expected when labelled."""
-        pair, same = verdict.pair, bool(verdict.distance <= verdict.threshold)
-        self.max_distance = verdict.threshold
+        pair, same = verdict.pair, bool(verdict.distance <= verdict.max_distance)
+        self.max_distance = verdict.max_distance
         record = {"a": str(pair.a), "b": str(pair.b), "same": same, "distance": round(verdict.distance, 4),
-                  "max_distance": verdict.threshold, "threshold": verdict.threshold}
+                  "max_distance": verdict.max_distance, "threshold": verdict.max_distance}
         if pair.same is not None:
             record["expected"] = pair.same
             self.labelled += 1
