@@ -433,8 +433,8 @@ def resize(image: np.ndarray, size: tuple[int, int], resample=Image.BICUBIC) -> 
     planes = image[..., None] if image.ndim == 2 else image
     mode = "L" if image.dtype == np.uint8 else "F"
     dtype = np.uint8 if mode == "L" else np.float32
-    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c], dtype), mode).resize(size, resample))
-                    for c in range(planes.shape[2])], axis=2)
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(plane, dtype), mode).resize(size, resample))
+                    for plane in np.moveaxis(planes, 2, 0)], axis=2)
     return out[..., 0] if image.ndim == 2 else out
 
 

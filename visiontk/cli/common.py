@@ -82,7 +82,6 @@ shard_option = click.option(
          "`auto` reads a SLURM array's or Kubernetes indexed Job's index. [env: VISIONTK_SHARD]")
 
 
-
 def stack(*options: Callable) -> Callable:
     """Several Click options as one decorator, in the order given (as they show in --help)."""
     def decorate(command: Callable) -> Callable:
@@ -205,7 +204,6 @@ def output_for(path: Path, output_dir: Path | None, suffix: str, extension: str 
     if extension is None:
         extension = path.suffix if path.suffix.lower() in WRITE_FORMATS else ".png"
     return folder / f"{path.stem}{suffix}{extension}"
-
 
 
 def training_settings(ctx: click.Context, settings: dict) -> tuple[dict, list[str]]:

@@ -2,13 +2,12 @@
 (float32, float16 or dynamic-range int8 weights) or an ONNX file, each checked against Keras.
 
 This module knows no task. A task registers its deployable networks in its catalog module
-(visiontk.plugins) with `register(Deployable(...))`: the names it answers to, whether it claims a file, and how to
-build the Keras network with its weights (an `Exportable`).
+(visiontk.plugins) with `register(Deployable(...))`: the names it answers to, whether it claims a
+file, and how to build the Keras network with its weights (an `Exportable`).
 """
 from __future__ import annotations
 
 import contextlib
-import importlib
 import importlib.util
 import logging
 import os

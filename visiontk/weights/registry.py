@@ -256,7 +256,8 @@ def load_into(model, weights: str | os.PathLike | None):
     if weights is None:
         return model
     path = Path(weights)
-    if not path.exists() and str(weights) in _registry_names():
+    _load_catalog()
+    if not path.exists() and str(weights) in _REGISTRY:
         path = resolve(str(weights))
     elif not path.exists():
         raise WeightsError(f"{weights}: no such weights file or registry name (see `visiontk models list`)")
@@ -266,11 +267,6 @@ def load_into(model, weights: str | os.PathLike | None):
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise WeightsError(f"{path}: these weights do not fit {model.name} ({reason})") from None
     return model
-
-
-def _registry_names() -> set[str]:
-    _load_catalog()
-    return set(_REGISTRY)
 
 
 def offline() -> bool:
