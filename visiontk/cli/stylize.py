@@ -270,15 +270,23 @@ def _describe_clip(record: dict) -> str:
 @click.option("--steps", type=POSITIVE_INT, default=4000, show_default=True)
 @click.option("--batch", type=POSITIVE_INT, default=4, show_default=True)
 @click.option("--crop", type=bounded_int(64, 1024), default=256, show_default=True,
-              help="Side of the random square crops of the photos.")
+              help="Side of the smallest random square crops of the photos.")
+@click.option("--crop-max", type=bounded_int(64, 2048), default=512, show_default=True,
+              help="Each step's crops have a side from --crop to this, in steps of 32 (the strokes hold "
+                   "across output sizes); equal to --crop for one size.")
+@click.option("--jitter", type=FiniteFloatRange(min=0, max=0.5), default=0.1, show_default=True,
+              help="Colour jitter of the crops: brightness, contrast and saturation within ±this.")
+@click.option("--init-from", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Start from this .weights.h5 (a network of the same shape, e.g. to retrain a style).")
 @click.option("--lr", "learning_rate", type=POSITIVE_FLOAT, default=1e-3, show_default=True)
 @click.option("--content-weight", type=POSITIVE_FLOAT, default=DEFAULTS["content_weight"], show_default=True)
 @click.option("--style-weight", type=POSITIVE_FLOAT, default=DEFAULTS["style_weight"], show_default=True)
 @click.option("--tv-weight", type=FiniteFloatRange(min=0), default=DEFAULTS["tv_weight"], show_default=True)
 @click.option("--style-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
               help="The painting's long side is this times --style-size: above 1 gives finer strokes.")
-@click.option("--style-size", type=bounded_int(64, 4096), default=512, show_default=True,
-              help="The long side of the photos the network will paint (sets the stroke size).")
+@click.option("--style-size", type=bounded_int(64, 4096), default=None,
+              help="Fix the painting's long side (over --style-scale) instead of tying it to each crop's "
+                   "side, as `stylize` ties it to the result's.")
 @click.option("--filters", type=bounded_int(4, 256), default=32, show_default=True,
               help="Width of the network's first layer (the next two double it).")
 @click.option("--residual-blocks", type=bounded_int(1, 32), default=5, show_default=True)

@@ -39,13 +39,18 @@ class TrainConfig:
     data: list[str] = field(default_factory=list)      # folders or files of training photos
     steps: int = 4000
     batch: int = 4
-    crop: int = 256                          # side of the random square crops of the photos
+    crop: int = 256                          # side of the random square crops of the photos (the smallest)
+    # Each step's crops have one side drawn from crop, crop + 32, ... crop_max (None: always `crop`), so
+    # that the strokes the network learns hold across output sizes.
+    crop_max: int | None = 512
     learning_rate: float = 1e-3
     content_weight: float = DEFAULT_CONTENT_WEIGHT
     style_weight: float = DEFAULT_STYLE_WEIGHT
     tv_weight: float = DEFAULT_TV_WEIGHT
     style_scale: float = 1.0                 # the painting's long side is style_scale * style_size
-    style_size: int = DEFAULT_SIZE
+    # None: the painting's long side follows each step's crop, as `stylize` ties it to the result's size.
+    style_size: int | None = None
+    jitter: float = 0.1                      # colour jitter: brightness, contrast and saturation within ±jitter
     backbone: str = "vgg16"
     content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))
@@ -53,10 +58,19 @@ class TrainConfig:
     residual_blocks: int = 5
     precision: str = "auto"
     seed: int = 0
+    init_from: str | None = None             # a .weights.h5 of the same network to start from
     samples: list[str] = field(default_factory=list)   # held-out photos drawn every sample_every steps
     sample_every: int = 250
     checkpoint_every: int = 100
     log_every: int = 10
+
+    def crop_sizes(self) -> list[int]:
+        """The crop sides a step may draw."""
+        top = max(self.crop, self.crop_max or self.crop)
+        return list(range(self.crop, top + 1, CROP_STEP)) if top > self.crop else [self.crop]
+
+
+CROP_STEP = 32      # crop sides differ by multiples of 32 (the network pads to 4; VGG pools to 16)
 
 
 # What may change when a run is resumed: the schedule, and the balance of the objective (the weights are
@@ -71,31 +85,41 @@ def config_from(style: str, data: Sequence[str], **settings) -> TrainConfig:
 
 # ---- training ----------------------------------------------------------------------------------------
 
-def read_training_photos(sources: Iterable[str], crop: int) -> list[np.ndarray]:
-    """Every photo of `sources` as RGB uint8, enlarged where needed so that a crop fits."""
+def read_training_photos(sources: Iterable[str]) -> list[np.ndarray]:
+    """Every photo of `sources` as RGB uint8, at its own size."""
     paths = expand_inputs(list(sources))
     if not paths:
         raise BadInputError(f"no training photos found in {' '.join(sources)}")
-    photos = []
-    for path in runtime.progress(paths, desc="reading photos", unit="photo"):
-        rgb = read_image(path)
-        short = min(rgb.shape[:2])
-        if short < crop:
-            rgb = resize_long_side(rgb, int(np.ceil(max(rgb.shape[:2]) * crop / short)))
-        photos.append(rgb)
-    return photos
+    return [read_image(path) for path in runtime.progress(paths, desc="reading photos", unit="photo")]
 
 
-def random_crops(photos: list[np.ndarray], batch: int, crop: int, rng: np.random.Generator) -> np.ndarray:
-    """`batch` random square crops (randomly mirrored) of randomly chosen photos, float32 (B, crop, crop, 3)."""
+def random_crops(photos: list[np.ndarray], batch: int, crop: int, rng: np.random.Generator,
+                 jitter: float = 0.0) -> np.ndarray:
+    """`batch` random square crops (randomly mirrored, colour-jittered by up to ±`jitter`) of randomly
+    chosen photos, float32 (B, crop, crop, 3). A photo whose short side is under `crop` gives its largest
+    square, enlarged."""
     out = np.empty((batch, crop, crop, 3), np.float32)
     for i, index in enumerate(rng.integers(0, len(photos), size=batch)):
         photo = photos[index]
-        top = rng.integers(0, photo.shape[0] - crop + 1)
-        left = rng.integers(0, photo.shape[1] - crop + 1)
-        patch = photo[top:top + crop, left:left + crop]
-        out[i] = patch[:, ::-1] if rng.random() < 0.5 else patch
+        side = min(crop, *photo.shape[:2])
+        top = rng.integers(0, photo.shape[0] - side + 1)
+        left = rng.integers(0, photo.shape[1] - side + 1)
+        patch = photo[top:top + side, left:left + side]
+        if side < crop:
+            patch = resize(patch.astype(np.float32), (crop, crop))
+        patch = patch[:, ::-1] if rng.random() < 0.5 else patch
+        out[i] = _jittered(patch.astype(np.float32), rng.uniform(-jitter, jitter, size=3)) if jitter else patch
     return out
+
+
+def _jittered(rgb: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """Brightness, contrast and saturation changed by the relative `amounts`, kept in [0, 255]."""
+    brightness, contrast, saturation = 1.0 + amounts
+    rgb = rgb * brightness
+    rgb = (rgb - rgb.mean()) * contrast + rgb.mean()
+    grey = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    rgb = (rgb - grey[..., None]) * saturation + grey[..., None]
+    return np.clip(rgb, 0.0, 255.0)
 
 
 class _Objective:
@@ -108,25 +132,32 @@ class _Objective:
         layers = list(dict.fromkeys(config.content_layers + config.style_layers))
         with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
             self.vgg = vgg_extractor(config.backbone, layers)
-        painting = load_input(config.style, "style image")
-        long_side = config.style_scale * config.style_size
-        factor = long_side / max(painting.shape[:2])
-        size = (max(1, round(painting.shape[1] * factor)), max(1, round(painting.shape[0] * factor)))
-        features = self.features(resize(painting.astype(np.float32), size)[None])
-        self.style_targets = [losses.gram_matrix(features[name]) for name in config.style_layers]
+        self.painting = load_input(config.style, "style image").astype(np.float32)
+        self._targets: dict[int, list] = {}
+
+    def style_targets(self, crop: int) -> list:
+        """The painting's Gram matrices for crops of side `crop` (its long side style_scale times the
+        crop's, or times style_size when the run fixes it)."""
+        if crop not in self._targets:
+            long_side = self.config.style_scale * (self.config.style_size or crop)
+            factor = long_side / max(self.painting.shape[:2])
+            size = (max(1, round(self.painting.shape[1] * factor)), max(1, round(self.painting.shape[0] * factor)))
+            features = self.features(resize(self.painting, size)[None])
+            self._targets[crop] = [losses.gram_matrix(features[name]) for name in self.config.style_layers]
+        return self._targets[crop]
 
     def features(self, images) -> dict:
         tf = runtime.tensorflow()
         return {name: tf.cast(value, tf.float32) for name, value in self.vgg(images).items()}
 
-    def __call__(self, photos, painted):
+    def __call__(self, photos, painted, style_targets):
         tf = runtime.tensorflow()
         c = self.config
         target = self.features(photos)
         found = self.features(painted)
         content = tf.add_n([losses.content_loss(found[n], target[n]) for n in c.content_layers])
         style = tf.add_n([losses.style_loss(losses.gram_matrices(found[n]), t)
-                          for n, t in zip(c.style_layers, self.style_targets)])
+                          for n, t in zip(c.style_layers, style_targets)])
         content /= len(c.content_layers)
         style /= len(c.style_layers)
         tv = losses.total_variation_loss(painted)
@@ -144,9 +175,10 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     import keras
 
     from visiontk.backbones.transformer import StyleTransformer
+    from visiontk.style.transfer import vgg_channels
 
     precision = resolve_precision(config.precision)
-    photos = read_training_photos(config.data, config.crop)
+    photos = read_training_photos(config.data)
     samples = _sample_photos(config.samples)
     objective = _Objective(config, precision)
     keras.utils.set_random_seed(config.seed % 2**32)
@@ -156,23 +188,32 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     optimizer.build(network.trainable_variables)
     checkpoints = training.Checkpoints(run_dir, network=network, optimizer=optimizer)
     start = checkpoints.restore()
+    if start == 0 and config.init_from:
+        _warm_start(network, config)
     optimizer.learning_rate.assign(config.learning_rate)
     metrics = training.Metrics(run_dir, start)
     if resumed:
         log.info("resuming %s at step %d of %d", run_dir, start, config.steps)
 
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
-    def step_on(photos_batch):
+    # One trace for every crop size: the painting's Gram matrices for the step's crop come in as arguments.
+    grams = [tf.TensorSpec((vgg_channels(name),) * 2, tf.float32) for name in config.style_layers]
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32), grams])
+    def step_on(photos_batch, style_targets):
         with tf.GradientTape() as tape:
             painted = tf.cast(network(photos_batch, training=True), tf.float32)
-            total, content, style, tv = objective(photos_batch, painted)
+            total, content, style, tv = objective(photos_batch, painted, style_targets)
         grads = tape.gradient(total, network.trainable_variables)
         optimizer.apply_gradients(zip(grads, network.trainable_variables))
         return total, content, style, tv
 
+    crop_sizes = config.crop_sizes()
+
     def step(n: int) -> dict:
-        batch = random_crops(photos, config.batch, config.crop, training.step_rng(config.seed, n))
-        total, content, style, tv = step_on(tf.constant(batch))
+        rng = training.step_rng(config.seed, n)
+        crop = crop_sizes[rng.integers(len(crop_sizes))] if len(crop_sizes) > 1 else crop_sizes[0]
+        batch = random_crops(photos, config.batch, crop, rng, config.jitter)
+        total, content, style, tv = step_on(tf.constant(batch), objective.style_targets(crop))
         return {"loss": total, "content_loss": content, "style_loss": style, "tv_loss": tv,
                 "content_weight": config.content_weight, "style_weight": config.style_weight,
                 "tv_weight": config.tv_weight}
@@ -188,6 +229,18 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
                                 periodic={config.sample_every: draw}, description="stylize train")
     draw(config.steps)
     return last
+
+
+def _warm_start(network, config: TrainConfig) -> None:
+    """Start from the weights of a network of the same shape (e.g. a shipped style, to retrain it)."""
+    path = Path(config.init_from)
+    if not path.is_file():
+        raise BadInputError(f"init_from {path}: no such weights file")
+    if network_shape(path) != (config.filters, config.residual_blocks):
+        raise BadInputError(f"init_from {path}: a network of another shape (filters, residual blocks "
+                            f"{network_shape(path)}, this run {config.filters}, {config.residual_blocks})")
+    network.load_weights(str(path))
+    log.info("warm start from %s", path)
 
 
 def _sample_photos(paths: Sequence[str]) -> np.ndarray | None:
