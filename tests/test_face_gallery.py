@@ -80,7 +80,8 @@ def _damaged(tmp_path: Path) -> dict[str, Path]:
              "junk.json": b"{not json", "list.json": b"[1, 2]",
              "ragged.json": json.dumps({"model": "m", "faces": [{"name": "a", "embedding": [1, 2]},
                                                                  {"name": "b", "embedding": [1]}]}).encode(),
-             "words.json": json.dumps({"model": "m", "faces": [{"name": "a", "embedding": ["x"]}]}).encode()}
+             "words.json": json.dumps({"model": "m", "faces": [{"name": "a", "embedding": ["x"]}]}).encode(),
+             "short_vectors.json": _json_gallery("dlib-face-resnet", 64)}
     paths = {}
     for name, data in files.items():
         paths[name] = tmp_path / name
@@ -93,6 +94,32 @@ def _damaged(tmp_path: Path) -> dict[str, Path]:
                  embeddings=np.zeros((2, 128), np.float32))
     paths["flat.npz"], paths["short.npz"] = tmp_path / "flat.npz", tmp_path / "short.npz"
     return paths
+
+
+def _json_gallery(model: str, size: int) -> bytes:
+    return json.dumps({"model": model, "faces": [{"name": "a", "embedding": [0.1] * size}]}).encode()
+
+
+@pytest.mark.parametrize("size", [64, 129])
+def test_gallery_of_another_embedding_size_is_refused_as_damaged(tmp_path, run_cli, shared, size):
+    """Vectors that are not the model's length: exit 3 in one line before any photo is read (was exit 70)."""
+    path = tmp_path / "people.json"
+    path.write_bytes(_json_gallery("dlib-face-resnet", size))
+    photo = shared / "data" / "faces" / "obama_1.jpg"
+    for args in (("identify", "--gallery", path, photo), ("enroll", "--gallery", path, "obama", photo),
+                 ("cluster", photo, "--enroll-into", path)):
+        result = run_cli("face", *args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "not a readable visiontk gallery" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    with pytest.raises(BadInputError, match=f"{size} values"):
+        Gallery.load(path)
+    other = Gallery("mine")
+    other.add("a", np.ones(16, np.float32))
+    other.save(tmp_path / "mine.npz")
+    with pytest.raises(BadInputError, match="16 values, the model's have 128"):
+        Gallery.load(tmp_path / "mine.npz", "mine", size=128)
+    with pytest.raises(BadInputError, match="different models"):
+        other.identify(np.ones(128, np.float32), 0.6)
 
 
 def test_damaged_galleries_are_bad_input(tmp_path, run_cli):

@@ -263,9 +263,7 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
             items = [(face_index, embed_face(path, face_index=face_index, model=model, **options))]
         for index, item in items:
             rows.add(path, index, item.embedding, item.face.box)
-        return {"faces": [{"face": index, "box": [round(v, 1) for v in item.face.box],
-                           "embedding": [round(float(v), 6) for v in item.embedding]}
-                          for index, item in items]}
+        return {"faces": [item.to_dict(index) for index, item in items]}
 
     def describe(record: dict) -> str:
         return f"{record['input']}: {len(record['faces'])} embedding(s)"
@@ -313,7 +311,8 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
     if not name.strip() or name == "unknown":
         raise click.BadParameter("give the person a name other than 'unknown'", param_hint="NAME")
     model = load_model(model_path)
-    Gallery.load(Gallery.check_path(gallery_path), model=model.name)  # refuse a wrong gallery before the work
+    # Refuse a wrong or damaged gallery before the work.
+    Gallery.load(Gallery.check_path(gallery_path), model=model.name, size=model.embedding_size)
     paths = input_paths(inputs)
     enrolled: list[tuple[np.ndarray, str]] = []
 
@@ -325,7 +324,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 
     def save() -> None:
         # Read-modify-write under the gallery's lock: a concurrent enroll's people stay.
-        with Gallery.update(gallery_path, model=model.name) as gallery:
+        with Gallery.update(gallery_path, model=model.name, size=model.embedding_size) as gallery:
             gallery.add_many([name] * len(enrolled), np.array([e for e, _ in enrolled]),
                              [source for _, source in enrolled])
 
@@ -372,6 +371,7 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
     if gallery.model != model.name:
         raise BadInputError(f"{gallery_path}: gallery was built with model {gallery.model!r}, not "
                             f"{model.name!r}; use the same --model")
+    gallery.check_size(gallery_path, model.embedding_size)
     if not len(gallery):
         raise BadInputError(f"{gallery_path}: gallery is empty (add people with `visiontk face enroll`)")
     max_distance = model.max_distance if max_distance is None else max_distance
@@ -392,8 +392,7 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
         found = embed_faces(image, model=model, **_detect_options(min_confidence, min_face))
         matches = gallery.identify_many(np.array([item.embedding for item in found]), max_distance) if found \
             else []
-        record = {"faces": [{"box": [round(v, 1) for v in item.face.box], **match.to_dict()}
-                            for item, match in zip(found, matches)]}
+        record = {"faces": [item.match_record(match) for item, match in zip(found, matches)]}
         if drawn:
             labels = [m.name if m.name == UNKNOWN else f"{m.name} {m.distance:.2f}" for m in matches]
             colours = [UNKNOWN_COLOUR if m.name == UNKNOWN else KNOWN_COLOUR for m in matches]
@@ -495,7 +494,8 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
         check_output(sheet, overwrite)
     model = load_model(model_path)
     if enroll_into:
-        Gallery.load(Gallery.check_path(enroll_into), model=model.name)  # refuse a wrong gallery first
+        # Refuse a wrong or damaged gallery first.
+        Gallery.load(Gallery.check_path(enroll_into), model=model.name, size=model.embedding_size)
     paths = input_paths(inputs)
     faces: list[tuple[Path, int, object, np.ndarray]] = []   # (input, index, face, embedding)
     chips: list[np.ndarray] = []

@@ -18,9 +18,11 @@ from typing import Iterator
 import numpy as np
 
 from visiontk.errors import BadInputError, renamed_keyword
+from visiontk.face.model import DEFAULT_MODEL
 from visiontk.imageio import atomic_output, check_input_file
 
 FORMATS = (".npz", ".json")
+DLIB_EMBEDDING_SIZE = 128   # the length of dlib's face ResNet's embeddings
 UNKNOWN = "unknown"
 
 
@@ -48,6 +50,11 @@ class Gallery:
     def __len__(self) -> int:
         return len(self.names)
 
+    @property
+    def size(self) -> int | None:
+        """How many values each embedding has (None while the gallery is empty)."""
+        return int(self.embeddings.shape[1]) if len(self) and self.embeddings.ndim == 2 else None
+
     def people(self) -> dict[str, int]:
         """Each enrolled name with its number of embeddings."""
         counts: dict[str, int] = {}
@@ -62,7 +69,7 @@ class Gallery:
         """Enrol several embeddings at once (one concatenation, however many)."""
         embeddings = np.asarray(embeddings, np.float32)
         embeddings = embeddings.reshape(len(names), -1) if len(names) else embeddings.reshape(0, -1)
-        if len(self) and embeddings.shape[1] != self.embeddings.shape[1]:
+        if len(self) and embeddings.shape[1] != self.size:
             raise BadInputError(f"embedding has {embeddings.shape[1]} values but the gallery holds "
                                 f"{self.embeddings.shape[1]}")
         self.embeddings = embeddings if not len(self) else np.concatenate([self.embeddings, embeddings])
@@ -94,10 +101,12 @@ class Gallery:
         max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
         if max_distance is None:
             raise TypeError("identify needs max_distance (the model's is FaceModel.max_distance)")
-        queries = np.asarray(queries, np.float32).reshape(-1, self.embeddings.shape[1] if len(self) else
-                                                          np.asarray(queries).shape[-1])
+        queries = np.atleast_2d(np.asarray(queries, np.float32))
         if not len(self):
             return [Match(UNKNOWN, float("inf"), "") for _ in queries]
+        if queries.shape[1] != self.size:
+            raise BadInputError(f"a face embedding has {queries.shape[1]} values but the gallery's have "
+                                f"{self.size}: they come from different models")
         if self._norms is None:
             self._norms = np.einsum("ij,ij->i", self.embeddings, self.embeddings)
         squared = self._norms[None] - 2 * (queries @ self.embeddings.T)
@@ -116,8 +125,10 @@ class Gallery:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, model: str | None = None) -> "Gallery":
-        """Read a gallery; a missing file gives an empty gallery for `model` (when given)."""
+    def load(cls, path: str | Path, model: str | None = None, *, size: int | None = None) -> "Gallery":
+        """Read a gallery; a missing file gives an empty gallery for `model` (when given). `size`: the
+        number of values the model's embeddings have; a gallery whose embeddings have another is
+        refused as damaged (as is a gallery of dlib's model whose embeddings are not 128 values)."""
         path = cls.check_path(Path(path))
         if not path.exists():
             if model is None:
@@ -135,7 +146,7 @@ class Gallery:
         if model is not None and gallery.model != model:
             raise BadInputError(f"{path}: gallery was built with model {gallery.model!r}, not {model!r}; "
                                 "use the same --model or a new gallery")
-        return gallery
+        return gallery.check_size(path, size)
 
     @classmethod
     def _read_json(cls, path: Path) -> "Gallery":
@@ -160,6 +171,13 @@ class Gallery:
             gallery = cls(str(data["model"]), names.astype(str).tolist(), embeddings, sources.astype(str).tolist())
         return gallery.checked()
 
+    def check_size(self, path: Path, size: int | None) -> "Gallery":
+        """This gallery, unless its embeddings are not `size` values long (a damaged file: exit 3)."""
+        if size is not None and self.size not in (None, size):
+            raise BadInputError(f"{path}: not a readable visiontk gallery (its embeddings have {self.size} "
+                                f"values, the model's have {size}); restore it or enroll into a new file")
+        return self
+
     def checked(self) -> "Gallery":
         """This gallery, if its arrays agree in shape and hold numbers (ValueError otherwise)."""
         count = len(self.names)
@@ -168,11 +186,15 @@ class Gallery:
                              f"{self.embeddings.shape} do not match")
         if not np.isfinite(self.embeddings).all():
             raise ValueError("embeddings hold non-numbers")
+        if self.model == DEFAULT_MODEL and self.size not in (None, DLIB_EMBEDDING_SIZE):
+            raise ValueError(f"its embeddings have {self.size} values, {DEFAULT_MODEL}'s have "
+                             f"{DLIB_EMBEDDING_SIZE}")
         return self
 
     @classmethod
     @contextlib.contextmanager
-    def update(cls, path: str | Path, model: str | None = None) -> Iterator["Gallery"]:
+    def update(cls, path: str | Path, model: str | None = None, *,
+               size: int | None = None) -> Iterator["Gallery"]:
         """Read-modify-write under an exclusive lock: `with Gallery.update(p, model) as g: g.add(...)`
         saves on leaving the block (not on an exception). The lock is a hidden NAME.lock file beside the
         gallery (left in place: deleting it would let a third writer lock a different file)."""
@@ -185,7 +207,7 @@ class Gallery:
             raise BadInputError(f"{path}: cannot lock the gallery ({exc.strerror})") from None
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)   # released when the handle closes
-            gallery = cls.load(path, model)
+            gallery = cls.load(path, model, size=size)
             yield gallery
             gallery.save(path)
 

@@ -35,6 +35,11 @@ class FaceModel:
         warnings.warn("FaceModel.threshold is deprecated, use max_distance", DeprecationWarning, stacklevel=2)
         return self.max_distance
 
+    @property
+    def embedding_size(self) -> int:
+        """How many values each embedding has (128 for dlib's network)."""
+        return int(self.network.output_shape[-1])
+
     def embed_chips(self, chips: np.ndarray | list) -> np.ndarray:
         """(N, CHIP_SIZE, CHIP_SIZE, 3) chips -> (N, D) float32 embeddings, in batches."""
         chips = np.asarray(chips, dtype=np.float32).reshape(-1, CHIP_SIZE, CHIP_SIZE, 3)

@@ -57,6 +57,15 @@ class FaceEmbedding:
     face: Face
     embedding: np.ndarray
 
+    def to_dict(self, index: int) -> dict:
+        """This face's record in `face embed --json`: its number in the image, box and embedding."""
+        return {"face": index, "box": [round(v, 1) for v in self.face.box],
+                "embedding": [round(float(v), 6) for v in self.embedding]}
+
+    def match_record(self, match) -> dict:
+        """This face's record in `face identify --json`: its box and whom it matched (a gallery.Match)."""
+        return {"box": [round(v, 1) for v in self.face.box], **match.to_dict()}
+
 
 def embed_faces(image: str | Path | np.ndarray, *, model: FaceModel | None = None,
                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
@@ -125,16 +134,17 @@ class Verification:
 def verify(image_a: str | Path | np.ndarray, image_b: str | Path | np.ndarray, *,
            model: FaceModel | None = None, max_distance: float | None = None, face_index: int = 0,
            min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
-           threshold: float | None = None, detect_threshold: float | None = None) -> Verification:
+           threshold: float | None = None, detect_threshold: float | None = None,
+           sources: tuple[str, str] | None = None) -> Verification:
     """Are the (largest) faces in two images the same person? Same when their embeddings are at most
-    `max_distance` apart (default: the model's). Deprecated old names: `threshold` for `max_distance`,
-    `detect_threshold` for `min_confidence`."""
+    `max_distance` apart (default: the model's). `sources` names two arrays in errors. Deprecated old
+    names: `threshold` for `max_distance`, `detect_threshold` for `min_confidence`."""
     max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
     min_confidence = renamed_keyword("detect_threshold", "min_confidence", detect_threshold, min_confidence)
     model = model or load_model()
     max_distance = model.max_distance if max_distance is None else max_distance
-    a, b = (embed(image, face_index=face_index, model=model, min_confidence=min_confidence, min_face=min_face)
-            for image in (image_a, image_b))
+    a, b = (embed(image, face_index=face_index, model=model, min_confidence=min_confidence, min_face=min_face,
+                  source=source) for image, source in zip((image_a, image_b), sources or (None, None)))
     distance = face_distance(a.embedding, b.embedding)
     return Verification(distance <= max_distance, distance, max_distance)
 

@@ -74,7 +74,7 @@ def identify_video(source: str | Path, gallery, model, *, max_distance: float | 
         for item in found:
             match = gallery.identify(item.embedding, max_distance)
             known = match.name != UNKNOWN
-            record = {"box": [round(v, 1) for v in item.face.box], **match.to_dict()}
+            record = item.match_record(match)
             label = f"{match.name} {match.distance:.2f}" if known else match.name
             sightings.append(Sighting(item.face, record, match.name, label,
                                       KNOWN_COLOUR if known else UNKNOWN_COLOUR))
