@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, FiniteFloatRange,
-                                 batch_options, bounded_float, bounded_int, export_output_option, input_paths,
+                                 batch_options, bounded_float, bounded_int, emit, export_output_option, input_paths,
                                  json_option, output_for, overwrite_option, progress_reporter, run_batch,
                                  run_dir_argument, this_shard, training_settings)
 from visiontk.imageio import check_output, write_image
@@ -104,6 +104,8 @@ def command() -> None:
                    "below 1 bigger ones.")
 @click.option("--preserve-color", is_flag=True,
               help="Transfer the style on luminance only and keep the photo's colours.")
+@click.option("--strength", type=FiniteFloatRange(0, 1), default=1.0, show_default=True,
+              help="With --model: how much paint, from 0 (the photo) to 1 (the network's painting).")
 @click.option("--content-layers", default=DEFAULTS["content_layers"], show_default=True, callback=_names)
 @click.option("--style-layers", default=DEFAULTS["style_layers"], show_default=True, callback=_names)
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
@@ -118,8 +120,8 @@ def command() -> None:
 @batch_options()
 def apply(images, styles, model, output, output_dir, backbone, size, scales, iterations, optimizer,
             learning_rate, init, seed, content_weight, style_weight, tv_weight, style_blend, style_scale,
-            preserve_color, content_layers, style_layers, precision, save_every, consistency, crf, overwrite,
-            skip_existing, continue_on_error, as_json) -> int:
+            preserve_color, strength, content_layers, style_layers, precision, save_every, consistency, crf,
+            overwrite, skip_existing, continue_on_error, as_json) -> int:
     """Paint CONTENT in the style of STYLE (several styles are mixed), or with a trained --model.
 
     \b
@@ -137,6 +139,8 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
     """
     if model is not None and styles:
         raise click.UsageError("give either --model or style images (-s), not both")
+    if model is None and strength != 1.0:
+        raise click.UsageError("--strength works with --model (with style images, lower --style-weight)")
     if styles or model is not None:
         contents = input_paths(images)
     elif len(images) < 2:
@@ -169,7 +173,8 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
 
     if model is not None:
         return _apply_model(model, contents, destination, size=size, size_given=size_given,
-                            preserve_color=preserve_color, precision=precision, consistency=consistency,
+                            preserve_color=preserve_color, strength=strength, precision=precision,
+                            consistency=consistency,
                             crf=crf, overwrite=overwrite, skip_existing=skip_existing,
                             continue_on_error=continue_on_error, as_json=as_json)
 
@@ -223,7 +228,8 @@ def _describe(record: dict) -> str:
 
 
 def _apply_model(model: str, contents: list[Path], destination, *, size: int, size_given: bool,
-                 preserve_color: bool, precision: str, consistency: bool, crf: int | None, overwrite: bool,
+                 preserve_color: bool, strength: float, precision: str, consistency: bool, crf: int | None,
+                 overwrite: bool,
                  skip_existing: bool, continue_on_error: bool, as_json: bool) -> int:
     import time
 
@@ -240,15 +246,16 @@ def _apply_model(model: str, contents: list[Path], destination, *, size: int, si
             from visiontk.style.temporal import stylize_video
 
             def paint(frame):
-                return stylizer(frame, size=size if size_given else None, preserve_color=preserve_color)
+                return stylizer(frame, size=size if size_given else None, preserve_color=preserve_color,
+                                strength=strength)
 
             return {"model": str(model), **stylize_video(content, target, paint, consistent=consistency,
                                                          crf=crf, overwrite=overwrite)}
         started = time.perf_counter()
-        image = stylizer(content, size=size, preserve_color=preserve_color)
+        image = stylizer(content, size=size, preserve_color=preserve_color, strength=strength)
         seconds = time.perf_counter() - started
         write_image(target, image, overwrite=overwrite)
-        return {"output": target, "model": str(model), "precision": stylizer.precision,
+        return {"output": target, "model": str(model), "precision": stylizer.precision, "strength": strength,
                 "width": image.shape[1], "height": image.shape[0], "seconds": round(seconds, 3)}
 
     return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error,
@@ -260,6 +267,46 @@ def _describe_clip(record: dict) -> str:
     steady = "with" if record["consistency"] else "without"
     return (f"{record['input']} -> {record['output']} ({record['frames']} frames {steady} temporal consistency, "
             f"{record['seconds']:.1f} s)")
+
+
+@command.command("texture")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the texture.")
+@click.option("--size", type=click.IntRange(32, MAX_SIZE), default=512, show_default=True,
+              help="Side of the square texture in pixels.")
+@click.option("--tileable", is_flag=True, help="Make opposite edges continue each other (seamless tiles).")
+@click.option("--scales", type=click.IntRange(1, 6), default=DEFAULTS["scales"], show_default=True,
+              help="Coarse-to-fine steps: each scale halves the size of the one after it.")
+@click.option("--iterations", callback=_numbers(int, minimum=1), metavar="N[,N...]",
+              help="L-BFGS iterations per scale, coarsest first.  [default: 80 per coarse scale, 40 at full size]")
+@click.option("--style-scale", type=bounded_float(0, 16, low_open=True), default=1.0, show_default=True,
+              help="Size of SOURCE relative to the result: above 1 gives a finer texture.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of the starting noise (default: the global --seed).")
+@click.option("--backbone", type=click.Choice(["vgg19", "vgg16"]), default=DEFAULTS["backbone"], show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True)
+@overwrite_option
+@json_option
+def texture(source: Path, output: Path, size: int, tileable: bool, scales: int, iterations, style_scale: float,
+            seed: int | None, backbone: str, precision: str, overwrite: bool, as_json: bool) -> int:
+    """Synthesise a texture like SOURCE from noise (Gatys et al. 2015: the same Gram statistics, no content).
+
+    \b
+      visiontk stylize texture bricks.jpg -o bricks_512.png --size 512 --tileable
+    """
+    from visiontk.style.texture import synthesize
+
+    check_output(output, overwrite)
+    result = synthesize(source, size, tileable=tileable, scales=scales, iterations=iterations, seed=seed,
+                        backbone=backbone, style_scale=style_scale, precision=precision)
+    write_image(output, result.image, overwrite=overwrite)
+    final = result.scales[-1]
+    record = {"input": source, "output": output, "ok": True, "width": final.width, "height": final.height,
+              "tileable": tileable, "iterations": sum(s.iterations for s in result.scales),
+              "seconds": round(result.seconds, 2), "style_loss": final.style_loss}
+    emit(record, as_json, f"{source} -> {output} ({final.width}x{final.height}{', tileable' if tileable else ''}, "
+                          f"{record['iterations']} iterations in {record['seconds']:.1f} s)")
+    return 0
 
 
 @command.command("train")

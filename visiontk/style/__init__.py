@@ -3,7 +3,8 @@
     from visiontk import style
     image = style.stylize("photo.jpg", "starry_night.jpg")          # Gatys et al.: optimise the pixels
     painter = style.FastStylizer("starry-night")                      # a trained network (Johnson et al.)
-    image = painter("photo.jpg")
+    image = painter("photo.jpg", strength=0.7)                        # less paint
+    tile = style.synthesize("bricks.jpg", 512, tileable=True).image    # a texture (Gatys et al. 2015)
     style.train(["photos/"], "runs/mine", style.TrainConfig(style="painting.jpg"))
     style.export("runs/mine", "mine.weights.h5")
 
@@ -11,7 +12,8 @@
 mixing and colour preservation are options of both. `load_model` gives a trained network as Keras.
 """
 from visiontk.style.feedforward import FastStylizer, TrainConfig, export, load_model, train
+from visiontk.style.texture import gram_distance, synthesize
 from visiontk.style.transfer import ScaleReport, StyleResult, Stylizer, stylize
 
-__all__ = ["FastStylizer", "ScaleReport", "StyleResult", "Stylizer", "TrainConfig", "export", "load_model",
-           "stylize", "train"]
+__all__ = ["FastStylizer", "ScaleReport", "StyleResult", "Stylizer", "TrainConfig", "export", "gram_distance",
+           "load_model", "stylize", "synthesize", "train"]

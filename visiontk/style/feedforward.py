@@ -339,12 +339,18 @@ class FastStylizer:
                                 input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
 
     def __call__(self, photo: np.ndarray | str | os.PathLike, *, size: int | None = DEFAULT_SIZE,
-                 preserve_color: bool = False) -> np.ndarray:
-        """The painted photo, (H, W, 3) uint8 with a long side of `size` pixels (None: the photo's own)."""
+                 preserve_color: bool = False, strength: float = 1.0) -> np.ndarray:
+        """The painted photo, (H, W, 3) uint8 with a long side of `size` pixels (None: the photo's own).
+        `strength` (0..1) mixes the painting with the photo: 1 paints fully, 0 leaves the photo."""
+        if not 0.0 <= strength <= 1.0:
+            raise BadInputError(f"strength must be between 0 and 1, got {strength}")
         rgb = load_input(photo, "photo")
         if size is not None and size != max(rgb.shape[:2]):
             rgb = resize_long_side(rgb, size)
         painted = self.paint(rgb)
+        if strength < 1.0:
+            painted = np.clip(np.round(strength * painted + (1.0 - strength) * rgb.astype(np.float32)), 0, 255)
+            painted = painted.astype(np.uint8)
         if preserve_color:
             painted = color.with_chrominance(color.luminance(painted), rgb)
             painted = np.clip(np.round(painted), 0, 255).astype(np.uint8)

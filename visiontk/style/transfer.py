@@ -37,6 +37,7 @@ INITS = ("content", "noise", "style")
 DEFAULT_ITERATIONS = {"lbfgs": (40, 80), "adam": (100, 200)}
 MIN_INPUT_SIDE = 16      # smaller inputs carry no usable texture or content: rejected
 MIN_WORKING_SIDE = 32    # no scale is optimised below this (block5 would have 2x2 positions)
+WRAP = 64                # with `tileable`, how far at most the optimised image is seen past its edges
 
 Image_ = np.ndarray | str | os.PathLike
 OnSave = Callable[[np.ndarray, int, int], None]
@@ -144,7 +145,8 @@ class Stylizer:
                  style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
                  content_weight: float = DEFAULT_CONTENT_WEIGHT, style_weight: float = DEFAULT_STYLE_WEIGHT,
                  tv_weight: float = DEFAULT_TV_WEIGHT, style_blend: Sequence[float] | None = None,
-                 style_scale: float = 1.0, preserve_color: bool = False, precision: str = "auto") -> None:
+                 style_scale: float = 1.0, preserve_color: bool = False, precision: str = "auto",
+                 tileable: bool = False) -> None:
         if isinstance(styles, (str, os.PathLike, np.ndarray)):
             styles = [styles]
         if not styles:
@@ -161,6 +163,9 @@ class Stylizer:
         self.style_layers = tuple(style_layers)
         self.weights = (float(content_weight), float(style_weight), float(tv_weight))
         self.channels = 1 if preserve_color else 3
+        if tileable and content_weight:
+            raise VisiontkError("tileable results are for texture synthesis: set the content weight to 0")
+        self.tileable = tileable
         from visiontk.backbones.vgg import vgg_extractor
 
         self.precision = resolve_precision(precision)
@@ -192,18 +197,34 @@ class Stylizer:
         def objective(image, content_targets, style_targets):
             with tf.GradientTape() as tape:
                 tape.watch(image)
-                features = self._float32(extractor(self._as_rgb(image)[None]))
+                seen = self._wrapped(image)
+                features = self._float32(extractor(self._as_rgb(seen)[None]))
+                # Texture synthesis has no content term (and, tileable, features of another shape).
                 content = tf.add_n([losses.content_loss(features[name], target)
-                                    for name, target in zip(content_layers, content_targets)])
+                                    for name, target in zip(content_layers, content_targets)]) \
+                    if content_weight else tf.constant(0.0)
                 style = tf.add_n([losses.style_loss(losses.gram_matrix(features[name]), target)
                                   for name, target in zip(style_layers, style_targets)])
                 content = content / len(content_layers)
                 style = style / len(style_layers)
-                tv = losses.total_variation_loss(image)
+                tv = losses.total_variation_loss(seen)
                 loss = content_weight * content + style_weight * style + tv_weight * tv
             return loss, tape.gradient(loss, image), tf.stack([content, style, tv])
 
         return objective
+
+    def _wrapped(self, image):
+        """With `tileable`, the image with its first rows and columns appended after its last (a quarter
+        of each side, at most WRAP pixels): the network sees the seams where copies meet, so the
+        optimisation makes them continue the texture. Content features then have the padded size, which
+        only a zero content weight (texture synthesis) makes harmless."""
+        if not self.tileable:
+            return image
+        tf = runtime.tensorflow()
+        rows = tf.minimum(WRAP, tf.shape(image)[0] // 4)
+        image = tf.concat([image, image[:rows]], axis=0)
+        columns = tf.minimum(WRAP, tf.shape(image)[1] // 4)
+        return tf.concat([image, image[:, :columns]], axis=1)
 
     @staticmethod
     def _float32(features: dict) -> dict:
