@@ -21,7 +21,7 @@ from visiontk.errors import OutputExistsError, VisiontkError, from_memory_error,
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
-COMMAND_MODULES = ("stylize", "face", "gan", "sr", "models")
+COMMAND_MODULES = ("stylize", "face", "gan", "sr", "similar", "models", "serve")
 
 _verbosity = 0
 _quiet = False

@@ -144,16 +144,21 @@ def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path |
     # part): all or nothing.
     for path in _planned_outputs(grid, output_dir, n, int(config["channels"]) == 4 and not rgba):
         check_output(path, overwrite)
-    generator = load_generator(model)
-    seed = resolve_seed(seed)
-    images = generator.images(latents(n, generator.latent_dim, seed))
+    images, record = sample(load_generator(model), n, seed)
     written: list[Path] = []
     if grid is not None:
         written += _write_sheet(Path(grid), images, rgba, scale, overwrite)
     if output_dir is not None:
         written += _write_singles(Path(output_dir), images, rgba, overwrite)
-    return {"model": generator.name, "n": n, "seed": seed, "shape": list(images.shape[1:]),
-            "written": [str(p) for p in written]}
+    return {**record, "written": [str(p) for p in written]}
+
+
+def sample(generator: Generator, n: int, seed: int | None = None) -> tuple[np.ndarray, dict]:
+    """`n` uint8 images (N, H, W, C) from `generator`, and their record (model, n, seed, shape) as
+    `gan generate --json` prints it (without the files written); seed None: the global or a random one."""
+    seed = resolve_seed(seed)
+    images = generator.images(latents(n, generator.latent_dim, seed))
+    return images, {"model": generator.name, "n": n, "seed": seed, "shape": list(images.shape[1:])}
 
 
 MAX_IMAGES = 100_000

@@ -187,12 +187,15 @@ def upscale(source: str | Path, output: str | Path, scale: int = DEFAULT_SCALE, 
     check_output(output, overwrite)
     upscaler = upscaler or Upscaler(scale, model, tile, overlap, precision)
     picture = read_picture(source)
-    in_width, in_height = picture.size
-    size = output_size(in_width, in_height, upscaler.scale, outscale, width, height)
+    size = output_size(*picture.size, upscaler.scale, outscale, width, height)
     result = upscaler.upscale_picture(picture, size)
     write_image(output, result, overwrite=overwrite)
-    return {"output": str(output), "scale": upscaler.scale, "size": [in_width, in_height],
-            "output_size": list(size),
-            "bits": 16 if result.deep is not None and output_format(output) in ("PNG", "TIFF") else 8,
-            "precision": upscaler.precision,
-            "tiles": tiling.count_tiles(in_height, in_width, upscaler.tile)}
+    bits = 16 if result.deep is not None and output_format(output) in ("PNG", "TIFF") else 8
+    return {"output": str(output), **upscale_record(upscaler, picture.size, size, bits)}
+
+
+def upscale_record(upscaler: Upscaler, size: tuple[int, int], output_size: tuple[int, int], bits: int) -> dict:
+    """What `sr upscale --json` reports of one image (besides its output file): scale, sizes (width,
+    height), bits per sample written, precision and the number of tiles."""
+    return {"scale": upscaler.scale, "size": list(size), "output_size": list(output_size), "bits": bits,
+            "precision": upscaler.precision, "tiles": tiling.count_tiles(size[1], size[0], upscaler.tile)}
