@@ -39,12 +39,40 @@ def test_links_and_images_exist(page):
     assert not missing, f"{_label(page)} points at files that don't exist: {missing}"
 
 
+def test_readme_anchors_exist():
+    """README's own #links, by GitHub's rule for heading ids (the site's anchors: mkdocs build --strict)."""
+    text = re.sub(r"```.*?```", "", README.read_text(), flags=re.S)
+    headings = {re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+                for title in re.findall(r"^#+ (.*)$", text, flags=re.M)}
+    anchors = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert anchors and anchors <= headings, anchors - headings
+
+
 def test_readme_gives_the_commands_ci_runs():
     install = README.read_text().split("\n## Install and test\n", 1)[1]
     commands = re.search(r"```sh\n(.*?)```", install, flags=re.S).group(1).split("\n")[:2]
     assert commands == ['pip install -e ".[test]"', "pytest -q"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'python3 -m pip install -q -e ".[test]"' in ci and "python3 -m pytest -q" in ci
+
+
+def test_usage_names_every_command_without_json():
+    import click
+
+    from visiontk.cli.main import cli
+
+    def leaves(group: click.Group, path: str = ""):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from leaves(command, f"{path}{name} ")
+            else:
+                yield f"{path}{name}", command
+
+    without = {name for name, command in leaves(cli) if not any(p.name == "as_json" for p in command.params)}
+    for page in (README, ROOT / "docs" / "usage.md"):
+        sentence = re.search(r"Every command that reports results has it[;\s(]+(.*?) do not", page.read_text(),
+                             flags=re.S).group(1)
+        assert set(re.findall(r"`([a-z -]+)`", sentence)) == without, _label(page)
 
 
 def run_blocks(page: Path, shared: Path) -> dict:
