@@ -196,7 +196,7 @@ def train_step_seconds(steps: int = 5) -> None:
         step(next(batches)), step(next(batches))  # trace and warm up
         start = time.perf_counter()
         for _ in range(steps):
-            float(step(next(batches)))
+            float(step(next(batches))["loss"])
         print(f"- {precision}: {(time.perf_counter() - start) / steps:.2f} s/step")
     keras.mixed_precision.set_global_policy("float32")
     print()

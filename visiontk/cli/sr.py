@@ -33,7 +33,8 @@ def command() -> None:
               help="How LR is made: bicubic downscaling (the benchmark standard), or random blur, "
                    "bicubic/bilinear/area downscaling, Gaussian/Poisson noise and JPEG q30-95, "
                    "sometimes twice (for real photos). Fixed when a run starts.")
-@click.option("--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True), default=1e-4, show_default=True,
+@click.option("--learning-rate", "--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True), default=1e-4,
+              show_default=True,
               help="Adam learning rate (given when resuming: replaces the run's).")
 @click.option("--halve-every", type=POSITIVE_INT, default=200_000, show_default=True,
               help="Halve the learning rate every this many steps (given when resuming: replaces the run's).")
@@ -42,13 +43,31 @@ def command() -> None:
 @click.option("--val-images", type=NON_NEGATIVE_INT, default=10, show_default=True,
               help="Images held out of training for validation.")
 @click.option("--checkpoint-every", type=POSITIVE_INT, default=500, show_default=True, help="Steps between checkpoints.")
-@click.option("--blocks", type=bounded_int(1, 256), default=16, show_default=True, help="Residual blocks.")
-@click.option("--features", type=bounded_int(1, 1024), default=64, show_default=True, help="Feature maps per conv.")
+@click.option("--arch", type=click.Choice(["edsr", "wdsr"]), default="edsr", show_default=True,
+              help="EDSR (Lim et al. 2017) or WDSR-B (Yu et al. 2018: wide activation, weight-normalised; "
+                   "train it with --learning-rate 1e-3).")
+@click.option("--blocks", type=bounded_int(1, 256), default=None, help="Residual blocks [default: EDSR 16, WDSR 32].")
+@click.option("--features", type=bounded_int(1, 1024), default=None,
+              help="Feature maps per conv [default: EDSR 64, WDSR 32].")
+@click.option("--expansion", type=bounded_int(1, 64), default=6, show_default=True,
+              help="WDSR: how many times its blocks widen the features before their ReLU.")
 @click.option("--res-scaling", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Residual scaling (0.1 for the full EDSR).")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Start from these EDSR weights (another scale: the shared body only).")
+              help="Start from these weights of the same network (another scale: the shared body only).")
 @click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16"]), default="float32",
               show_default=True, help="mixed_bfloat16 is ~5x faster on CPUs with AMX.")
+@click.option("--gan", is_flag=True,
+              help="Fine-tune the --init-from generator SRGAN-style: VGG16 feature content loss plus an "
+                   "adversarial loss against an SRGAN discriminator (photo-realistic texture, lower PSNR); "
+                   "the best weights are those of the lowest validation perceptual distance.")
+@click.option("--gan-loss", type=click.Choice(["relativistic", "standard"]), default="relativistic",
+              show_default=True, help="With --gan: ESRGAN's relativistic average discriminator, or SRGAN's.")
+@click.option("--adversarial-weight", type=FiniteFloatRange(min=0), default=5e-3, show_default=True,
+              help="With --gan: weight of the adversarial loss (SRGAN 1e-3, ESRGAN 5e-3).")
+@click.option("--pixel-weight", type=FiniteFloatRange(min=0), default=1e-2, show_default=True,
+              help="With --gan: weight of the L1 pixel loss on the [0, 1] scale (ESRGAN 1e-2, SRGAN 0).")
+@click.option("--discriminator-features", type=bounded_int(1, 512), default=64, show_default=True,
+              help="With --gan: the discriminator's first convolution width (doubled three times).")
 # The global `visiontk --seed N` is the way to seed; `sr train --seed N` (the older form, in the model
 # cards' commands) still works.
 @click.option("--seed", type=click.IntRange(min=0), default=0, hidden=True)
@@ -84,7 +103,11 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_
         if not reported:  # the run had already reached --steps: where it stands
             emit({"input": str(run_dir), **result}, True)
         return 0
-    best = "" if result["best_val_psnr"] is None else f", best validation PSNR {result['best_val_psnr']:.2f} dB"
+    if result.get("best_val_perceptual") is not None:
+        best = f", best validation perceptual distance {result['best_val_perceptual']:.4f}"
+    else:
+        best = "" if result.get("best_val_psnr") is None else \
+            f", best validation PSNR {result['best_val_psnr']:.2f} dB"
     click.echo(f"{run_dir}: step {result['step']}, loss {result.get('loss', float('nan')):.3f}{best} "
                f"(export with `visiontk sr export {run_dir} -o NAME.weights.h5`)")
     return 0
@@ -187,36 +210,44 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
 @click.option("--bicubic-only", is_flag=True, help="Score only the bicubic baseline (no weights needed).")
 @click.option("--degrade", "degradation", type=click.Choice(["jpeg40", "noise5-jpeg75"]), default=None,
               help="Make the LR \"real\" first: JPEG quality 40, or Gaussian noise sigma 5 then JPEG 75.")
+@click.option("--metrics", default="psnr,ssim", show_default=True, metavar="LIST",
+              help="Comma-separated: psnr, ssim, perceptual (a VGG16 feature distance to the original in the "
+                   "spirit of LPIPS, lower is better; needs the vgg16-imagenet weights).")
 @json_option
-def eval_command(hr_inputs, scale, model, bicubic_only, degradation, as_json) -> int:
-    """Score EDSR against bicubic on HR images with the standard protocol.
+def eval_command(hr_inputs, scale, model, bicubic_only, degradation, metrics, as_json) -> int:
+    """Score a model against bicubic on HR images with the standard protocol.
 
     HR is cropped to a multiple of the scale, LR made by bicubic downscaling (then degraded with --degrade);
-    PSNR and SSIM are measured on the BT.601 Y channel with SCALE border pixels removed.
+    PSNR and SSIM are measured on the BT.601 Y channel with SCALE border pixels removed, the perceptual
+    distance on RGB with the same border removed.
 
     \b
-    Example:
+    Examples:
       visiontk sr eval ../shared/data/sr/Set5 --scale 2
+      visiontk sr eval ../shared/data/sr/Set5 --model wdsr-x4 --metrics psnr,ssim,perceptual
     """
-    from visiontk.sr.evaluate import evaluate
+    from visiontk.sr.evaluate import METRICS, evaluate
 
-    result = evaluate(hr_inputs, int(scale), model, bicubic_only=bicubic_only, degradation=degradation)
+    chosen = [m.strip() for m in metrics.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"{metrics!r}: use a comma-separated list of {', '.join(METRICS)}",
+                                 param_hint="--metrics")
+    result = evaluate(hr_inputs, int(scale), model, bicubic_only=bicubic_only, degradation=degradation,
+                      metrics=chosen)
     if as_json:
         for row in result["images"]:
             emit({"scale": result["scale"], "model": result["model"], **row}, True)
         emit({"scale": result["scale"], "model": result["model"], "image": "mean", **result["mean"]}, True)
         return 0
-    header = f"{'image':<20} {'bicubic PSNR/SSIM':>18}"
-    if not bicubic_only:
-        header += f" {'EDSR PSNR/SSIM':>18}"
+    shown = [m for m in METRICS if m in chosen]
+    columns = [f"bicubic_{m}" for m in shown] + ([] if bicubic_only else shown)
     click.echo(f"x{result['scale']}  model: {result['model'] or 'bicubic only'}"
                + (f"  input: {degradation}" if degradation else ""))
-    click.echo(header)
+    click.echo(f"{'image':<20}" + "".join(f" {c.replace('perceptual', 'percept'):>15}" for c in columns))
     for row in result["images"] + [{"image": "mean", **result["mean"]}]:
-        line = f"{row['image']:<20} {row['bicubic_psnr']:>9.2f} {row['bicubic_ssim']:.4f}"
-        if not bicubic_only:
-            line += f" {row['psnr']:>10.2f} {row['ssim']:.4f}"
-        click.echo(line)
+        click.echo(f"{row['image']:<20}" + "".join(f" {row[c]:>15.{2 if c.endswith('psnr') else 4}f}"
+                                                  for c in columns))
     return 0
 
 

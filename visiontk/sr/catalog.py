@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from visiontk.serving import (Deployable, Exportable, check_image, register as register_deployable,
                               weights_file_claims)
-from visiontk.sr.edsr_files import structure
+from visiontk.sr.networks import read_network
 from visiontk.sr.krasserm import import_weights
 from visiontk.weights import KnownFile, WeightSpec, register, register_shipped
 
@@ -31,16 +31,19 @@ register(WeightSpec(
 
 # ---- networks `visiontk models export` knows ----
 
-def _edsr(source: str) -> Exportable:
+def _sr_network(source: str) -> Exportable:
+    from visiontk.sr.networks import load_network, read_network
     from visiontk.sr.upscale import weights_path
-    from visiontk.sr.edsr_files import load_edsr, structure
 
     path = weights_path(source, 4)
-    scale, blocks, features = structure(path)
-    return Exportable(source if source.startswith("edsr-") else path.stem, load_edsr(path, scale),
-                      (None, None, 3), sample=lambda image: check_image(image),
-                      info={"scale": scale, "blocks": blocks, "features": features})
+    network = read_network(path)
+    info = {"arch": network.arch, "scale": network.scale, "blocks": network.blocks, "features": network.features}
+    if network.expansion:
+        info["expansion"] = network.expansion
+    return Exportable(source if "/" not in source and not source.endswith(".h5") else path.stem,
+                      load_network(path, network.scale), (None, None, 3), sample=lambda image: check_image(image),
+                      info=info)
 
 
-register_deployable(Deployable("EDSR super-resolution", ("edsr-x2", "edsr-x3", "edsr-x4"),
-                               weights_file_claims(structure), _edsr))
+register_deployable(Deployable("super-resolution (EDSR, WDSR)", ("edsr-x2", "edsr-x3", "edsr-x4"),
+                               weights_file_claims(read_network), _sr_network))

@@ -34,6 +34,8 @@ def kernel_shapes(path: Path) -> list[tuple]:
 def structure(path: Path) -> tuple[int, int, int]:
     """(scale, blocks, features) of an EDSR weights file, or WeightsError if it isn't EDSR."""
     shapes = kernel_shapes(path)
+    if any(shape[:2] != (3, 3) for shape in shapes):
+        raise WeightsError(f"{path}: not EDSR weights (EDSR has 3x3 convolutions only)")
     if len(shapes) < 5 or shapes[-1][3] != 3:
         raise WeightsError(f"{path}: not EDSR weights ({len(shapes)} convolutions, no RGB tail)")
     features = shapes[0][3]

@@ -26,13 +26,17 @@ def run_summary(run_dir: Path, step: int | None = None) -> dict:
     rows = list(csv.DictReader(metrics.open(newline=""))) if metrics.is_file() else []
     validated = [r for r in rows if r.get("val_psnr")]
     last = rows[-1] if rows else {"step": "0", "seconds": "0"}
-    if step is None:
+    if step is None and config.gan:  # as the run chose its best weights
+        validated = [r for r in rows if r.get("val_perceptual")]
+        chosen = min(validated, key=lambda r: float(r["val_perceptual"])) if validated else last
+    elif step is None:
         chosen = max(validated, key=lambda r: float(r["val_psnr"])) if validated else last
     else:
         chosen = next((r for r in rows if int(r["step"]) == step), {"step": step, "seconds": last["seconds"]})
     return {"config": asdict(config), "steps_total": int(last["step"]), "seconds_total": float(last["seconds"]),
             "step": int(chosen["step"]), "seconds": float(chosen["seconds"]),
             "val_psnr": float(chosen["val_psnr"]) if chosen.get("val_psnr") else None,
+            "val_perceptual": float(chosen["val_perceptual"]) if chosen.get("val_perceptual") else None,
             "learning_rates": learning_rate_history(rows)}
 
 
@@ -54,7 +58,7 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, 
     """Write a run's `best` (by validation PSNR) or `latest` (last checkpoint's) weights to `output` and the
     model card beside it (`edsr-x2.weights.h5` -> `edsr-x2.md`), with Set5-style scores measured on
     `eval_dir`."""
-    from visiontk.sr.edsr_files import weights_scale
+    from visiontk.sr.networks import weights_scale
     from visiontk.sr.evaluate import evaluate
 
     run_dir, output = Path(run_dir), Path(output)
@@ -113,7 +117,8 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
     # with the steps reached and the schedule as resumed since: run straight, it trains the same way.
     command = "visiontk " + config["command"].split(" ", 1)[-1]
     for option, value in (("--steps", summary["steps_total"]), ("--halve-every", config["halve_every"]),
-                          ("--lr", f"{config['learning_rate']:g}")):
+                          ("--lr", f"{config['learning_rate']:g}"),
+                          ("--learning-rate", f"{config['learning_rate']:g}")):
         command = re.sub(rf"{option} \S+", f"{option} {value}", command)
     scaling = config["res_scaling"] or "none"
     hours = summary["seconds"] / 3600
@@ -127,11 +132,24 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
                    + "; ".join(f"{k} {v}" for k, v in params.items()))
     else:
         lr_made = "LR by PIL bicubic downscaling"
+    if config.get("gan"):
+        title = f"SRGAN-style {config.get('arch', 'edsr').upper()}"
+        network = (f"The generator of `{config['init_from']}` fine-tuned as a GAN (`--gan`, visiontk.sr.gan): "
+                   f"VGG16 {config['content_layer']} content loss, {config['gan_loss']} adversarial loss x "
+                   f"{config['adversarial_weight']:g}, L1 x {config['pixel_weight']:g}, against an SRGAN "
+                   f"discriminator ({config['discriminator_features']} first features)")
+    elif config.get("arch", "edsr") == "wdsr":
+        title = "WDSR-B"
+        network = (f"WDSR-B (Yu et al. 2018) with {config['blocks']} wide-activation blocks x {config['features']} "
+                   f"features, expanded {config['expansion']}x before each ReLU, weight-normalised")
+    else:
+        title = "EDSR-baseline"
+        network = (f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} "
+                   f"features, residual scaling {scaling}")
     lines = [
-        f"# EDSR-baseline x{scale}{' for real-world photos' if real else ''} (`{filename}`)",
+        f"# {title} x{scale}{' for real-world photos' if real else ''} (`{filename}`)",
         "",
-        f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} features, "
-        f"residual scaling {scaling}, trained by `visiontk sr train` on this project's CPU.",
+        f"{network}, trained by `visiontk sr train` on this project's CPU.",
         "",
         "## Training",
         f"- Data: {', '.join(config['data'])} (BSDS500 train+test, 400 photos, 481x321), "
@@ -144,7 +162,9 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"- Command: `{command}`",
         f"- These weights: step {summary['step']} (of {summary['steps_total']} run so far), "
         f"{hours:.2f} h of training on 2 shared CPU cores; validation PSNR (Y) "
-        f"{summary['val_psnr'] if summary['val_psnr'] is None else format(summary['val_psnr'], '.2f')} dB.",
+        f"{summary['val_psnr'] if summary['val_psnr'] is None else format(summary['val_psnr'], '.2f')} dB"
+        + (f", validation perceptual distance {summary['val_perceptual']:.4f}." if summary.get("val_perceptual")
+           else "."),
         f"- Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with "
         f"`visiontk sr export RUN -o models/{filename} --eval-dir ../shared/data/sr/Set5`.",
         "",
@@ -153,14 +173,14 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
     if scores:
         lines += [f"Standard protocol (`visiontk sr eval {eval_dir} --scale {scale}`): Y channel BT.601, "
                   f"{scale}-pixel border removed, LR by PIL bicubic.", "",
-                  "| image | EDSR PSNR | EDSR SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
+                  "| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
         for row in scores["images"] + [{"image": "**mean**", **scores["mean"]}]:
             lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['bicubic_psnr']:.2f} "
                          f"| {row['bicubic_ssim']:.4f} |")
         for name, result in (scores.get("degraded") or {}).items():
             lines += ["", f"On \"real\" inputs (`visiontk sr eval {eval_dir} --scale {scale} --degrade {name}`): "
                       "the bicubic LR degraded as named, scored against the clean HR.", "",
-                      "| image | EDSR PSNR | EDSR SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
+                      "| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
             for row in result["images"] + [{"image": "**mean**", **result["mean"]}]:
                 lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
                              f"{row['bicubic_psnr']:.2f} | {row['bicubic_ssim']:.4f} |")

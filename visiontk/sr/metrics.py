@@ -48,3 +48,36 @@ def y_psnr_ssim(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, floa
     sr = np.clip(np.round(np.asarray(sr, np.float64)), 0, 255)
     y_sr, y_hr = shave(luma(sr), scale), shave(luma(hr), scale)
     return psnr(y_sr, y_hr), ssim(y_sr, y_hr)
+
+
+# The LPIPS-VGG taps (Zhang et al. 2018): the last ReLU of each of VGG16's five blocks (Keras' conv layers
+# include their ReLU, so block1_conv2's output is relu1_2).
+PERCEPTUAL_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+
+
+class PerceptualDistance:
+    """A VGG-feature distance to the ground truth in the spirit of LPIPS, without its learned weights:
+    ImageNet VGG16 (caffe preprocessing: RGB->BGR, ImageNet mean removed) at PERCEPTUAL_LAYERS; at each
+    pixel of each layer the feature vector is scaled to unit length over its channels, the squared
+    difference of the two images' unit vectors summed over the channels and averaged over the pixels;
+    the distance is the mean over the five layers. 0 for identical images, at most 4; lower is closer.
+
+    LPIPS "lin" weights per channel are learned from human judgements, which we don't have: uniform
+    weights are the paper's "baseline" variant, which ranks distortions close to the learned one."""
+
+    def __init__(self) -> None:
+        from visiontk.backbones.vgg import vgg_extractor
+
+        self.extractor = vgg_extractor("vgg16", PERCEPTUAL_LAYERS)
+
+    def __call__(self, image: np.ndarray, reference: np.ndarray, border: int = 0) -> float:
+        """The distance of an (H, W, 3) RGB image in [0, 255] to `reference`, `border` pixels cropped."""
+        pair = np.stack([shave(np.asarray(image, np.float32), border),
+                         shave(np.asarray(reference, np.float32), border)])
+        features = self.extractor(pair, training=False)
+        return float(np.mean([_unit_distance(features[layer].numpy()) for layer in PERCEPTUAL_LAYERS]))
+
+
+def _unit_distance(pair: np.ndarray) -> float:
+    unit = pair / (np.sqrt(np.sum(pair.astype(np.float64) ** 2, axis=-1, keepdims=True)) + 1e-10)
+    return float(np.mean(np.sum((unit[0] - unit[1]) ** 2, axis=-1)))

@@ -1,4 +1,4 @@
-"""Training EDSR: L1 loss on random LR/HR patches, Adam with the learning rate halved every
+"""Training EDSR or WDSR-B: L1 loss on random LR/HR patches, Adam with the learning rate halved every
 `halve_every` steps, a validation PSNR on held-out images, and exact resume.
 
 The run folder is the one every visiontk trainer writes (visiontk.training): config.json, metrics.csv
@@ -25,6 +25,7 @@ from visiontk.runtime import is_chief, keras_policy, tensorflow, training_strate
 from visiontk.sr.data import DEGRADE_MARGIN, find_images, load_pairs, patch_dataset, split_validation
 from visiontk.sr.degrade import Degradation
 from visiontk.sr.metrics import y_psnr_ssim
+from visiontk.sr.networks import Network, read_network
 
 log = logging.getLogger("visiontk.sr")
 
@@ -34,7 +35,7 @@ OLD_LAYOUT = "run.json"     # the settings file of sr runs made before the share
 
 @dataclass
 class TrainConfig:
-    """The settings of an EDSR training run (stored in RUN/config.json)."""
+    """The settings of an sr training run (stored in RUN/config.json)."""
 
     data: list[str] = field(default_factory=list)  # folders or files of HR photos
     scale: int = 2
@@ -47,8 +48,10 @@ class TrainConfig:
     val_images: int = 10
     checkpoint_every: int = 500
     log_every: int = 10           # metrics.csv rows (more often where validation or halving needs it)
-    blocks: int = 16
-    features: int = 64
+    arch: str = "edsr"            # "edsr" or "wdsr" (WDSR-B)
+    blocks: int | None = None     # None: the arch's default (ARCH_DEFAULTS)
+    features: int | None = None
+    expansion: int = 6            # WDSR: the blocks' widening before their ReLU
     res_scaling: float | None = None
     seed: int = 0
     init_from: str | None = None
@@ -59,7 +62,36 @@ class TrainConfig:
     # degradation per patch (parameters: visiontk.sr.degrade.Degradation, overridable here).
     degradation: str = "bicubic"
     degradation_params: dict = field(default_factory=dict)
+    # SRGAN-style fine-tuning of the --init-from generator (visiontk.sr.gan): VGG16 content loss plus an
+    # adversarial loss; the best weights are then those of the lowest validation perceptual distance.
+    gan: bool = False
+    gan_loss: str = "relativistic"
+    adversarial_weight: float = 5e-3
+    pixel_weight: float = 1e-2
+    content_layer: str = "block5_conv3"
+    discriminator_features: int = 64
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
+
+    def __post_init__(self):
+        if self.arch not in ARCH_DEFAULTS:
+            raise BadInputError(f"arch must be {' or '.join(ARCH_DEFAULTS)}, not {self.arch!r}")
+        blocks, features = ARCH_DEFAULTS[self.arch]
+        self.blocks = self.blocks or blocks
+        self.features = self.features or features
+        if self.gan and not self.init_from:
+            raise BadInputError("--gan fine-tunes a trained generator: give --init-from WEIGHTS "
+                                "(e.g. models/edsr-x4.weights.h5)")
+        if self.gan_loss not in ("standard", "relativistic"):
+            raise BadInputError(f"gan_loss must be standard or relativistic, not {self.gan_loss!r}")
+
+    @property
+    def network(self) -> Network:
+        return Network(self.arch, self.scale, self.blocks, self.features,
+                       self.expansion if self.arch == "wdsr" else None, self.res_scaling)
+
+
+# (blocks, features): EDSR-baseline; WDSR-B as krasserm's wdsr-b-32 (40% of EDSR-baseline's weights).
+ARCH_DEFAULTS = {"edsr": (16, 64), "wdsr": (32, 32)}
 
 
 # What may change when a run is resumed: the schedule (a run resumed to train longer usually wants its
@@ -70,7 +102,7 @@ CHANGEABLE = ("steps", "learning_rate", "halve_every", "strategy")
 
 def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, given: Iterable[str] = (),
           on_progress: training.Progress | None = None) -> dict:
-    """Train EDSR on the HR photos of `data` into `run_dir`, or resume the run there (visiontk.training:
+    """Train EDSR or WDSR on the HR photos of `data` into `run_dir`, or resume the run there (visiontk.training:
     the `given` settings named in CHANGEABLE replace the run's, other given ones must equal the run's).
 
     Returns the run's last metrics row (`step`, `seconds`, `loss`, `learning_rate`, and `val_psnr` if that
@@ -137,9 +169,20 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
         optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, config.halve_every, 0.5, staircase=True))
         optimizer.build(model.trainable_variables)
-    best = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_val_psnr")
-    checkpoints = training.Checkpoints(run_dir, chief=chief, model=model, optimizer=optimizer,
-                                       best_val_psnr=best)
+        if config.gan:
+            from visiontk.sr import gan
+
+            discriminator, discriminator_optimizer = gan.discriminator_and_optimizer(config)
+            features = gan.content_extractor(config.content_layer)
+    # The best validation score so far, higher is better: PSNR, or for a GAN minus the perceptual distance
+    # (PSNR would pick the weights the GAN started from).
+    judged_by = "val_perceptual" if config.gan else "val_psnr"
+    best = tf.Variable(-1e9 if config.gan else -1.0, dtype=tf.float64, trainable=False, name="best_" + judged_by)
+    extra = {"discriminator": discriminator, "discriminator_optimizer": discriminator_optimizer} \
+        if config.gan else {}
+    # One checkpoint kept: the run folder is what gets committed, and resuming needs only the latest.
+    checkpoints = training.Checkpoints(run_dir, keep=1, chief=chief, model=model, optimizer=optimizer,
+                                       **{"best_" + judged_by: best}, **extra)
     start = checkpoints.restore()
     if start:
         log.info("resumed %s at step %d of %d", run_dir, start, config.steps)
@@ -149,26 +192,35 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
     dataset = patch_dataset(pairs, config.scale, config.patch, config.batch, config.seed, start, config.steps,
                             degradation)
     batches = iter(strategy.experimental_distribute_dataset(dataset))  # step n's batch: samples of step n only
-    train_step = _make_train_step(tf, strategy, model, optimizer, config.batch)
+    if config.gan:
+        train_step = gan.make_gan_step(tf, strategy, model, optimizer, discriminator, discriminator_optimizer,
+                                       features, config)
+        from visiontk.sr.metrics import PerceptualDistance
 
-    def validated(n: int) -> float:
-        psnr = validate(model, val_pairs, config.scale)
-        log.info("step %d: validation PSNR %.3f dB (best %.3f)", n, psnr, max(psnr, float(best.numpy())))
-        if psnr > float(best.numpy()):
-            best.assign(psnr)
+        perceptual = PerceptualDistance()
+    else:
+        train_step = _make_train_step(tf, strategy, model, optimizer, config.batch)
+        perceptual = None
+
+    def validated(n: int) -> dict:
+        scores = validate(model, val_pairs, config.scale, perceptual)
+        score = -scores["val_perceptual"] if config.gan else scores["val_psnr"]
+        log.info("step %d: validation %s", n, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        if score > float(best.numpy()):
+            best.assign(score)
             if chief:
                 training.save_weights(model, run_dir / BEST)
-        return psnr
+        return scores
 
     def step(n: int) -> dict:
-        values = {"loss": train_step(next(batches)), "learning_rate": learning_rate(config, n)}
+        values = {**train_step(next(batches)), "learning_rate": learning_rate(config, n)}
         if val_pairs and (n % config.val_every == 0 or n == config.steps):
-            values["val_psnr"] = validated(n)
+            values.update(validated(n))
         return values
 
     def draw(n: int) -> None:
         if chief:
-            _draw_curves(run_dir, metrics)
+            _draw_curves(run_dir, metrics, config.gan)
 
     # Rows at every validation (so that its PSNR is on its own step's row) and at every halving (so that
     # no row averages two learning rates).
@@ -176,49 +228,67 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
     last = training.train_steps(step, start=start, total=config.steps, checkpoints=checkpoints,
                                 metrics=metrics, checkpoint_every=config.checkpoint_every, log_every=log_every,
                                 on_progress=on_progress, periodic={config.val_every: draw},
-                                description=f"EDSR x{config.scale}")
+                                description=f"{config.network.label} x{config.scale}")
     if chief:
         if not val_pairs:  # nothing to judge "best" by: the latest is the best we have
             training.save_weights(model, run_dir / BEST)
-        _draw_curves(run_dir, metrics)
+        _draw_curves(run_dir, metrics, config.gan)
     if start >= config.steps and metrics.rows:  # nothing left to train: where the run stands
         last = {key: int(float(value)) if key == "step" else float(value)
                 for key, value in metrics.rows[-1].items() if value != ""}
-    return {**last, "best_val_psnr": float(best.numpy()) if val_pairs else None}
+    found = float(best.numpy()) if val_pairs else None
+    if config.gan:
+        return {**last, "best_val_perceptual": None if found is None else -found}
+    return {**last, "best_val_psnr": found}
 
 
-def _draw_curves(run_dir: Path, metrics: training.Metrics) -> None:
+def _draw_curves(run_dir: Path, metrics: training.Metrics, gan: bool = False) -> None:
     from visiontk.charts import line_chart
 
-    loss, psnr = "training L1 loss (0-255 scale)", "validation PSNR, dB (Y, held-out)"
+    psnr = "validation PSNR, dB (Y, held-out)"
+    if gan:
+        panels = {"generator loss (content + adversarial + L1)": {"loss": metrics.column("loss"),
+                                                                  "d_loss": metrics.column("d_loss")},
+                  psnr: {"val_psnr": metrics.column("val_psnr")},
+                  "validation perceptual distance (lower is better)":
+                      {"val_perceptual": metrics.column("val_perceptual")}}
+        line_chart(run_dir / training.CURVES, panels)
+        return
+    loss = "training L1 loss (0-255 scale)"
     # The first steps' loss is ~20x the rest: a log scale keeps the later, slower fall visible.
     line_chart(run_dir / training.CURVES, {loss: {"loss": metrics.column("loss")},
                                            psnr: {"val_psnr": metrics.column("val_psnr")}}, log_y=(loss,))
 
 
 def build_model(config: TrainConfig):
-    from visiontk.backbones.edsr import EDSR
+    from visiontk.sr.networks import build
 
-    return EDSR(config.scale, config.blocks, config.features, config.res_scaling)
+    return build(config.network)
 
 
 def warm_start(model, weights: Path, config: TrainConfig) -> None:
-    """Start from another EDSR's weights: all of them for the same scale; else the shared body (the
-    paper's x2 -> x4 warm start) and, from x2, the upsampler and tail too, arranged so that the new
-    model starts out as the x2 model followed by nearest-neighbour upsampling of its features."""
-    from visiontk.backbones.edsr import EDSR, body_layer_count, weighted_layers
-    from visiontk.sr.edsr_files import weights_scale
+    """Start from another network's weights (same arch and size): all of them for the same scale; else
+    the shared body (the EDSR paper's x2 -> x4 warm start) and, for EDSR from x2, the upsampler and tail
+    too, arranged so that the new model starts out as the x2 model followed by nearest-neighbour
+    upsampling of its features."""
+    from visiontk.backbones.edsr import body_layer_count, weighted_layers
+    from visiontk.sr.networks import build
 
-    source_scale = weights_scale(weights)
-    source = EDSR(source_scale, config.blocks, config.features, config.res_scaling)
+    found = read_network(weights)
+    wanted = replace(config.network, scale=found.scale)
+    if replace(found, res_scaling=wanted.res_scaling) != wanted:
+        raise BadInputError(f"--init-from {weights}: {found.label} weights, but this run trains "
+                            f"{config.network.label}; give weights of the same network")
+    source = build(wanted)
     source.load_weights(weights)
     src, dst = weighted_layers(source), weighted_layers(model)
-    count = len(dst) if source_scale == config.scale else body_layer_count(config.blocks)
+    body = body_layer_count(config.blocks) if config.arch == "edsr" else 1 + 3 * config.blocks
+    count = len(dst) if found.scale == config.scale else body
     for a, b in zip(src[:count], dst[:count]):
         b.set_weights(a.get_weights())
-    if source_scale == 2 and config.scale in (3, 4):
+    if config.arch == "edsr" and found.scale == 2 and config.scale in (3, 4):
         _upsampler_from_x2(src, dst, config.scale, config.features)
-    log.info("initialised %s from %s (x%d)", model.name, weights, source_scale)
+    log.info("initialised %s from %s (x%d)", model.name, weights, found.scale)
 
 
 def _upsampler_from_x2(src: list, dst: list, scale: int, features: int) -> None:
@@ -253,15 +323,21 @@ def _make_train_step(tf, strategy, model, optimizer, global_batch: int):
     @tf.function
     def step(lr_hr):
         per_replica = strategy.run(replica_step, args=lr_hr)
-        return strategy.reduce("SUM", per_replica, axis=None)
+        return {"loss": strategy.reduce("SUM", per_replica, axis=None)}
 
     return step
 
 
-def validate(model, pairs: list, scale: int) -> float:
-    """Mean Y-PSNR of the model on held-out images (the evaluation protocol)."""
-    scores = []
+def validate(model, pairs: list, scale: int, perceptual=None) -> dict:
+    """Mean Y-PSNR of the model on held-out images (the evaluation protocol) as `val_psnr`, and with a
+    `perceptual` distance (visiontk.sr.metrics.PerceptualDistance) their mean as `val_perceptual`."""
+    psnrs, distances = [], []
     for pair in pairs:
         sr = model(pair.lr[None].astype(np.float32), training=False)[0].numpy()
-        scores.append(y_psnr_ssim(sr, pair.hr, scale)[0])
-    return float(np.mean(scores))
+        psnrs.append(y_psnr_ssim(sr, pair.hr, scale)[0])
+        if perceptual is not None:
+            distances.append(perceptual(np.clip(np.round(sr), 0, 255), pair.hr, scale))
+    scores = {"val_psnr": float(np.mean(psnrs))}
+    if perceptual is not None:
+        scores["val_perceptual"] = float(np.mean(distances))
+    return scores

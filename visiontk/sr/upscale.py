@@ -39,13 +39,13 @@ def weights_path(model: str | Path | None, scale: int) -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime: float, scale: int, precision: str):
-    from visiontk.sr.edsr_files import load_edsr
+    from visiontk.sr.networks import load_network
 
     tf = tensorflow()
     # Under mixed_bfloat16 the weights stay float32 and are cast per layer; the first and last layers
     # compute in float32 (see backbones.edsr), so pixels go in and come out as float32.
     with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
-        model = load_edsr(path, scale)
+        model = load_network(path, scale)
     predict = tf.function(lambda x: model(x, training=False),
                           input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
     return model, predict
@@ -71,7 +71,7 @@ def resolve_scale(scale: int | None, model: str | Path | None, outscale: float |
     if scale is not None:
         return scale
     if model is not None:
-        from visiontk.sr.edsr_files import weights_scale
+        from visiontk.sr.networks import weights_scale
 
         return weights_scale(weights_path(model, DEFAULT_SCALE))
     if outscale is not None:
