@@ -8,9 +8,11 @@ two sets:
   JPEGs rotated by their EXIF tag), each with the faces it must give; its pairs are every derived
   single-person photo against every shared labelled photo except its own source.
 
-    python benchmarks/face_bench.py [--repeats 2] [--json] [--sets shared,derived,gallery]
+    python benchmarks/face_bench.py [--repeats 2] [--json] [--sets shared,derived,gallery,video]
 
-and `gallery`: milliseconds per `face identify` query against 100 000 random unit vectors.
+and `gallery`: milliseconds per `face identify` query against 100 000 random unit vectors; `video`:
+frames per second of `face detect`/`face identify` on a 640x360 clip panning across a group photo,
+visiontk (whole frame every frame, and following faces) beside dlib's HOG pipeline frame by frame.
 
 Prints the figures; asserts nothing (see the README for the measured numbers). `derived_photos()` is
 also what tests/test_face_hires.py checks detection on.
@@ -319,6 +321,85 @@ def gallery_speed(size: int = 100_000, queries: int = 50, dimensions: int = 128)
             "ms_per_query_batched": round(batch_ms, 2)}
 
 
+# ---- video: frames per second on a clip with real motion ---------------------------------------------------
+
+def panning_clip(path: Path, photo: Path = FACES / "group_obama_and_biden.jpg", frames: int = 50,
+                 size: tuple[int, int] = (640, 360), fps: int = 25) -> Path:
+    """A clip made from a real photo by a camera move: the frame pans across the photo from left to
+    right while zooming in by 1.4x, so that every face moves and grows (no clip of people ships here)."""
+    import av
+    image = Image.open(photo).convert("RGB")
+    width, height = size
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    for k in range(frames):
+        t = k / max(frames - 1, 1)
+        zoom = 1 + 0.4 * t                      # the window shrinks: the faces grow
+        win_h = image.height / zoom
+        win_w = win_h * width / height
+        left = t * max(image.width - win_w, 0)
+        top = (image.height - win_h) * 0.3
+        frame = image.resize(size, Image.BILINEAR, box=(left, top, left + win_w, top + win_h))
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")))
+    container.mux(stream.encode(None))
+    container.close()
+    return path
+
+
+def video_speed(folder: Path, frames: int = 50) -> dict:
+    """Frames per second of `face detect` and `face identify` on a panning clip: visiontk searching the
+    whole frame every frame (as before), visiontk following faces (the default), and dlib's HOG
+    detector (+ its embedding for identify) frame by frame; and how often following gives the faces
+    the whole-frame search gives (same count, each box's centre inside the other's)."""
+    from visiontk.face import Gallery, embed, load_model
+    from visiontk.face.video import detect_video, identify_video
+    from visiontk.videoio import VideoReader
+
+    clip = panning_clip(folder / "pan.mp4", frames=frames)
+    model = load_model()
+    gallery = Gallery(model.name)
+    for name, person in (("obama_1.jpg", "obama"), ("biden_1.jpg", "biden")):
+        gallery.add(person, embed(FACES / name, model=model).embedding)
+    result, boxes = {"frames": frames, "size": [640, 360]}, {}
+    for label, full_every in (("visiontk, whole frame every frame", 1), ("visiontk, following faces", 5)):
+        for verb in ("detect", "identify"):
+            seen: list = []
+            started = time.perf_counter()
+            if verb == "detect":
+                detect_video(clip, full_every=full_every, on_frame=lambda r: seen.append(r["faces"]))
+            else:
+                identify_video(clip, gallery, model, full_every=full_every, on_frame=lambda r: seen.append(r["faces"]))
+            result[f"{label}: {verb} frames/s"] = round(frames / (time.perf_counter() - started), 2)
+            boxes[(full_every, verb)] = seen
+    result["following agrees with whole-frame search (detect)"] = _agreement(boxes[(5, "detect")], boxes[(1, "detect")])
+    names = [[f["name"] for f in faces] for faces in boxes[(5, "identify")]]
+    result["identify: frames naming obama and biden (following, whole frame)"] = [
+        sum({"obama", "biden"} <= set(n) for n in names),
+        sum({"obama", "biden"} <= {f["name"] for f in faces} for faces in boxes[(1, "identify")])]
+    try:
+        import face_recognition
+    except ImportError:
+        return result
+    with VideoReader(clip, upright=True) as reader:
+        rgb_frames = [frame.rgb for frame in reader.frames()]
+    for verb in ("detect", "identify"):
+        started = time.perf_counter()
+        for rgb in rgb_frames:
+            found = face_recognition.face_locations(rgb)
+            if verb == "identify" and found:
+                face_recognition.face_encodings(rgb, found)
+        result[f"dlib HOG frame by frame: {verb} frames/s"] = round(frames / (time.perf_counter() - started), 2)
+    return result
+
+
+def _agreement(followed: list[list[dict]], full: list[list[dict]]) -> float:
+    """Share of frames in which following gives the same faces as the whole-frame search."""
+    same = sum(len(a) == len(b) and all(any(matches(x["box"], y["box"]) for y in b) for x in a)
+               for a, b in zip(followed, full))
+    return round(same / max(len(full), 1), 3)
+
+
 def print_table(results: dict) -> None:
     print(f"{results['cores']} CPU cores; embedding only: {results['embedding_only']['chips_per_second']} chips/s")
     print("| set | pipeline | faces found | extra detections | pairs right at 0.6 | s per image (wall) "
@@ -328,8 +409,11 @@ def print_table(results: dict) -> None:
         g = results["gallery"]
         print(f"gallery of {g['people']} people: load {g['load_ms']} ms, {g['ms_per_query']} ms per query face "
               f"({g['ms_per_query_batched']} ms each when {50} go together)")
+    if "video" in results:
+        for key, value in results["video"].items():
+            print(f"video: {key}: {value}")
     for set_name in results["sets"]:
-        if set_name == "gallery":
+        if set_name in ("gallery", "video"):
             continue
         r = results[set_name]
         for label in ("visiontk", "face_recognition"):
@@ -347,7 +431,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the images (after a warm-up)")
     parser.add_argument("--sets", default="shared,derived,gallery",
-                        help="comma-separated: shared, derived, gallery (search in 100 000 people)")
+                        help="comma-separated: shared, derived, gallery (search in 100 000 people), video "
+                             "(frames/s on a panning clip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -357,6 +442,9 @@ def main() -> int:
         for set_name in results["sets"]:
             if set_name == "gallery":
                 results["gallery"] = gallery_speed()
+                continue
+            if set_name == "video":
+                results["video"] = video_speed(Path(folder))
                 continue
             bench = shared_set() if set_name == "shared" else derived_set(Path(folder))
             results[set_name] = run_set(bench, args.repeats)

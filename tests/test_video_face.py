@@ -116,3 +116,46 @@ def test_broken_clip_is_exit_3_with_one_line_and_no_drawn_clip(run_cli, tmp_path
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1 and str(broken) in result.stderr
     assert not drawn.exists() and [p.name for p in tmp_path.iterdir()] == ["broken.mp4"]
+
+
+def moving_face_clip(path, still: np.ndarray, frames: int = 10, step: int = 9):
+    """A face (a crop of a real photo) sliding right by `step` pixels a frame across a 240x150 backdrop."""
+    backdrop = np.linspace(60, 190, 240, dtype=np.uint8)[None, :, None].repeat(150, 0).repeat(3, 2)
+    container = av.open(str(path), "w")
+    video = container.add_stream("libx264", rate=FPS)
+    video.width, video.height, video.pix_fmt = 240, 150, "yuv420p"
+    for k in range(frames):
+        pixels = backdrop.copy()
+        pixels[10:10 + still.shape[0], 4 + step * k:4 + step * k + still.shape[1]] = still
+        container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+    container.mux(video.encode(None))
+    container.close()
+    return path
+
+
+def test_following_a_moving_face_gives_the_whole_frame_search_faces(tmp_path, shared):
+    """Between whole-frame searches the face is followed in the region around its last box: its box
+    moves with it (about 9 pixels a frame) and matches the box a whole-frame search finds."""
+    from visiontk.face import Gallery, embed, load_model
+    from visiontk.face.video import FaceTracker, detect_video, identify_video
+
+    faces = shared / "data" / "faces"
+    clip = moving_face_clip(tmp_path / "moving.mp4", face_crop(faces / "obama_5.jpg", size=(120, 120)))
+    followed, searched = [], []
+    detect_video(clip, full_every=4, on_frame=lambda r: followed.append(r["faces"]))
+    detect_video(clip, full_every=1, on_frame=lambda r: searched.append(r["faces"]))
+    assert [len(f) for f in followed] == [len(f) for f in searched] == [1] * 10
+    centres = np.array([[(f[0]["box"][0] + f[0]["box"][2]) / 2 for f in frames] for frames in (followed, searched)])
+    assert np.abs(centres[0] - centres[1]).max() < 4             # the same place as a full search
+    assert np.diff(centres[0]) == pytest.approx([9] * 9, abs=3)    # and it moves with the face
+
+    tracker = FaceTracker(full_every=3)
+    blank = np.full((150, 240, 3), 128, np.uint8)
+    assert tracker.faces(blank) == ([], []) and tracker.faces(blank) == ([], [])   # nothing to follow
+
+    model = load_model()
+    gallery = Gallery(model.name)
+    gallery.add("obama", embed(faces / "obama_1.jpg", model=model).embedding)
+    named = []
+    identify_video(clip, gallery, model, full_every=5, on_frame=lambda r: named.append(r["faces"]))
+    assert [[f["name"] for f in r] for r in named] == [["obama"]] * 10

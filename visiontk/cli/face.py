@@ -111,11 +111,8 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite,
     An image without faces is not an error here: it reports 0 faces. A video clip reports each
     analysed frame (with --json), draws into a clip (--draw out.mp4) and sums up when faces appear.
     """
-    from visiontk.face import align, detect_faces, load_image
-    from visiontk.face.align import to_uint8
-    from visiontk.face.draw import draw_faces
+    from visiontk.face.photo import detect_photo
     from visiontk.face.video import describe_summary, detect_video
-    from visiontk.imageio import check_output, write_image
     from visiontk.videoio import is_video
 
     paths = input_paths(inputs)
@@ -127,23 +124,8 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite,
             return detect_video(path, every=every, min_confidence=min_confidence, min_face=min_face, crf=crf,
                                 draw=_draw_target(draw, path, many, "_faces", ".mp4") if draw else None,
                                 overwrite=overwrite, on_frame=_frame_lines(path, as_json))
-        image = load_image(path)
-        drawn = _draw_target(draw, path, many, "_faces") if draw else None
-        if drawn:
-            check_output(drawn, overwrite)
-        faces = detect_faces(image, min_confidence=min_confidence, min_face=min_face)
-        chips = [crops / f"{path.stem}_face{i}.png" for i in range(len(faces))] if crops else []
-        for chip in chips:  # refuse before writing anything
-            check_output(chip, overwrite)
-        record = {"faces": [face.to_dict() for face in faces]}
-        if drawn:
-            write_image(drawn, draw_faces(image, faces), overwrite=overwrite)
-            record["drawn"] = str(drawn)
-        if crops:
-            for chip, face in zip(chips, faces):
-                write_image(chip, to_uint8(align(image, face.landmarks)), overwrite=overwrite)
-            record["crops"] = [str(chip) for chip in chips]
-        return record
+        return detect_photo(path, draw=_draw_target(draw, path, many, "_faces") if draw else None, crops=crops,
+                            min_confidence=min_confidence, min_face=min_face, overwrite=overwrite)
 
     def describe(record: dict) -> str:
         if "appearances" in record:
@@ -242,7 +224,7 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
     """
     from visiontk.face import EmbeddingSet, embed_faces, load_model
     from visiontk.face import embed as embed_face
-    from visiontk.imageio import check_output
+    from visiontk.atomic import check_output
 
     if output is None and not as_json:
         raise click.UsageError("say where the embeddings go: -o FILE.npz, or --json to print them")
@@ -360,10 +342,9 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
       visiontk face identify --gallery people.npz group.jpg --draw named.png
       visiontk face identify --gallery people.npz clip.mp4 --every 5 --draw named.mp4 --json
     """
-    from visiontk.face import UNKNOWN, Gallery, embed_faces, load_model, load_image
-    from visiontk.face.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
+    from visiontk.face import Gallery, load_model
+    from visiontk.face.photo import identify_photo
     from visiontk.face.video import describe_summary, identify_video
-    from visiontk.imageio import check_output, write_image
     from visiontk.videoio import is_video
 
     model = load_model(model_path)
@@ -374,32 +355,19 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
     gallery.check_size(gallery_path, model.embedding_size)
     if not len(gallery):
         raise BadInputError(f"{gallery_path}: gallery is empty (add people with `visiontk face enroll`)")
-    max_distance = model.max_distance if max_distance is None else max_distance
     paths = input_paths(inputs)
     many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
     paths = this_shard(paths)
+    options = {"max_distance": max_distance, "min_confidence": min_confidence, "min_face": min_face,
+               "overwrite": overwrite}
 
     def work(path: Path) -> dict:
         if is_video(path):
-            return identify_video(path, gallery, model, max_distance=max_distance, every=every, crf=crf,
+            return identify_video(path, gallery, model, every=every, crf=crf, on_frame=_frame_lines(path, as_json),
                                   draw=_draw_target(draw, path, many, "_named", ".mp4") if draw else None,
-                                  min_confidence=min_confidence, min_face=min_face,
-                                  overwrite=overwrite, on_frame=_frame_lines(path, as_json))
-        drawn = _draw_target(draw, path, many, "_named") if draw else None
-        if drawn:
-            check_output(drawn, overwrite)
-        image = load_image(path)
-        found = embed_faces(image, model=model, **_detect_options(min_confidence, min_face))
-        matches = gallery.identify_many(np.array([item.embedding for item in found]), max_distance) if found \
-            else []
-        record = {"faces": [item.match_record(match) for item, match in zip(found, matches)]}
-        if drawn:
-            labels = [m.name if m.name == UNKNOWN else f"{m.name} {m.distance:.2f}" for m in matches]
-            colours = [UNKNOWN_COLOUR if m.name == UNKNOWN else KNOWN_COLOUR for m in matches]
-            picture = draw_faces(image, [item.face for item in found], labels, colours)
-            write_image(drawn, picture, overwrite=overwrite)
-            record["drawn"] = str(drawn)
-        return record
+                                  **options)
+        return identify_photo(path, gallery, model, draw=_draw_target(draw, path, many, "_named") if draw else None,
+                              **options)
 
     def describe(record: dict) -> str:
         if "appearances" in record:
@@ -484,54 +452,44 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
       visiontk face cluster photos/ --json --min-size 2
       visiontk face cluster photos/ --enroll-into people.npz --name 0=obama --name 2=biden
     """
-    from visiontk.face import Gallery, embed_faces, load_image, load_model
-    from visiontk.face.align import align
-    from visiontk.face.cluster import NOISE, chinese_whispers, contact_sheet
-    from visiontk.imageio import check_output, write_image
+    from visiontk.face import Gallery, load_model
+    from visiontk.face.cluster import NOISE, FaceClusters
+    from visiontk.imageio import write_image
+    from visiontk.atomic import check_output
 
     wanted = _cluster_names(names, enroll_into)
     if sheet:
         check_output(sheet, overwrite)
     model = load_model(model_path)
-    if enroll_into:
-        # Refuse a wrong or damaged gallery first.
+    if enroll_into:   # refuse a wrong or damaged gallery first
         Gallery.load(Gallery.check_path(enroll_into), model=model.name, size=model.embedding_size)
     paths = input_paths(inputs)
-    faces: list[tuple[Path, int, object, np.ndarray]] = []   # (input, index, face, embedding)
-    chips: list[np.ndarray] = []
+    found = FaceClusters(model, min_confidence, min_face, keep_chips=bool(sheet))
 
     def work(path: Path) -> None:
-        image = load_image(path)
-        for index, item in enumerate(embed_faces(image, model=model, **_detect_options(min_confidence,
-                                                                                        min_face))):
-            faces.append((path, index, item.face, item.embedding))
-            if sheet:
-                chips.append(align(image, item.face.landmarks))
-        return None
+        found.add_photo(path)   # nothing to print per photo: the faces are listed once clustered
 
     failed = None
     try:
         run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error)
     except BatchFailedError as exc:
         failed = exc   # --continue-on-error: cluster the faces that were read, then exit 5
-    if not faces:
+    if not found.faces:
         raise failed or NoFaceError(f"no face found in {len(paths)} input(s)")
-    distance = model.max_distance if max_distance is None else max_distance
-    clusters = chinese_whispers(np.array([f[3] for f in faces]), distance, min_size=min_size)
-    for (path, index, face, _), cluster_id in zip(faces, clusters):
-        emit({"input": str(path), "ok": True, "face": index, "box": [round(v, 1) for v in face.box],
-              "cluster": int(cluster_id)}, as_json)
+    found.cluster(max_distance, min_size)
+    for face in found.faces:
+        emit({**face.to_dict(), "ok": True}, as_json)
     if not as_json:
-        for cluster_id in sorted(set(clusters.tolist()), key=lambda c: (c == NOISE, c)):
-            members = [f"{p.name}" + (f" (face {i})" if i else "")
-                       for (p, i, _, _), c in zip(faces, clusters) if c == cluster_id]
+        for cluster_id, members in found.groups().items():
             title = "noise" if cluster_id == NOISE else f"cluster {cluster_id}"
-            click.echo(f"{title}: {len(members)} face(s): {', '.join(members)}")
+            listed = ", ".join(Path(f.source).name + (f" (face {f.index})" if f.index else "") for f in members)
+            click.echo(f"{title}: {len(members)} face(s): {listed}")
     if sheet:
-        write_image(sheet, contact_sheet(chips, clusters), overwrite=overwrite)
+        write_image(sheet, found.sheet(), overwrite=overwrite)
         click.echo(f"wrote {sheet}", err=True)
     if enroll_into:
-        _enroll_clusters(enroll_into, model.name, faces, clusters, wanted)
+        faces, clusters = found.enroll(enroll_into, wanted)
+        click.echo(f"enrolled {faces} face(s) of {clusters} cluster(s) into {enroll_into}", err=True)
     if failed:
         raise failed
     return 0
@@ -548,22 +506,6 @@ def _cluster_names(names: tuple[str, ...], enroll_into: Path | None) -> dict[int
             raise click.BadParameter(f"{item!r}: expected N=NAME, e.g. 0=obama", param_hint="--name")
         wanted[int(number)] = name.strip()
     return wanted or None
-
-
-def _enroll_clusters(gallery_path: Path, model_name: str, faces: list, clusters: np.ndarray,
-                     wanted: dict[int, str] | None) -> None:
-    from visiontk.face import Gallery
-
-    present = {int(c) for c in clusters if c >= 0}
-    missing = sorted(set(wanted or {}) - present)
-    if missing:
-        raise BadInputError(f"no cluster {', '.join(map(str, missing))} in this run (clusters are 0 to "
-                            f"{max(present, default=-1)})")
-    chosen = wanted or {c: f"cluster-{c}" for c in sorted(present)}
-    rows = [(chosen[int(c)], f[3], f"{f[0]}#{f[1]}") for f, c in zip(faces, clusters) if int(c) in chosen]
-    with Gallery.update(gallery_path, model=model_name) as gallery:
-        gallery.add_many([r[0] for r in rows], np.array([r[1] for r in rows]), [r[2] for r in rows])
-    click.echo(f"enrolled {len(rows)} face(s) of {len(chosen)} cluster(s) into {gallery_path}", err=True)
 
 
 # ---- train / eval -------------------------------------------------------------------------------------
@@ -627,7 +569,7 @@ def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, outp
     """
     from visiontk.cli.common import progress_reporter, training_settings
     from visiontk.face import training
-    from visiontk.imageio import check_output
+    from visiontk.atomic import check_output
 
     if settings["steps"] is not None and \
             ctx.get_parameter_source("epochs") is click.core.ParameterSource.COMMANDLINE:
@@ -688,7 +630,7 @@ def evaluate(pairs_file, root, roc, max_distance, model_path, min_confidence, mi
     """
     from visiontk.face import load_model
     from visiontk.face.evaluate import draw_roc, evaluate_pairs
-    from visiontk.imageio import check_output
+    from visiontk.atomic import check_output
 
     if roc:
         check_output(roc, overwrite)

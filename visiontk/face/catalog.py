@@ -43,10 +43,10 @@ MTCNN_STAGES = {  # name: (input side, output names in the order the network ret
 
 
 def _mtcnn_stage(source: str) -> Exportable:
-    from visiontk.face.detect import _networks
+    from visiontk.face.detect import keras_networks
 
     side, outputs = MTCNN_STAGES[source]
-    network = _networks()[list(MTCNN_STAGES).index(source)]
+    network = keras_networks()[list(MTCNN_STAGES).index(source)]
     # The networks read (pixel - 127.5) / 128; the cascade around them (pyramid, crops, box
     # regression, non-maximum suppression) stays the caller's.
     return Exportable(source, network, (side, side, 3), output="tensors", output_names=outputs,

@@ -8,11 +8,14 @@ two people together through one in-between face, and unlike k-means it needs no 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from visiontk.errors import BadInputError
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face
 from visiontk.face.model import DEFAULT_MAX_DISTANCE
 
 # Faces are linked when at most the same-person distance apart (0.6 for dlib's network). A lower value
@@ -27,6 +30,17 @@ def pairwise_distances(embeddings: np.ndarray) -> np.ndarray:
     x = np.asarray(embeddings, np.float64)
     norms = np.einsum("ij,ij->i", x, x)
     return np.sqrt(np.maximum(norms[:, None] + norms[None] - 2 * x @ x.T, 0))
+
+
+def cluster_distance(model) -> float:
+    """The link distance `face cluster` uses by default for `model` (see DEFAULT_CLUSTER_DISTANCE)."""
+    return DEFAULT_CLUSTER_DISTANCE * model.max_distance / DEFAULT_MAX_DISTANCE
+
+
+def cluster_embeddings(embeddings: np.ndarray, max_distance: float = DEFAULT_CLUSTER_DISTANCE, *,
+                       min_size: int = 1, seed: int = 0) -> np.ndarray:
+    """visiontk's clustering: Chinese whispers (the default of `face cluster` and cluster_faces)."""
+    return chinese_whispers(embeddings, max_distance, min_size=min_size, seed=seed)
 
 
 def chinese_whispers(embeddings: np.ndarray, max_distance: float = DEFAULT_CLUSTER_DISTANCE, *,
@@ -123,3 +137,93 @@ def contact_sheet(chips: list[np.ndarray], clusters: np.ndarray, *, thumb: int =
         sheet.paste(band, (0, top))
         top += band.height + gap
     return sheet
+
+
+# ---- many photos into people ----------------------------------------------------------------------------------
+
+@dataclass
+class FoundFace:
+    """One face of a photo being clustered: where it came from, its detection and embedding."""
+
+    source: str
+    index: int             # its number in its photo (0 = the largest)
+    face: Face
+    embedding: np.ndarray
+    chip: np.ndarray | None = None   # the aligned chip, kept for a contact sheet
+    cluster: int = NOISE
+
+    def to_dict(self) -> dict:
+        return {"input": self.source, "face": self.index, "box": [round(v, 1) for v in self.face.box],
+                "cluster": int(self.cluster)}
+
+
+@dataclass
+class FaceClusters:
+    """Faces gathered photo by photo (`add_photo`), then grouped into people (`cluster`); the groups
+    can be drawn as a contact sheet (`sheet`) and enrolled into a gallery (`enroll`)."""
+
+    model: object = None                       # a FaceModel; None: the default one
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    min_face: int = DEFAULT_MIN_FACE
+    keep_chips: bool = False
+    faces: list[FoundFace] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from visiontk.face.model import load_model
+        self.model = self.model or load_model()
+
+    def add_photo(self, image, source: str | None = None) -> int:
+        """Detect and embed every face of a photo (a path or an RGB array); returns how many."""
+        from visiontk.face.recognize import embed_faces, face_chips, load_image
+
+        pixels = load_image(image)
+        found = embed_faces(pixels, model=self.model, min_confidence=self.min_confidence, min_face=self.min_face)
+        chips = face_chips(pixels, [item.face for item in found]) if self.keep_chips else [None] * len(found)
+        name = str(source if source is not None else image if not isinstance(image, np.ndarray) else "image")
+        self.faces += [FoundFace(name, i, item.face, item.embedding, chip)
+                       for i, (item, chip) in enumerate(zip(found, chips))]
+        return len(found)
+
+    def cluster(self, max_distance: float | None = None, min_size: int = 1) -> np.ndarray:
+        """Group the faces (see `cluster_embeddings`); returns and records a cluster id per face."""
+        distance = cluster_distance(self.model) if max_distance is None else max_distance
+        labels = cluster_embeddings(np.array([f.embedding for f in self.faces]), distance, min_size=min_size)
+        for face, label in zip(self.faces, labels):
+            face.cluster = int(label)
+        return labels
+
+    def groups(self) -> dict[int, list[FoundFace]]:
+        """The faces of each cluster, largest cluster first, noise last."""
+        ids = sorted({f.cluster for f in self.faces}, key=lambda c: (c == NOISE, c))
+        return {c: [f for f in self.faces if f.cluster == c] for c in ids}
+
+    def sheet(self) -> Image.Image:
+        return contact_sheet([f.chip for f in self.faces], np.array([f.cluster for f in self.faces]))
+
+    def enroll(self, gallery_path: str | Path, names: dict[int, str] | None = None) -> tuple[int, int]:
+        """Add clusters to a gallery: those in `names` under their name, or every cluster as cluster-N.
+        Returns (faces, clusters) enrolled. A number that is no cluster of this run is bad input."""
+        from visiontk.face.gallery import Gallery
+
+        present = {f.cluster for f in self.faces if f.cluster != NOISE}
+        missing = sorted(set(names or {}) - present)
+        if missing:
+            raise BadInputError(f"no cluster {', '.join(map(str, missing))} in this run (clusters are 0 to "
+                                f"{max(present, default=-1)})")
+        chosen = names or {c: f"cluster-{c}" for c in sorted(present)}
+        rows = [f for f in self.faces if f.cluster in chosen]
+        with Gallery.update(gallery_path, model=self.model.name, size=self.model.embedding_size) as gallery:
+            gallery.add_many([chosen[f.cluster] for f in rows], np.array([f.embedding for f in rows]),
+                             [f"{f.source}#{f.index}" for f in rows])
+        return len(rows), len(chosen)
+
+
+def cluster_faces(images, *, model=None, max_distance: float | None = None, min_size: int = 1,
+                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
+                  keep_chips: bool = False) -> FaceClusters:
+    """Every face of `images` (paths or arrays), grouped into people: `.faces` each with its `.cluster`."""
+    clusters = FaceClusters(model, min_confidence, min_face, keep_chips)
+    for image in images:
+        clusters.add_photo(image)
+    clusters.cluster(max_distance, min_size)
+    return clusters

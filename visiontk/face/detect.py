@@ -67,8 +67,8 @@ class Face:
 
 
 @lru_cache(maxsize=1)
-def _networks():
-    """(P-Net, R-Net, O-Net) with the `mtcnn` package's weights, read from the package itself."""
+def keras_networks():
+    """(P-Net, R-Net, O-Net) as Keras models with the `mtcnn` package's weights, read from the package."""
     from importlib.resources import files
 
     from visiontk.runtime import tensorflow
@@ -86,6 +86,18 @@ def _networks():
         network.set_weights(load_weights(str(files("mtcnn.assets.weights") / name)))
         networks.append(network)
     return tuple(networks)
+
+
+@lru_cache(maxsize=1)
+def _networks():
+    """The three networks as graphs, each traced once for every input size: called eagerly, the
+    per-layer dispatch cost 8x the arithmetic on a 640x360 frame (1.8 s against 0.23 s on a loaded
+    CPU). P-Net reads whole pyramid levels (any size), R-Net and O-Net batches of 24 and 48-pixel crops."""
+    import tensorflow as tf
+
+    shapes = ([1, None, None, 3], [None, 24, 24, 3], [None, 48, 48, 3])
+    return tuple(tf.function(network, input_signature=[tf.TensorSpec(shape, tf.float32)])
+                 for network, shape in zip(keras_networks(), shapes))
 
 
 # ---- the pyramid ----------------------------------------------------------------------------------------
@@ -174,6 +186,27 @@ def refine(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Apply a network's box regression (offsets in units of the box's size)."""
     sizes = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1] * 2, axis=1)
     return boxes + offsets * sizes
+
+
+# ---- landmark geometry ---------------------------------------------------------------------------------
+
+def landmark_fit(boxes: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each detection, how face-shaped its five landmarks are: (misfit, size), where misfit is the
+    RMS distance left after the best similarity transform onto dlib's mean face, in mean-face units
+    (0 for a perfect face; mirrored or scattered points score high), and size the landmarks' spread
+    over the box's width (a face's landmarks fill a set share of its box)."""
+    from visiontk.face.align import MEAN_FACE
+
+    points = landmarks[:, :, 0] + 1j * landmarks[:, :, 1]              # (N, 5)
+    target = MEAN_FACE[:, 0] + 1j * MEAN_FACE[:, 1]
+    points_c = points - points.mean(1, keepdims=True)
+    target_c = target - target.mean()
+    spread = np.sqrt((np.abs(points_c) ** 2).sum(1))                    # the points' size
+    # target ~ a * points: least squares a, then the residual in target (mean-face) units.
+    a = (target_c[None] * np.conj(points_c)).sum(1) / np.maximum(spread ** 2, 1e-12)
+    misfit = np.sqrt((np.abs(a[:, None] * points_c - target_c[None]) ** 2).mean(1))
+    widths = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6)
+    return misfit, spread / widths
 
 
 # ---- the three stages --------------------------------------------------------------------------------------

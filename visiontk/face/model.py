@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ class FaceModel:
     name: str
     network: object            # a keras.Model
     max_distance: float
+    _graph: object = field(default=None, init=False, repr=False, compare=False)   # the traced forward pass
 
     @property
     def threshold(self) -> float:
@@ -50,8 +51,13 @@ class FaceModel:
         return np.concatenate(outputs).astype(np.float32)
 
     def _forward(self, batch: np.ndarray):
-        # Calling the model directly avoids predict()'s per-call set-up, which dominates small batches.
-        return self.network(batch, training=False)
+        # A graph traced once for any batch size: predict()'s per-call set-up, and eager calls'
+        # per-layer dispatch, dominate the few faces of a photo.
+        if self._graph is None:
+            import tensorflow as tf
+            self._graph = tf.function(lambda x: self.network(x, training=False),
+                                      input_signature=[tf.TensorSpec([None, CHIP_SIZE, CHIP_SIZE, 3], tf.float32)])
+        return self._graph(batch)
 
 
 _loaded: dict[str, FaceModel] = {}

@@ -3,6 +3,12 @@ draw the boxes into a copy of the clip (sound and timing kept), and sum up who a
 
 Frames are analysed upright (as a player shows them), so boxes are in displayed pixels and the drawn
 clip is written upright. Between two analysed frames the drawn clip keeps the last boxes found.
+
+Following faces: the whole frame is searched (the full pyramid) only every `full_every`th analysed frame;
+in between, each face of the previous frame is searched again only in a region around its box
+(`FaceTracker`), which costs a few small pyramid levels instead of the whole frame's. A face that
+enters is found at the next full search (at most full_every - 1 analysed frames late); a face lost
+in its region is dropped until then.
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ from visiontk.videoio import Frame, VideoReader, transform_video
 
 FACE = "face"           # the name `detect` gives every face in the summary
 BRIDGE_SECONDS = 0.5    # a person missed for at most this long (a blink, a turned head) stays in one interval
+FULL_EVERY = 5          # analysed frames between two searches of the whole frame (1: every frame)
+REGION = 1.0            # the searched region around a followed face: its box grown by this much of its size
+                        # on each side (a face moving a box's width between frames stays inside)
 
 
 @dataclass
@@ -35,18 +44,64 @@ class Sighting:
 Analyse = Callable[[np.ndarray], list[Sighting]]
 
 
+class FaceTracker:
+    """Faces frame after frame: a full search every `full_every`th call, otherwise a search of the
+    region around each face of the previous call (see the module doc). `faces(rgb)` returns the faces
+    and, for each, the index of the previous call's face it follows (None: found by a full search)."""
+
+    def __init__(self, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
+                 full_every: int = FULL_EVERY):
+        if full_every < 1:
+            raise ValueError("full_every must be at least 1")
+        self.min_confidence, self.min_face, self.full_every = min_confidence, min_face, full_every
+        self.calls = 0
+        self.previous: list[Face] = []
+
+    def faces(self, rgb: np.ndarray) -> tuple[list[Face], list[int | None]]:
+        full = self.calls % self.full_every == 0 or not self.previous
+        self.calls += 1
+        if full:
+            found = detect_faces(rgb, min_confidence=self.min_confidence, min_face=self.min_face)
+            followed: list[int | None] = [None] * len(found)
+        else:
+            pairs = [(self._follow(rgb, face), k) for k, face in enumerate(self.previous)]
+            found, followed = [f for f, _ in pairs if f], [k for f, k in pairs if f]
+        self.previous = found
+        return found, followed
+
+    def _follow(self, rgb: np.ndarray, face: Face) -> Face | None:
+        """The face found nearest `face`'s place in the region around it, in frame coordinates."""
+        height, width = rgb.shape[:2]
+        grow = REGION * max(face.width, face.height)
+        left, top = max(0, int(face.box[0] - grow)), max(0, int(face.box[1] - grow))
+        right, bottom = min(width, int(face.box[2] + grow + 1)), min(height, int(face.box[3] + grow + 1))
+        # Faces of half to twice the followed size: a few small pyramid levels.
+        smallest = max(self.min_face, int(0.5 * min(face.width, face.height)))
+        found = detect_faces(rgb[top:bottom, left:right], min_confidence=self.min_confidence, min_face=smallest)
+        if not found:
+            return None
+        centre = np.array([(face.box[0] + face.box[2]) / 2 - left, (face.box[1] + face.box[3]) / 2 - top])
+        best = min(found, key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - centre[0],
+                                                 (f.box[1] + f.box[3]) / 2 - centre[1]))
+        shift = np.array([left, top], np.float64)
+        return Face(tuple(float(v) for v in np.array(best.box) + np.tile(shift, 2)), best.confidence,
+                    best.landmarks + shift)
+
+
 def detect_video(source: str | Path, *, every: int = 1, draw: str | Path | None = None,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
                  crf: int | None = None, overwrite: bool = False,
-                 on_frame: Callable[[dict], None] | None = None, threshold: float | None = None) -> dict:
+                 on_frame: Callable[[dict], None] | None = None, threshold: float | None = None,
+                 full_every: int = FULL_EVERY) -> dict:
     """Faces in every `every`th frame of a clip; `on_frame` gets {frame, time, faces} for each.
-    Returns a summary with the intervals in which faces are seen (under the name "face").
+    Returns a summary with the intervals in which faces are seen (under the name "face"). The whole
+    frame is searched every `full_every`th analysed frame, faces are followed in between.
     (`threshold`: the deprecated old name of `min_confidence`.)"""
     min_confidence = renamed_keyword("threshold", "min_confidence", threshold, min_confidence)
+    tracker = FaceTracker(min_confidence=min_confidence, min_face=min_face, full_every=full_every)
 
     def analyse(rgb: np.ndarray) -> list[Sighting]:
-        return [Sighting(face, face.to_dict()) for face in detect_faces(rgb, min_confidence=min_confidence,
-                                                                        min_face=min_face)]
+        return [Sighting(face, face.to_dict()) for face in tracker.faces(rgb)[0]]
 
     return scan_video(source, analyse, every=every, draw=draw, crf=crf, overwrite=overwrite,
                       on_frame=on_frame)
@@ -56,27 +111,32 @@ def identify_video(source: str | Path, gallery, model, *, max_distance: float | 
                    draw: str | Path | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                    min_face: int = DEFAULT_MIN_FACE, crf: int | None = None, overwrite: bool = False,
                    on_frame: Callable[[dict], None] | None = None, threshold: float | None = None,
-                   detect_threshold: float | None = None) -> dict:
+                   detect_threshold: float | None = None, full_every: int = FULL_EVERY) -> dict:
     """Name the faces in every `every`th frame from `gallery` (unknown beyond `max_distance`, default
     the model's); the summary lists each name's intervals (faces no one in the gallery matches are
-    summed up as "unknown"). Deprecated old names: `threshold` for `max_distance`, `detect_threshold`
-    for `min_confidence`."""
+    summed up as "unknown"). Faces are named when the whole frame is searched (every `full_every`th
+    analysed frame) and keep their name while followed. Deprecated old names: `threshold` for
+    `max_distance`, `detect_threshold` for `min_confidence`."""
     from visiontk.face.gallery import UNKNOWN
-    from visiontk.face.recognize import embed_faces
+    from visiontk.face.recognize import FaceEmbedding, face_chips
 
     max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
     max_distance = model.max_distance if max_distance is None else max_distance
     min_confidence = renamed_keyword("detect_threshold", "min_confidence", detect_threshold, min_confidence)
+    tracker = FaceTracker(min_confidence=min_confidence, min_face=min_face, full_every=full_every)
+    named: list = []   # (embedding, gallery.Match) of each face of the previous analysed frame
 
     def analyse(rgb: np.ndarray) -> list[Sighting]:
-        found = embed_faces(rgb, model=model, min_confidence=min_confidence, min_face=min_face)
+        faces, followed = tracker.faces(rgb)
+        fresh = [face for face, k in zip(faces, followed) if k is None]
+        vectors = model.embed_chips(face_chips(rgb, fresh))
+        new = iter(zip(vectors, gallery.identify_many(vectors, max_distance) if fresh else []))
+        named[:] = [next(new) if k is None else named[k] for k in followed]
         sightings = []
-        for item in found:
-            match = gallery.identify(item.embedding, max_distance)
+        for face, (vector, match) in zip(faces, named):
             known = match.name != UNKNOWN
-            record = item.match_record(match)
             label = f"{match.name} {match.distance:.2f}" if known else match.name
-            sightings.append(Sighting(item.face, record, match.name, label,
+            sightings.append(Sighting(face, FaceEmbedding(face, vector).match_record(match), match.name, label,
                                       KNOWN_COLOUR if known else UNKNOWN_COLOUR))
         return sightings
 
