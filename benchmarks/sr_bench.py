@@ -5,6 +5,7 @@ cost of a training step. Prints figures; asserts nothing.
     python benchmarks/sr_bench.py --only set5      # or: real, upscale, precision, train
     python benchmarks/sr_bench.py --only upscale --repeat 2
     python benchmarks/sr_bench.py --only real --real-model runs/x4-real/best.weights.h5
+    python benchmarks/sr_bench.py --only family --family edsr-x4 wdsr-x4 srgan-x4   # PSNR, perceptual, speed
 """
 from __future__ import annotations
 
@@ -44,21 +45,62 @@ def set5_table() -> None:
     print()
 
 
-def real_table(real_model: str = "edsr-x4-real") -> None:
-    """Set5 made "real" two fixed ways: edsr-x4-real against edsr-x4 (target: +0.5 dB on both)."""
+def real_table(real_model: str = "edsr-x4-real", hr_dir: Path = SET5) -> None:
+    """HR photos (Set5, or a held-out set: `--real-dir`) made "real" two fixed ways: edsr-x4-real against
+    edsr-x4 (target: +0.5 dB on both)."""
     from visiontk.sr.evaluate import evaluate
 
-    print(f"## Set5 x4 on \"real\" inputs (LR: bicubic x4, then degraded; target: {real_model} "
+    print(f"## {Path(hr_dir).name} x4 on \"real\" inputs (LR: bicubic x4, then degraded; target: {real_model} "
           "+0.5 dB over edsr-x4)\n")
     print(f"| LR input | bicubic PSNR / SSIM | edsr-x4 PSNR / SSIM | {real_model} PSNR / SSIM | gain |")
     print("|---|---|---|---|---|")
     names = {"jpeg40": "JPEG q40", "noise5-jpeg75": "noise sigma 5 + JPEG q75", None: "clean (standard)"}
     for degradation, name in names.items():
-        base = evaluate(SET5, 4, "edsr-x4", degradation=degradation)["mean"]
-        real = evaluate(SET5, 4, real_model, degradation=degradation)["mean"]
+        base = evaluate(hr_dir, 4, "edsr-x4", degradation=degradation)["mean"]
+        real = evaluate(hr_dir, 4, real_model, degradation=degradation)["mean"]
         print(f"| {name} | {base['bicubic_psnr']:.2f} / {base['bicubic_ssim']:.4f} | {base['psnr']:.2f} / "
               f"{base['ssim']:.4f} | {real['psnr']:.2f} / {real['ssim']:.4f} | {real['psnr'] - base['psnr']:+.2f} dB |")
     print()
+
+
+def family_table(models: list[str], scale: int = 4, side: int = 256, repeat: int = 3) -> None:
+    """Each model beside the first (our EDSR of the same scale), in the same run: weights, Set5 PSNR / SSIM /
+    perceptual distance, and output MP/s upscaling a side x side LR photo (automatic precision, best of
+    `repeat` alternating runs). Targets of issue 23: WDSR within 0.1 dB of EDSR with at most half its
+    weights and 1.5x its MP/s; the GAN model 15% below EDSR's perceptual distance, PSNR 1 dB over bicubic."""
+    import numpy as np
+    from PIL import Image
+
+    from visiontk.sr.evaluate import evaluate
+    from visiontk.sr.upscale import Upscaler
+
+    photo = Image.open(SHARED / "data" / "content" / "astronaut.png").convert("RGB")
+    lr = np.asarray(photo.resize((side, side), Image.BICUBIC))
+    upscalers = {m: Upscaler(scale, m) for m in models}
+    for upscaler in upscalers.values():
+        upscaler.upscale_rgb(lr[:64, :64], show_progress=False)  # trace
+    seconds = {m: float("inf") for m in models}
+    for _ in range(repeat):
+        for m, upscaler in upscalers.items():
+            start = time.perf_counter()
+            upscaler.upscale_rgb(lr, show_progress=False)
+            seconds[m] = min(seconds[m], time.perf_counter() - start)
+    mp = (side * scale) ** 2 / 1e6
+    print(f"## x{scale} models on Set5 (standard protocol; perceptual: VGG16 feature distance, lower is "
+          f"better) and speed ({side}x{side} LR, {upscalers[models[0]].precision})\n")
+    print("| model | weights | PSNR / SSIM | perceptual | output MP/s | vs first: weights, MP/s, PSNR, perceptual |")
+    print("|---|---|---|---|---|---|")
+    rows = {}
+    for m in models:
+        result = evaluate(SET5, scale, m, metrics=("psnr", "ssim", "perceptual"))["mean"]
+        rows[m] = dict(result, weights=upscalers[m].keras_model.count_params(), rate=mp / seconds[m])
+    base = rows[models[0]]
+    for m, r in rows.items():
+        print(f"| {Path(m).name} | {r['weights']:,} | {r['psnr']:.2f} / {r['ssim']:.4f} | {r['perceptual']:.4f} | "
+              f"{r['rate']:.3f} | {r['weights'] / base['weights']:.2f}x, {r['rate'] / base['rate']:.2f}x, "
+              f"{r['psnr'] - base['psnr']:+.2f} dB, {r['perceptual'] / base['perceptual'] - 1:+.0%} |")
+    print(f"| bicubic | - | {base['bicubic_psnr']:.2f} / {base['bicubic_ssim']:.4f} | "
+          f"{base['bicubic_perceptual']:.4f} | - | - |\n")
 
 
 UPSCALE_CHILD = """
@@ -204,16 +246,23 @@ def train_step_seconds(steps: int = 5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["set5", "real", "upscale", "precision", "train"])
+    parser.add_argument("--only", choices=["set5", "real", "upscale", "precision", "train", "family"])
+    parser.add_argument("--family", nargs="+", default=["edsr-x4", "wdsr-x4", "srgan-x4"],
+                        help="x4 models (names or weights files) to compare, our EDSR first")
     parser.add_argument("--repeat", type=int, default=1, help="alternating runs of each upscale path")
     parser.add_argument("--real-model", default="edsr-x4-real",
                         help="the real-degradation model to compare with edsr-x4 (name or weights file)")
+    parser.add_argument("--real-dir", type=Path, default=SET5,
+                        help="HR photos for --only real (default Set5; e.g. ../shared/data/content, which no "
+                             "sr training or model selection saw)")
     parser.add_argument("--model", help="weights for the upscale benchmark (default: shipped edsr-x4)")
     args = parser.parse_args()
     if args.only in (None, "set5"):
         set5_table()
     if args.only in (None, "real"):
-        real_table(args.real_model)
+        real_table(args.real_model, args.real_dir)
+    if args.only in (None, "family"):
+        family_table(args.family)
     if args.only in (None, "upscale"):
         upscale_speed(model=args.model, repeat=args.repeat)
     if args.only in (None, "precision"):

@@ -1,4 +1,4 @@
-"""`visiontk sr`: EDSR super-resolution (upscale, train, eval)."""
+"""`visiontk sr`: EDSR/WDSR super-resolution (upscale, train, eval, export, compare)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,9 +13,10 @@ from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRang
 SCALE = click.Choice(["2", "3", "4"])
 
 
-@click.group("sr", short_help="Super-resolution with EDSR: upscale, eval, train.")
+@click.group("sr", short_help="Super-resolution with EDSR/WDSR: upscale, eval, train.")
 def command() -> None:
-    """Super-resolution with EDSR (Lim et al. 2017): upscale images x2, x3 or x4."""
+    """Super-resolution with EDSR (Lim et al. 2017) or WDSR-B (Yu et al. 2018): upscale images x2, x3 or
+    x4; train them, or fine-tune one SRGAN-style (Ledig et al. 2017) for photo-realistic texture."""
 
 
 @command.command("train")
@@ -75,11 +76,16 @@ def command() -> None:
 @json_option
 @click.pass_context
 def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_json: bool, **settings) -> int:
-    """Train EDSR on the photos in DATA (LR made by bicubic downscaling, or degraded as real photos).
+    """Train EDSR or WDSR on the photos in DATA (LR made by bicubic downscaling, or degraded as real
+    photos), or fine-tune a trained one as a GAN (--gan).
 
     \b
-    Example:
+    Examples:
       visiontk sr train ../shared/data/sr-train/bsds500/{train,test} --scale 2 --out runs/x2
+      visiontk sr train ../shared/data/sr-train/bsds500/{train,test} --arch wdsr --scale 4 \\
+          --learning-rate 1e-3 --out runs/wdsr-x4
+      visiontk sr train ../shared/data/sr-train/bsds500/{train,test} --scale 4 --patch 24 --gan \\
+          --init-from models/edsr-x4.weights.h5 --out runs/gan-x4
 
     Losses and validation PSNR go to RUN/metrics.csv and RUN/curves.png, the best-validated weights to
     RUN/best.weights.h5. Ctrl-C or SIGTERM saves a checkpoint; the same command resumes (--steps, --lr,
@@ -156,7 +162,7 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
       visiontk sr upscale phone.jpg --model edsr-x4-real --outscale 2.5
       visiontk sr upscale scan.tif --width 3000 -o scan_big.tif
     """
-    from visiontk.imageio import check_output
+    from visiontk.atomic import check_output
     from visiontk.runtime import progress
     from visiontk.sr.upscale import Upscaler, resolve_scale, upscale
     from visiontk.sr.video import upscale_video
