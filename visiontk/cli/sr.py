@@ -9,6 +9,7 @@ from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRang
                                  export_output_option, input_paths, inputs_argument, json_option, output_for,
                                  overwrite_option, progress_reporter, run_batch, run_dir_argument, strategy_option,
                                  this_shard, training_settings)
+from visiontk.sr.metrics import PERCEPTUAL_LAYERS
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -67,6 +68,8 @@ def command() -> None:
               help="With --gan: weight of the adversarial loss (SRGAN 1e-3, ESRGAN 5e-3).")
 @click.option("--pixel-weight", type=FiniteFloatRange(min=0), default=1e-2, show_default=True,
               help="With --gan: weight of the L1 pixel loss on the [0, 1] scale (ESRGAN 1e-2, SRGAN 0).")
+@click.option("--content-layer", type=click.Choice(PERCEPTUAL_LAYERS), default="block5_conv3", show_default=True,
+              help="With --gan: the VGG16 layer (after its ReLU) whose features the content loss compares.")
 @click.option("--discriminator-features", type=bounded_int(1, 512), default=64, show_default=True,
               help="With --gan: the discriminator's first convolution width (doubled three times).")
 # The global `visiontk --seed N` is the way to seed; `sr train --seed N` (the older form, in the model
