@@ -1,4 +1,4 @@
-"""Upscaling images with EDSR: model resolution, tiled prediction, alpha and grayscale handling."""
+"""Upscaling images with EDSR or WDSR: model resolution, tiled prediction, alpha and grayscale handling."""
 from __future__ import annotations
 
 import logging
@@ -59,8 +59,8 @@ def load_predictor(model: str | Path | None, scale: int, precision: str = "float
 
 
 def load_model(name_or_path: str | Path | None = None, scale: int | None = None, precision: str = "float32"):
-    """The sr task's model: the Keras EDSR of a registry name (default: the shipped model for `scale`,
-    4 when not given) or of a weights file, at the scale its weights have."""
+    """The sr task's model: the Keras EDSR or WDSR of a registry name (default: the shipped model for
+    `scale`, 4 when not given) or of a weights file, at the scale its weights have."""
     scale = resolve_scale(scale, name_or_path)
     return load_predictor(name_or_path, scale, precision)[0]
 
@@ -105,7 +105,7 @@ def output_size(width: int, height: int, scale: int, outscale: float | None = No
 
 
 class Upscaler:
-    """EDSR at one scale, upscaling arrays tile by tile, in batches of tiles.
+    """An sr network (EDSR or WDSR) at one scale, upscaling arrays tile by tile, in batches of tiles.
 
     `precision`: "auto" (bfloat16 where the hardware runs it faster, see runtime.bfloat16_is_fast),
     "float32" or "bfloat16". `tile`: the tile core in LR pixels (default: the largest whose activations
