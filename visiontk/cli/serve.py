@@ -42,7 +42,8 @@ def _task_list(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--max-upload-mb", type=POSITIVE_FLOAT, default=20.0, show_default=True,
               help="Largest request body (413 beyond).")
 @click.option("--max-pixels", type=POSITIVE_INT, default=16_000_000, show_default=True,
-              help="Largest input image, and upscaled result, in pixels (413 beyond; checked before decoding).")
+              help="Largest input image, and upscaled result, in pixels (413 beyond; read from the header "
+                   "before decoding).")
 @click.option("--max-frames", type=POSITIVE_INT, default=100, show_default=True,
               help="Most frames of an animated input (only the first is used).")
 @click.option("--cors", multiple=True, metavar="ORIGIN",
@@ -63,12 +64,12 @@ def command(host, port, models, gallery, allow_enroll, styles, token, workers, q
 
     from visiontk.server import ServeSettings, create_app
     from visiontk.server.models import ServedModels
-    from visiontk.style.feedforward import STYLE_MODELS
 
     settings = ServeSettings(host=host, port=port, models=models, gallery=gallery, allow_enroll=allow_enroll,
-                             token=token, workers=workers, queue=queue, timeout=timeout, upload_timeout=upload_timeout,
-                             max_upload_mb=max_upload_mb, max_pixels=max_pixels, max_frames=max_frames,
-                             cors=tuple(cors), styles=tuple(styles) or STYLE_MODELS).checked()
+                             token=token, workers=workers, queue=queue, timeout=timeout,
+                             upload_timeout=upload_timeout, max_upload_mb=max_upload_mb,
+                             max_pixels=max_pixels, max_frames=max_frames,
+                             cors=tuple(cors), styles=tuple(styles)).checked()
     served = ServedModels(settings).load()   # a missing weights file is exit 4 here, before listening
     click.echo(f"visiontk: serving {','.join(models)} on http://{host}:{port}/ "
                f"({'token required' if token else 'no token'}; Ctrl-C to stop)", err=True)

@@ -35,7 +35,7 @@ from visiontk.server.limits import UploadLimits, read_upload, upload_label
 from visiontk.server.models import ServedModels
 from visiontk.server.problems import (HTTPProblem, bad_parameters, from_visiontk_error, internal, too_large,
                                       unknown_model)
-from visiontk.server.runner import Runner
+from visiontk.server.runner import EXIT_TEMPORARY, Runner
 from visiontk.server.settings import ServeSettings
 
 log = logging.getLogger("visiontk.server")
@@ -52,6 +52,12 @@ MaxDistance = Annotated[float | None, Form(ge=0, le=10, description="Same person
                                                                      "[default: the model's].")]
 OutputFormat = Annotated[Literal["png", "jpeg"], Form(description="Format of the image returned.")]
 Upload = Annotated[UploadFile, File(description="An image file (JPEG, PNG, WebP, BMP, TIFF, GIF).")]
+Scale = Annotated[int | None, Form(ge=2, le=4, description="2, 3 or 4 [default: 4, or the model's].")]
+SrModel = Annotated[str | None, Form(description="A served EDSR (GET /v1/models) [default: edsr-xSCALE].")]
+StyleModel = Annotated[str, Form(description="A served style network (GET /v1/models).")]
+StyleSize = Annotated[int, Form(ge=16, le=4096, description="Long side of the result, in pixels.")]
+Generator = Annotated[str, Form(description="A served generator (GET /v1/models).")]
+Seed = Annotated[int | None, Form(ge=0, le=2**31 - 1, description="[default: random; the record says]")]
 
 
 class Gate:
@@ -200,7 +206,9 @@ def _add_service_routes(app: FastAPI, served: ServedModels, metrics: prometheus.
     @app.get("/readyz", summary="The models are loaded")
     async def readyz():
         body = {"ok": served.ready, "models": list(served.settings.models)}
-        return JSONResponse(body, 200 if served.ready else 503, None if served.ready else {"Retry-After": "5"})
+        if served.ready:
+            return body
+        return JSONResponse(body, 503, {"Retry-After": "5"})
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics_text():
@@ -229,7 +237,8 @@ def _decoder(settings: ServeSettings) -> Callable[[bytes, str], Picture]:
 
 async def _run(request: Request, served: ServedModels, runner: Runner, work: Callable[[], dict | Response]):
     if not served.ready:
-        raise HTTPProblem(503, "loading", "the models are still loading; retry shortly", 75, {"Retry-After": "5"})
+        raise HTTPProblem(503, "loading", "the models are still loading; retry shortly", EXIT_TEMPORARY,
+                          {"Retry-After": "5"})
     return await runner.run(work, request.scope["visiontk.deadline"])
 
 
@@ -253,8 +262,8 @@ def _image_answer(request: Request, record: dict, data: bytes, fmt: str) -> Resp
     media_type = IMAGE_FORMATS[fmt][1]
     if "application/json" in request.headers.get("accept", ""):
         return _json({**record, "image": f"data:{media_type};base64,{base64.b64encode(data).decode()}"})
-    return Response(data, media_type=media_type,
-                    headers={"X-Visiontk-Record": json.dumps(json.loads(json_line(record)), ensure_ascii=True)})
+    header = json.dumps(json.loads(json_line(record)), ensure_ascii=True)   # headers are ASCII
+    return Response(data, media_type=media_type, headers={"X-Visiontk-Record": header})
 
 
 def _data_url(image: np.ndarray) -> str:
@@ -296,15 +305,16 @@ def _add_face_routes(app: FastAPI, settings: ServeSettings, served: ServedModels
             from visiontk.face import verify as verify_faces
 
             result = verify_faces(decode(data_a, label_a).rgb, decode(data_b, label_b).rgb, model=served.face,
-                                  max_distance=max_distance, face_index=face_index,
-                                  min_confidence=min_confidence, min_face=min_face, sources=(label_a, label_b))
+                                  max_distance=max_distance, face_index=face_index, min_face=min_face,
+                                  min_confidence=min_confidence, sources=(label_a, label_b))
             return _json(_record(None, {"a": label_a, "b": label_b, **result.to_dict()}))
         return await _run(request, served, runner, work)
 
     @app.post("/v1/face/embed", summary="Face embeddings (as `face embed --json`)")
     async def embed(request: Request, image: Upload, face_index: FaceIndex = 0,
                     all_faces: Annotated[bool, Form(description="Every face, not only one.")] = False,
-                    min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE, min_face: MinFace = DEFAULT_MIN_FACE):
+                    min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
+                    min_face: MinFace = DEFAULT_MIN_FACE):
         served.need("face")
         data, label = await _uploaded(image, "image")
 
@@ -326,7 +336,8 @@ def _add_face_routes(app: FastAPI, settings: ServeSettings, served: ServedModels
 
     @app.post("/v1/face/identify", summary="Name every face from the served gallery (as `face identify`)")
     async def identify(request: Request, image: Upload, max_distance: MaxDistance = None,
-                       min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE, min_face: MinFace = DEFAULT_MIN_FACE):
+                       min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
+                       min_face: MinFace = DEFAULT_MIN_FACE):
         _need_gallery(served)
         data, label = await _uploaded(image, "image")
 
@@ -350,7 +361,8 @@ def _add_face_routes(app: FastAPI, settings: ServeSettings, served: ServedModels
                      min_face: MinFace = DEFAULT_MIN_FACE):
         _need_gallery(served)
         if not settings.allow_enroll:
-            raise HTTPProblem(403, "forbidden", "enrolment is off on this server (start it with --allow-enroll)", 2)
+            raise HTTPProblem(403, "forbidden", "enrolment is off on this server (start it with "
+                              "--allow-enroll)", 2)
         name = name.strip()
         if not name or name == "unknown" or not name.isprintable():
             raise bad_parameters("name: give the person a printable name other than 'unknown'")
@@ -364,9 +376,9 @@ def _add_face_routes(app: FastAPI, settings: ServeSettings, served: ServedModels
                      for data, label in uploads]   # all or nothing: a photo without a face adds no one
             total = served.enroll(name, np.array([item.embedding for _, item in found]),
                                   [f"upload:{label}" for label, _ in found])
-            return _json(_record(None, {"name": name, "embeddings": total,
-                                        "enrolled": [{"input": label, "box": [round(v, 1) for v in item.face.box]}
-                                                     for label, item in found]}))
+            enrolled = [{"input": label, "box": [round(v, 1) for v in item.face.box]}
+                        for label, item in found]
+            return _json(_record(None, {"name": name, "embeddings": total, "enrolled": enrolled}))
         return await _run(request, served, runner, work)
 
 
@@ -382,12 +394,11 @@ def _add_image_routes(app: FastAPI, settings: ServeSettings, served: ServedModel
     decode = _decoder(settings)
 
     @app.post("/v1/sr/upscale", summary="Upscale x2, x3 or x4 with EDSR (as `sr upscale`)")
-    async def upscale(request: Request, image: Upload,
-                      scale: Annotated[int | None, Form(ge=2, le=4, description="2, 3 or 4 [default: 4, or the model's]")] = None,
-                      model: Annotated[str | None, Form(description="A served EDSR (GET /v1/models).")] = None,
+    async def upscale(request: Request, image: Upload, scale: Scale = None, model: SrModel = None,
                       outscale: Annotated[float | None, Form(ge=1, le=4)] = None,
                       width: Annotated[int | None, Form(ge=1, le=100_000)] = None,
-                      height: Annotated[int | None, Form(ge=1, le=100_000)] = None, output: OutputFormat = "png"):
+                      height: Annotated[int | None, Form(ge=1, le=100_000)] = None,
+                      output: OutputFormat = "png"):
         from visiontk.sr.upscale import default_model, output_size, resolve_scale, upscale_record
 
         served.need("sr")
@@ -408,16 +419,17 @@ def _add_image_routes(app: FastAPI, settings: ServeSettings, served: ServedModel
             result = upscaler.upscale_picture(picture, size)
             encoded = _encode(result, output)
             bits = 16 if result.deep is not None and output == "png" else 8
-            return _image_answer(request, _record(label, {"model": name, **upscale_record(upscaler, picture.size,
-                                                                                          size, bits)}),
-                                 encoded, output)
+            record = {"model": name, **upscale_record(upscaler, picture.size, size, bits)}
+            return _image_answer(request, _record(label, record), encoded, output)
         return await _run(request, served, runner, work)
 
-    @app.post("/v1/style/stylize", summary="Paint a photo with a trained style network (as `stylize --model`)")
-    async def stylize(request: Request, image: Upload,
-                      model: Annotated[str, Form(description="A served style (GET /v1/models).")] = "starry-night",
-                      size: Annotated[int, Form(ge=16, le=4096, description="Long side of the result.")] = 512,
-                      preserve_color: Annotated[bool, Form()] = False, output: OutputFormat = "jpeg"):
+    @app.post("/v1/style/stylize", summary="Paint a photo with a style network (as `stylize --model`)")
+    async def stylize(request: Request, image: Upload, model: StyleModel = "starry-night",
+                      size: StyleSize = 512,
+                      preserve_color: Annotated[bool, Form()] = False,
+                      strength: Annotated[float, Form(ge=0, le=1, description="1 paints fully, 0 leaves the "
+                                                                               "photo.")] = 1.0,
+                      output: OutputFormat = "jpeg"):
         stylizer = served.pick("style", served.stylizers, model)
         if size * size > settings.max_pixels:
             raise too_large(f"size {size}: a result that large is over the server's limit (--max-pixels)")
@@ -425,16 +437,18 @@ def _add_image_routes(app: FastAPI, settings: ServeSettings, served: ServedModel
 
         def work() -> Response:
             started = time.perf_counter()
-            painted = stylizer(decode(data, label).rgb, size=size, preserve_color=preserve_color)
-            record = {"model": model, "precision": stylizer.precision, "width": painted.shape[1],
-                      "height": painted.shape[0], "seconds": round(time.perf_counter() - started, 3)}
+            painted = stylizer(decode(data, label).rgb, size=size, preserve_color=preserve_color,
+                               strength=strength)
+            # The record of `stylize --model --json`, less its output file.
+            record = {"model": model, "precision": stylizer.precision, "strength": strength,
+                      "width": painted.shape[1], "height": painted.shape[0],
+                      "seconds": round(time.perf_counter() - started, 3)}
             return _image_answer(request, _record(label, record), _encode(painted, output), output)
         return await _run(request, served, runner, work)
 
     @app.post("/v1/gan/generate", summary="Sample a sheet of images from a DCGAN (as `gan generate`)")
-    async def generate(request: Request,
-                       model: Annotated[str, Form(description="A served generator.")] = "dcgan-fashion-mnist",
-                       n: Annotated[int, Form(ge=1, le=256)] = 16, seed: Annotated[int | None, Form(ge=0, le=2**31 - 1)] = None,
+    async def generate(request: Request, model: Generator = "dcgan-fashion-mnist",
+                       n: Annotated[int, Form(ge=1, le=256)] = 16, seed: Seed = None,
                        scale: Annotated[int, Form(ge=1, le=8)] = 2, output: OutputFormat = "png"):
         from visiontk.charts import grid
         from visiontk.gan.generate import sample

@@ -81,7 +81,8 @@ def read_upload(data: bytes, label: str, max_pixels: int, max_frames: int) -> Pi
                                 f"{max_pixels} (--max-pixels)")
             frames = getattr(image, "n_frames", 1)
             if frames > max_frames:
-                raise too_large(f"{label}: image has {frames} frames, over the server's limit of {max_frames}")
+                raise too_large(f"{label}: image has {frames} frames, over the server's limit of "
+                                f"{max_frames} (--max-frames)")
     except UnidentifiedImageError:
         raise BadInputError(f"{label}: not an image visiontk can read (supported: "
                             f"{', '.join(IMAGE_EXTENSIONS)})") from None

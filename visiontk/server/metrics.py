@@ -43,7 +43,8 @@ class Metrics:
                 running = 0
                 for top, count in zip([*map(str, BUCKETS), "+Inf"], counts):
                     running += count
-                    lines.append(f'visiontk_request_seconds_bucket{{endpoint="{endpoint}",le="{top}"}} {running}')
+                    lines.append(f'visiontk_request_seconds_bucket{{endpoint="{endpoint}",le="{top}"}} '
+                                 f"{running}")
                 lines.append(f'visiontk_request_seconds_sum{{endpoint="{endpoint}"}} '
                              f"{self.latency_sum[endpoint]:.6f}")
                 lines.append(f'visiontk_request_seconds_count{{endpoint="{endpoint}"}} {running}')

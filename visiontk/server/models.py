@@ -53,9 +53,10 @@ class ServedModels:
             self.upscalers[name] = upscaler
 
     def _load_style(self) -> None:
-        from visiontk.style.feedforward import FastStylizer
+        from visiontk.style import FastStylizer
+        from visiontk.style.feedforward import STYLE_MODELS
 
-        for source in self.settings.styles:
+        for source in self.settings.styles or STYLE_MODELS:
             stylizer = FastStylizer(source)
             stylizer.paint(np.zeros((16, 16, 3), np.uint8))
             self.stylizers[Path(source).name.removesuffix(".weights.h5")] = stylizer
@@ -99,7 +100,8 @@ class ServedModels:
                              {"people": len(self.gallery.people()), "embeddings": len(self.gallery),
                               "enroll": self.settings.allow_enroll}}
         if self.upscalers:
-            found["sr"] = {name: {"scale": u.scale, "precision": u.precision} for name, u in self.upscalers.items()}
+            found["sr"] = {name: {"scale": upscaler.scale, "precision": upscaler.precision}
+                           for name, upscaler in self.upscalers.items()}
         if self.stylizers:
             found["style"] = {name: {"precision": s.precision} for name, s in self.stylizers.items()}
         if self.generators:

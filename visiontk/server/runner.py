@@ -38,8 +38,8 @@ class Runner:
         (in the event loop's clock)."""
         if self.admitted >= self.capacity:
             wait = max(1, math.ceil(self.typical_seconds * self.admitted / self.workers))
-            raise HTTPProblem(503, "busy", f"the server is busy ({self.admitted} requests queued or running); "
-                              f"retry in {wait} s", EXIT_TEMPORARY, {"Retry-After": str(wait)})
+            raise HTTPProblem(503, "busy", f"the server is busy ({self.admitted} requests queued or "
+                              f"running); retry in {wait} s", EXIT_TEMPORARY, {"Retry-After": str(wait)})
         loop = asyncio.get_running_loop()
         self.admitted += 1
         future = loop.run_in_executor(self._pool, self._timed, work)

@@ -29,7 +29,7 @@ class ServeSettings:
     max_pixels: int = 16_000_000     # of an input image (and of an upscaled output)
     max_frames: int = 100            # of an animated input (only the first is used)
     cors: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ("starry-night", "the-scream")   # shipped names or .weights.h5 files
+    styles: tuple[str, ...] = ()     # shipped names or .weights.h5 files; none given: every shipped style
 
     @property
     def max_upload_bytes(self) -> int:
