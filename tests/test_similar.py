@@ -188,3 +188,18 @@ def test_a_cropped_jpeg_copy_is_found_and_set_aside_never_deleted(tmp_path, libr
     assert "group,path,keep" in (tmp_path / "d.csv").read_text()
     again = run_cli("similar", "index", library, "--out", out, "--json")
     assert json.loads(again.stdout)["removed"] == 1
+
+
+def test_an_index_of_hashes_alone_finds_rotated_copies_without_a_network(tmp_path, library, run_cli):
+    original = sorted(library.iterdir())[1]
+    with Image.open(original) as image:
+        image.rotate(90, expand=True).resize((200, 300)).save(library / "turned.png")
+    out = tmp_path / "hashes.vtkidx"
+    result = run_cli("similar", "dupes", library, "--index", out, "--backbone", "none", "--json")
+    assert result.exit_code == 0, result.output
+    groups = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(g["keep"], g["duplicates"]) for g in groups] == [(str(original.resolve()),
+                                                              [str((library / "turned.png").resolve())])]
+    assert similar.load_index(out).descriptors.shape == (5, 0)
+    result = run_cli("similar", "search", original, "--index", out)
+    assert result.exit_code == 2 and "hashes alone" in result.stderr

@@ -8,10 +8,14 @@ from pathlib import Path
 import click
 
 from visiontk.cli.common import (FiniteFloatRange, bounded_int, continue_option, emit, input_paths,
-                                 json_option, overwrite_option, report_failure, shard_option, this_shard)
+                                 json_option, overwrite_option, report_failure, shard_option, stack,
+                                 this_shard)
+from visiontk.backbones.descriptors import DESCRIPTOR_BACKBONES, POOLINGS
 from visiontk.errors import BatchFailedError, UsageError
-from visiontk.similar.duplicates import DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD
+from visiontk.similar.duplicates import DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD, DEFAULT_VERIFY_FROM
 from visiontk.similar.engine import ENGINES
+from visiontk.similar.library import HASHES_ONLY
+from visiontk.similar.verify import DEFAULT_MIN_INLIERS
 
 index_option = click.option("--index", "index_path", type=click.Path(dir_okay=False, path_type=Path),
                             help="The index file (.vtkidx) made by `visiontk similar index`.")
@@ -20,6 +24,18 @@ engine_option = click.option("--engine", type=click.Choice(ENGINES), default="au
                                   "the library's size (see docs/similar.md).")
 sheet_option = click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path),
                             help="Save a picture of the results (.jpg or .png).")
+
+backbone_option = click.option(
+    "--backbone", type=click.Choice([*DESCRIPTOR_BACKBONES, HASHES_ONLY]), default=None,
+    help="The network describing images; `none` keeps perceptual hashes alone (no network: fast, finds "
+         "exact and near-exact copies, can't search) [default: the index's, else vgg16].")
+pooling_option = click.option("--pooling", type=click.Choice(POOLINGS), default=None,
+                              help="How its last block becomes one vector [default: the index's, else gem].")
+size_option = click.option("--size", type=bounded_int(64, 2048), default=None,
+                           help="Long side, in pixels, of the image the network sees [default: the index's, "
+                                "else 256].")
+# How images are described: for `index`, and for `dupes` when it indexes.
+description_options = stack(backbone_option, pooling_option, size_option)
 
 
 @click.group("similar")
@@ -41,12 +57,7 @@ def command() -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The index file (.vtkidx): created, or updated when it exists.")
-@click.option("--backbone", type=click.Choice(["vgg16", "resnet50", "efficientnetb0"]), default=None,
-              help="The network describing images [default: the index's, else vgg16].")
-@click.option("--pooling", type=click.Choice(["gem", "rmac", "mac"]), default=None,
-              help="How its last block becomes one vector [default: the index's, else gem].")
-@click.option("--size", type=bounded_int(64, 2048), default=None,
-              help="Long side, in pixels, of the image the network sees [default: the index's, else 256].")
+@description_options
 @continue_option
 @shard_option
 @json_option
@@ -93,7 +104,7 @@ def index_command(inputs, out, backbone, pooling, size, continue_on_error, as_js
 def merge_command(parts, out, overwrite, as_json) -> int:
     """Join index files (e.g. the shards of `index --shard K/N`) into one; a path in several keeps the
     row of the last part given."""
-    from visiontk.imageio import check_output
+    from visiontk.atomic import check_output
     from visiontk.similar import merge
 
     check_output(out, overwrite)
@@ -126,7 +137,8 @@ def search_command(queries, index_path, k, engine, sheet, overwrite, continue_on
       visiontk similar search query.jpg --index photos.vtkidx -k 5 --sheet hits.jpg
     """
     from visiontk.cli.common import run_batch
-    from visiontk.imageio import check_output, write_image
+    from visiontk.imageio import write_image
+    from visiontk.atomic import check_output
     from visiontk.similar import Describer, load_index, search
     from visiontk.similar.engine import NearestNeighbours
     from visiontk.similar.sheet import results_sheet
@@ -165,9 +177,15 @@ def search_command(queries, index_path, k, engine, sheet, overwrite, continue_on
 @click.argument("inputs", nargs=-1)
 @index_option
 @click.option("--threshold", type=FiniteFloatRange(-1, 1), default=DEFAULT_THRESHOLD, show_default=True,
-              help="Copies when the descriptors' cosine similarity is at least this (lower finds more).")
+              help="Copies when the descriptors' cosine similarity is at least this.")
+@click.option("--verify-from", type=FiniteFloatRange(-1, 1), default=DEFAULT_VERIFY_FROM, show_default=True,
+              help="From this similarity up to --threshold, copies only when local features agree on one "
+                   "transform (reads both images; lower finds more crops and borders, and costs more).")
+@click.option("--min-inliers", type=bounded_int(3, 10_000), default=DEFAULT_MIN_INLIERS, show_default=True,
+              help="Local-feature matches that must agree for --verify-from.")
 @click.option("--hash-distance", type=bounded_int(0, 64), default=DEFAULT_HASH_DISTANCE, show_default=True,
               help="Copies when the perceptual hashes (any rotation/flip) differ in at most this many bits.")
+@description_options
 @engine_option
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the groups as CSV: group, path, keep (1 for the copy kept), width, height, "
@@ -179,7 +197,8 @@ def search_command(queries, index_path, k, engine, sheet, overwrite, continue_on
 @overwrite_option
 @continue_option
 @json_option
-def dupes_command(inputs, index_path, threshold, hash_distance, engine, csv_path, sheet, move_to, overwrite,
+def dupes_command(inputs, index_path, threshold, verify_from, min_inliers, hash_distance, backbone, pooling,
+                  size, engine, csv_path, sheet, move_to, overwrite,
                   continue_on_error, as_json) -> int:
     """Groups of copies of the same photo (resized, re-saved, cropped, rotated, edited).
 
@@ -191,7 +210,8 @@ def dupes_command(inputs, index_path, threshold, hash_distance, engine, csv_path
       visiontk similar dupes --index photos.vtkidx --csv dupes.csv --sheet dupes.jpg
       visiontk similar dupes photos/ --move-to set-aside/
     """
-    from visiontk.imageio import atomic_output, check_output, write_image
+    from visiontk.imageio import write_image
+    from visiontk.atomic import atomic_output, check_output
     from visiontk.similar import duplicates, index, load_index, set_aside
     from visiontk.similar.sheet import results_sheet
 
@@ -207,11 +227,13 @@ def dupes_command(inputs, index_path, threshold, hash_distance, engine, csv_path
         failures.append(path)
 
     if inputs:
-        report = index(input_paths(inputs), index_path, on_failure=failed if continue_on_error else None)
+        report = index(input_paths(inputs), index_path, backbone=backbone, pooling=pooling, size=size,
+                       on_failure=failed if continue_on_error else None)
         library = report.index
     else:
         library = load_index(index_path)
-    groups = duplicates(library, threshold=threshold, hash_distance=hash_distance, engine=engine)
+    groups = duplicates(library, threshold=threshold, hash_distance=hash_distance, engine=engine,
+                        verify_from=verify_from, min_inliers=min_inliers)
     for number, group in enumerate(groups):
         emit({"input": group.keep, "group": number, **group.to_dict()}, as_json,
              f"group {number}: keep {group.keep}\n" + "\n".join(f"  copy {p}" for p in group.set_aside()))

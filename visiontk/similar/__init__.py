@@ -12,17 +12,18 @@
 
 Each image is described by a pretrained network's last convolutional block (VGG16 by default), pooled
 with GeM into one unit vector (visiontk.backbones.descriptors), and hashed with pHash under its eight
-rotations and flips (similar.hashing). Search is exact in NumPy, or faiss for large libraries
+rotations and flips (similar.hashing); duplicates close in descriptor but not unmistakably so are
+confirmed by matching local features (similar.verify). Search is exact in NumPy, or faiss for large libraries
 (similar.engine). To search by person rather than by picture, use `visiontk.face` galleries.
 """
 from visiontk.similar.describe import Describer
-from visiontk.similar.duplicates import (DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD, DuplicateGroup, Pair,
-                                         duplicate_pairs, duplicates, set_aside)
+from visiontk.similar.duplicates import (DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD, DEFAULT_VERIFY_FROM,
+                                         DuplicateGroup, Pair, duplicate_pairs, duplicates, set_aside)
 from visiontk.similar.hashing import perceptual_hashes
 from visiontk.similar.indexing import IndexReport, index
 from visiontk.similar.library import Index, Settings, load_index, merge
 from visiontk.similar.search import Hit, QueryResult, search
 
-__all__ = ["DEFAULT_HASH_DISTANCE", "DEFAULT_THRESHOLD", "Describer", "DuplicateGroup", "Hit", "Index",
+__all__ = ["DEFAULT_HASH_DISTANCE", "DEFAULT_THRESHOLD", "DEFAULT_VERIFY_FROM", "Describer", "DuplicateGroup", "Hit", "Index",
            "IndexReport", "Pair", "QueryResult", "Settings", "duplicate_pairs", "duplicates", "index",
            "load_index", "merge", "perceptual_hashes", "search", "set_aside"]

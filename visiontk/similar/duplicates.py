@@ -4,7 +4,9 @@ Two images are copies when either stage says so:
   hashes       any rotation/flip of one has a pHash within `hash_distance` bits of the other's
                (exact and near-exact copies, rotated and mirrored ones included)
   descriptors  their descriptors' cosine similarity is at least `threshold` (crops, borders, edits,
-               overlays, where the hash changes); each image is compared with its NEIGHBOURS nearest
+               overlays, where the hash changes); or at least `verify_from` and at least `min_inliers`
+               local-feature matches agree on one similarity transform (similar.verify), which tells a
+               crop from a look-alike. Each image is compared with its NEIGHBOURS nearest.
 Groups are the connected components of those pairs. The defaults were chosen on one half of the
 near-duplicate set of benchmarks/similar_bench.py and measured on the other (docs/similar.md).
 """
@@ -20,9 +22,11 @@ from visiontk.similar.engine import NearestNeighbours
 from visiontk.similar.hashing import hash_neighbours
 from visiontk.similar.library import Index
 from visiontk.similar.search import as_index
+from visiontk.similar.verify import DEFAULT_MIN_INLIERS, GeometricVerifier
 
-DEFAULT_THRESHOLD = 0.80
-DEFAULT_HASH_DISTANCE = 8
+DEFAULT_THRESHOLD = 0.95
+DEFAULT_VERIFY_FROM = 0.60
+DEFAULT_HASH_DISTANCE = 4
 NEIGHBOURS = 20
 
 
@@ -32,6 +36,7 @@ class Pair:
     second: int
     similarity: float           # descriptors' cosine similarity
     hash_distance: int          # fewest differing pHash bits over rotations/flips
+    inliers: int | None = None  # matches agreeing on one transform, when they were counted
 
 
 @dataclass
@@ -48,36 +53,51 @@ class DuplicateGroup:
 
 
 def duplicate_pairs(index: Index, threshold: float = DEFAULT_THRESHOLD,
-                    hash_distance: int = DEFAULT_HASH_DISTANCE, engine: str = "auto") -> list[Pair]:
-    """Every pair of rows that either stage calls copies, each once."""
+                    hash_distance: int = DEFAULT_HASH_DISTANCE, engine: str = "auto", *,
+                    verify_from: float = DEFAULT_VERIFY_FROM, min_inliers: int = DEFAULT_MIN_INLIERS,
+                    verifier: GeometricVerifier | None = None) -> list[Pair]:
+    """Every pair of rows that either stage calls copies, each once. Pairs between `verify_from` and
+    `threshold` are checked by `verifier` (which reads both images; one made here by default)."""
     found: dict[tuple[int, int], Pair] = {}
     if len(index) < 2:
         return []
     for first, second, _ in hash_neighbours(index.hashes, hash_distance):
         found[first, second] = _pair(index, first, second)
-    neighbours = NearestNeighbours(index.descriptors, engine)
-    scores, rows = neighbours.search(index.descriptors, NEIGHBOURS + 1)
+    if not index.settings.has_descriptors:
+        return [found[key] for key in sorted(found)]
+    scores, rows = NearestNeighbours(index.descriptors, engine).search(index.descriptors, NEIGHBOURS + 1)
     for first, (row_scores, row_ids) in enumerate(zip(scores, rows)):
         for score, second in zip(row_scores, row_ids):
-            if second >= 0 and second != first and score >= threshold:
-                key = (min(first, int(second)), max(first, int(second)))
-                found.setdefault(key, _pair(index, *key))
+            key = (min(first, int(second)), max(first, int(second)))
+            if second < 0 or second == first or key in found or score < min(verify_from, threshold):
+                continue
+            pair = _pair(index, *key)
+            if score < threshold:
+                verifier = verifier or GeometricVerifier()
+                pair.inliers = verifier.inliers(index.paths[key[0]], index.paths[key[1]])
+                if pair.inliers < min_inliers:
+                    continue
+            found[key] = pair
     return [found[key] for key in sorted(found)]
 
 
 def _pair(index: Index, first: int, second: int) -> Pair:
     from visiontk.similar.hashing import hamming
 
-    similarity = float(index.descriptors[first] @ index.descriptors[second])
+    vectors = index.descriptors
+    similarity = float(vectors[first] @ vectors[second]) if vectors.size else float("nan")   # hashes alone
     distance = int(hamming(index.hashes[first][:, None], index.hashes[second][None, :1]).min())
     return Pair(first, second, similarity, distance)
 
 
 def duplicates(index: Index | str | Path, *, threshold: float = DEFAULT_THRESHOLD,
-               hash_distance: int = DEFAULT_HASH_DISTANCE, engine: str = "auto") -> list[DuplicateGroup]:
+               hash_distance: int = DEFAULT_HASH_DISTANCE, engine: str = "auto",
+               verify_from: float = DEFAULT_VERIFY_FROM, min_inliers: int = DEFAULT_MIN_INLIERS
+               ) -> list[DuplicateGroup]:
     """Groups of copies in the index, largest group first; in each, the best copy first."""
     index = as_index(index)
-    pairs = duplicate_pairs(index, threshold, hash_distance, engine)
+    pairs = duplicate_pairs(index, threshold, hash_distance, engine, verify_from=verify_from,
+                            min_inliers=min_inliers)
     parent = list(range(len(index)))
 
     def root(i: int) -> int:

@@ -7,6 +7,7 @@ added, and rows whose file is gone from the disk are dropped.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +90,6 @@ def _settings(previous: Index | None, backbone: str | None, pooling: str | None,
 def _triage(previous: Index, paths: list, report: IndexReport,
             on_failure: Callable[[Path, VisiontkError], None] | None):
     """(rows of `previous` to keep, files to describe, sha256 of the files to describe)."""
-    from visiontk.weights.registry import hash_file
-
     row_of = previous.position()
     keep: dict[str, int] = {}
     todo: dict[str, FileFacts] = {}
@@ -108,7 +107,7 @@ def _triage(previous: Index, paths: list, report: IndexReport,
         if row is not None and (previous.file_sizes[row], previous.mtimes[row]) == (facts.size, facts.mtime):
             keep[facts.path] = row
             continue
-        digests[facts.path] = hash_file(Path(facts.path)).sha256
+        digests[facts.path] = _sha256(facts.path)
         if row is not None and previous.sha256[row] == digests[facts.path]:
             previous.mtimes[row], keep[facts.path] = facts.mtime, row   # touched, same content
             continue
@@ -120,6 +119,17 @@ def _triage(previous: Index, paths: list, report: IndexReport,
     still_there = [i for i in others if Path(previous.paths[i]).is_file()]
     report.removed = len(others) - len(still_there)
     return sorted([*keep.values(), *still_there]), list(todo.values()), digests
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
+    return digest.hexdigest()
 
 
 def _facts(path) -> FileFacts:

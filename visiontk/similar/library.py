@@ -6,7 +6,8 @@ Format (version 1): a NumPy .npz archive (read with allow_pickle=False) holding
   paths        (N,) str: absolute paths
   file_sizes   (N,) int64 bytes; mtimes (N,) int64 nanoseconds; sha256 (N,) str: the file's content
   widths, heights (N,) int32: pixels, after EXIF rotation
-  descriptors  (N, D) float32: unit-length global descriptors (backbones.descriptors)
+  descriptors  (N, D) float32: unit-length global descriptors (backbones.descriptors); D = 0 for an
+               index of hashes alone (backbone "none")
   hashes       (N, 8) uint64: pHash of the image under each rotation/flip (similar.hashing)
 It is written to a temporary file and renamed into place, so a reader never sees half an index.
 """
@@ -20,12 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from visiontk.errors import BadInputError, UsageError
-from visiontk.imageio import atomic_output, check_input_file
+from visiontk.imageio import check_input_file
+from visiontk.atomic import atomic_output
 
 FORMAT = "visiontk-similar-index"
 VERSION = 1
 EXTENSION = ".vtkidx"
 HASHES_PER_IMAGE = 8
+# The backbone of an index of hashes alone: fast (no network), finds exact and near-exact copies only.
+HASHES_ONLY = "none"
 _ROW_FIELDS = ("paths", "file_sizes", "mtimes", "sha256", "widths", "heights", "descriptors", "hashes")
 
 
@@ -39,6 +43,10 @@ class Settings:
 
     def describe(self) -> str:
         return f"--backbone {self.backbone} --pooling {self.pooling} --size {self.size}"
+
+    @property
+    def has_descriptors(self) -> bool:
+        return self.backbone != HASHES_ONLY
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from visiontk.imageio import read_image
-from visiontk.similar.describe import Describer
+from visiontk.errors import UsageError
+from visiontk.similar.describe import Describer, read_shrunk
 from visiontk.similar.engine import NearestNeighbours
 from visiontk.similar.library import Index, load_index
 
@@ -41,8 +41,13 @@ def search(index: Index | str | Path, queries: Sequence[str | Path | np.ndarray]
     first. A query that is itself in the index does not find itself. `engine`: auto, exact, hnsw, ivf
     (see similar.engine), or a NearestNeighbours built once for many calls."""
     index = as_index(index)
+    if not index.settings.has_descriptors:
+        raise UsageError("this index holds hashes alone (--backbone none), which find copies but can't "
+                         "rank look-alikes; index again with a backbone (e.g. vgg16) to search")
     describer = describer or Describer(index.settings)
-    images = [query if isinstance(query, np.ndarray) else read_image(query) for query in queries]
+    # Read as the index read its images, so that a library image finds itself at similarity 1.
+    images = [query if isinstance(query, np.ndarray) else read_shrunk(query, describer.read_side)[0]
+              for query in queries]
     names = [f"<array {i}>" if isinstance(q, np.ndarray) else str(q) for i, q in enumerate(queries)]
     return search_vectors(index, describer.describe_arrays(images), names, k, engine=engine)
 
