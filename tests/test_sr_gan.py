@@ -1,8 +1,6 @@
 """SRGAN-style fine-tuning (`sr train --gan`): the discriminator, the losses, exact resume, export."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 

@@ -169,20 +169,21 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
         optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, config.halve_every, 0.5, staircase=True))
         optimizer.build(model.trainable_variables)
+        adversary = {}   # a GAN run's discriminator and its optimizer, checkpointed with the rest
         if config.gan:
             from visiontk.sr import gan
 
-            discriminator, discriminator_optimizer = gan.discriminator_and_optimizer(config)
+            adversary = dict(zip(("discriminator", "discriminator_optimizer"),
+                                 gan.discriminator_and_optimizer(config)))
             features = gan.content_extractor(config.content_layer)
     # The best validation score so far, higher is better: PSNR, or for a GAN minus the perceptual distance
     # (PSNR would pick the weights the GAN started from).
     judged_by = "val_perceptual" if config.gan else "val_psnr"
-    best = tf.Variable(-1e9 if config.gan else -1.0, dtype=tf.float64, trainable=False, name="best_" + judged_by)
-    extra = {"discriminator": discriminator, "discriminator_optimizer": discriminator_optimizer} \
-        if config.gan else {}
+    best = tf.Variable(-1e9 if config.gan else -1.0, dtype=tf.float64, trainable=False,
+                       name="best_" + judged_by)
     # One checkpoint kept: the run folder is what gets committed, and resuming needs only the latest.
     checkpoints = training.Checkpoints(run_dir, keep=1, chief=chief, model=model, optimizer=optimizer,
-                                       **{"best_" + judged_by: best}, **extra)
+                                       **{"best_" + judged_by: best}, **adversary)
     start = checkpoints.restore()
     if start:
         log.info("resumed %s at step %d of %d", run_dir, start, config.steps)
@@ -193,8 +194,8 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
                             degradation)
     batches = iter(strategy.experimental_distribute_dataset(dataset))  # step n's batch: samples of step n only
     if config.gan:
-        train_step = gan.make_gan_step(tf, strategy, model, optimizer, discriminator, discriminator_optimizer,
-                                       features, config)
+        train_step = gan.make_gan_step(tf, strategy, model, optimizer, adversary["discriminator"],
+                                       adversary["discriminator_optimizer"], features, config)
         from visiontk.sr.metrics import PerceptualDistance
 
         perceptual = PerceptualDistance()
