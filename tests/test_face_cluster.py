@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visiontk.face.cluster import NOISE, chinese_whispers, pairwise_scores
+from visiontk.face.cluster import NOISE, chinese_whispers, cluster_embeddings, pairwise_distances, pairwise_scores
 
 
 def test_chinese_whispers_finds_separate_groups_and_noise():
@@ -21,6 +21,39 @@ def test_chinese_whispers_finds_separate_groups_and_noise():
     assert labels.tolist() == [0] * 6 + [1] * 4 + [2] * 2 + [3]
     assert chinese_whispers(points, 0.6, min_size=3).tolist() == [0] * 6 + [1] * 4 + [NOISE] * 3
     assert chinese_whispers(points[:0], 0.6).tolist() == []
+
+
+def _average_linkage_by_hand(points: np.ndarray, max_distance: float) -> list[set[int]]:
+    """The definition, slowly: join the two groups of least mean pairwise distance while it is small enough."""
+    distances = pairwise_distances(points)
+    groups = [{i} for i in range(len(points))]
+    while len(groups) > 1:
+        pairs = [(distances[np.ix_(list(a), list(b))].mean(), i, j)
+                 for i, a in enumerate(groups) for j, b in enumerate(groups) if i < j]
+        best, i, j = min(pairs)
+        if best > max_distance:
+            break
+        groups[i] |= groups.pop(j)
+    return sorted(groups, key=min)
+
+
+def test_average_linkage_is_the_definition_and_one_close_pair_does_not_merge_two_people():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(40, 8))
+    for distance in (2.5, 3.5, 4.5):
+        labels = cluster_embeddings(points, distance)
+        found = sorted(({i for i in range(40) if labels[i] == c} for c in set(labels.tolist())), key=min)
+        assert found == _average_linkage_by_hand(points, distance)
+    # Two people of five faces each, 1.0 apart, and one face of each only 0.5 from the other person's
+    # nearest face: within 0.6 of each other, but on average the two groups are far apart.
+    a = np.zeros((5, 4)); a[:, 1] = np.linspace(0, 0.2, 5)
+    b = a.copy(); b[:, 0] = 1.0
+    a[0, 0], b[0, 0] = 0.25, 0.75
+    points = np.concatenate([a, b])
+    assert pairwise_distances(points)[0, 5] == pytest.approx(0.5)
+    assert cluster_embeddings(points, 0.6).tolist() == [0] * 5 + [1] * 5
+    assert cluster_embeddings(points, 0.6, min_size=6).tolist() == [NOISE] * 10
+    assert cluster_embeddings(points[:0]).tolist() == []
 
 
 def test_pairwise_scores():

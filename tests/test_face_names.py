@@ -60,12 +60,12 @@ def test_one_name_per_default_and_the_old_names_still_answer():
     from visiontk.face import detect, model
 
     assert face.DEFAULT_MAX_DISTANCE == model.DEFAULT_MAX_DISTANCE == 0.6
-    assert face.DEFAULT_MIN_CONFIDENCE == detect.DEFAULT_MIN_CONFIDENCE == 0.9
+    assert face.DEFAULT_MIN_CONFIDENCE == detect.DEFAULT_MIN_CONFIDENCE == 0.92
     assert "DEFAULT_THRESHOLD" not in face.__all__
     with pytest.warns(DeprecationWarning, match="DEFAULT_MAX_DISTANCE"):
         assert face.DEFAULT_THRESHOLD == 0.6            # it was the distance here...
     with pytest.warns(DeprecationWarning, match="DEFAULT_MIN_CONFIDENCE"):
-        assert detect.DEFAULT_THRESHOLD == 0.9          # ...and the detector's confidence there
+        assert detect.DEFAULT_THRESHOLD == 0.92         # ...and the detector's confidence there
     with pytest.raises(AttributeError):
         face.NO_SUCH_NAME
 

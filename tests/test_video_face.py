@@ -133,7 +133,7 @@ def moving_face_clip(path, still: np.ndarray, frames: int = 10, step: int = 9):
     return path
 
 
-def test_following_a_moving_face_gives_the_whole_frame_search_faces(tmp_path, shared):
+def test_following_a_moving_face_gives_the_whole_frame_search_faces(tmp_path, shared, run_cli):
     """Between whole-frame searches the face is followed in the region around its last box: its box
     moves with it (about 9 pixels a frame) and matches the box a whole-frame search finds."""
     from visiontk.face import Gallery, embed, load_model
@@ -148,6 +148,10 @@ def test_following_a_moving_face_gives_the_whole_frame_search_faces(tmp_path, sh
     centres = np.array([[(f[0]["box"][0] + f[0]["box"][2]) / 2 for f in frames] for frames in (followed, searched)])
     assert np.abs(centres[0] - centres[1]).max() < 4             # the same place as a full search
     assert np.diff(centres[0]) == pytest.approx([9] * 9, abs=3)    # and it moves with the face
+
+    result = run_cli("face", "detect", clip, "--search-every", "3", "--json")
+    assert result.exit_code == 0, result.output
+    assert [len(r["faces"]) for r in lines(result)[:-1]] == [1] * 10
 
     tracker = FaceTracker(full_every=3)
     blank = np.full((150, 240, 3), 128, np.uint8)

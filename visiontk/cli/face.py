@@ -15,6 +15,7 @@ from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
 from visiontk.face.training import TrainConfig
 from visiontk.face.model import DEFAULT_MAX_DISTANCE
+from visiontk.face.video import FULL_EVERY
 
 
 
@@ -63,8 +64,13 @@ def _detect_options(min_confidence: float, min_face: int) -> dict:
     return {"min_confidence": min_confidence, "min_face": min_face}
 
 
-every_option = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
-                            help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes).")
+_every = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes).")
+_search_every = click.option(
+    "--search-every", "search_every", type=click.IntRange(min=1), default=FULL_EVERY, show_default=True,
+    help="Video clips: search the whole frame every Nth analysed frame and follow the faces found in "
+         "between (1: search every analysed frame).")
+every_option = stack(_every, _search_every)
 
 
 def _draw_target(draw: Path, source: Path, many: bool, suffix: str, extension: str = ".png") -> Path:
@@ -104,7 +110,7 @@ def command() -> None:
 @min_confidence_option("--threshold", "min_confidence")
 @every_option
 @batch_options(skip_existing=False)
-def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite, as_json,
+def detect(inputs, draw, crops, min_face, min_confidence, every, search_every, crf, overwrite, as_json,
            continue_on_error) -> int:
     """Find faces: boxes (left, top, right, bottom), confidence and five landmarks.
 
@@ -121,7 +127,8 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, crf, overwrite,
 
     def work(path: Path) -> dict:
         if is_video(path):
-            return detect_video(path, every=every, min_confidence=min_confidence, min_face=min_face, crf=crf,
+            return detect_video(path, every=every, full_every=search_every, min_confidence=min_confidence,
+                                min_face=min_face, crf=crf,
                                 draw=_draw_target(draw, path, many, "_faces", ".mp4") if draw else None,
                                 overwrite=overwrite, on_frame=_frame_lines(path, as_json))
         return detect_photo(path, draw=_draw_target(draw, path, many, "_faces") if draw else None, crops=crops,
@@ -332,8 +339,8 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 @embedder_options
 @every_option
 @batch_options(skip_existing=False)
-def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every, crf,
-             overwrite, as_json, continue_on_error) -> int:
+def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every, search_every,
+             crf, overwrite, as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.
 
     A video clip reports each analysed frame (with --json) and sums up who appears when.
@@ -363,7 +370,8 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
 
     def work(path: Path) -> dict:
         if is_video(path):
-            return identify_video(path, gallery, model, every=every, crf=crf, on_frame=_frame_lines(path, as_json),
+            return identify_video(path, gallery, model, every=every, full_every=search_every, crf=crf,
+                                  on_frame=_frame_lines(path, as_json),
                                   draw=_draw_target(draw, path, many, "_named", ".mp4") if draw else None,
                                   **options)
         return identify_photo(path, gallery, model, draw=_draw_target(draw, path, many, "_named") if draw else None,
@@ -429,8 +437,9 @@ def gallery_remove(gallery_path, name, as_json) -> int:
 @click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Clusters with fewer faces are noise (cluster -1); 2 makes every lone face noise.")
 @click.option("--max-distance", "max_distance", type=FiniteFloatRange(min=0), default=None,
-              help="Faces at most this far apart are linked [default: the model's same-person "
-                   f"distance, {DEFAULT_CLUSTER_DISTANCE:g} for dlib's].")
+              help="Groups of faces join while on average at most this far apart [default: "
+                   f"{DEFAULT_CLUSTER_DISTANCE:g} for dlib's network, the same share of another model's "
+                   "same-person distance].")
 @click.option("--enroll-into", "enroll_into", type=click.Path(dir_okay=False, path_type=Path),
               help="Add the clusters to this gallery (.npz or .json): those named with --name, or all "
                    "as cluster-N when no --name is given.")
@@ -442,7 +451,7 @@ def gallery_remove(gallery_path, name, as_json) -> int:
 @continue_option
 def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_path, min_confidence, min_face,
             overwrite, as_json, continue_on_error) -> int:
-    """Group the faces of many photos into people nobody has named (Chinese whispers).
+    """Group the faces of many photos into people nobody has named (average linkage).
 
     Every face found gets a cluster id, 0 for the largest group; with --json one line per face
     (input, face, box, cluster). Look at the --sheet, then name clusters into a gallery.

@@ -13,7 +13,7 @@
     gallery.add("obama", face.embed("obama_1.jpg").embedding)
     gallery.identify(face.embed("unknown.jpg").embedding, max_distance=0.6).name
 
-    clusters = face.chinese_whispers(vectors, max_distance=0.6)  # a person id per face, -1 = noise
+    clusters = face.cluster_embeddings(vectors)                  # a person id per face (average linkage)
     people = face.cluster_faces(["a.jpg", "b.jpg"])            # .faces, each with .cluster; .enroll(...)
     face.detect_photo("group.jpg", draw="faces.png")            # the record `face detect` prints
     face.identify_photo("group.jpg", gallery, face.load_model())  # the record `face identify` prints
@@ -29,7 +29,8 @@ release, with a DeprecationWarning (see visiontk.face.recognize).
 """
 from visiontk.errors import renamed_constants as _renamed_constants
 from visiontk.face.align import align
-from visiontk.face.cluster import FaceClusters, chinese_whispers, cluster_faces, pairwise_scores
+from visiontk.face.cluster import (FaceClusters, chinese_whispers, cluster_embeddings, cluster_faces,
+                                   pairwise_scores)
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, Face, detect_faces
 from visiontk.face.embeddings_file import EmbeddingSet
 from visiontk.face.evaluate import evaluate_pairs as evaluate
@@ -44,10 +45,10 @@ from visiontk.face.video import detect_video, identify_video
 
 __all__ = ["DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "EmbeddingSet", "Face", "FaceClusters",
            "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary", "UNKNOWN", "Verification", "align",
-           "chinese_whispers", "cluster_faces", "compare_faces", "detect_faces", "detect_photo", "detect_video",
-           "embed", "embed_faces", "evaluate", "export", "face_chips", "face_distance", "face_encodings",
-           "identify_photo", "identify_video", "load_image", "load_model", "pairwise_scores", "train",
-           "verify"]
+           "chinese_whispers", "cluster_embeddings", "cluster_faces", "compare_faces", "detect_faces",
+           "detect_photo", "detect_video", "embed", "embed_faces", "evaluate", "export", "face_chips",
+           "face_distance", "face_encodings", "identify_photo", "identify_video", "load_image", "load_model",
+           "pairwise_scores", "train", "verify"]
 
 
 # face.DEFAULT_THRESHOLD was the same-person distance: the old name of DEFAULT_MAX_DISTANCE.
