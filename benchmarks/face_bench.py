@@ -336,8 +336,8 @@ def panning_clip(path: Path, photo: Path = FACES / "group_obama_and_biden.jpg", 
     for k in range(frames):
         t = k / max(frames - 1, 1)
         zoom = 1 + 0.4 * t                      # the window shrinks: the faces grow
-        win_h = image.height / zoom
-        win_w = win_h * width / height
+        win_w = min(image.width, image.height * width / height) / zoom
+        win_h = win_w * height / width
         left = t * max(image.width - win_w, 0)
         top = (image.height - win_h) * 0.3
         frame = image.resize(size, Image.BILINEAR, box=(left, top, left + win_w, top + win_h))

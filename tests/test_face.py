@@ -382,3 +382,27 @@ def test_cli_detect_min_face_and_threshold(run_cli, faces_dir):
     above = found[0]["confidence"] + 1e-4   # confidences are printed to 4 decimals
     strict = run_cli("face", "detect", small, "--threshold", str(min(above, 1.0)), "--json")
     assert json.loads(strict.stdout)["faces"] == []
+
+
+def test_library_verbs_for_one_photo_and_for_many(faces_dir, model, tmp_path):
+    """What `face detect`, `face identify` and `face cluster` do, as library calls: one input, one record."""
+    from visiontk import face
+
+    record = face.detect_photo(faces_dir / "group_two_people.jpg", draw=tmp_path / "drawn.png",
+                               crops=tmp_path / "chips")
+    assert len(record["faces"]) == 2 and (tmp_path / "drawn.png").stat().st_size > 0
+    assert [Path(p).name for p in record["crops"]] == ["group_two_people_face0.png", "group_two_people_face1.png"]
+    gallery = face.Gallery(model.name)
+    gallery.add("obama", face.embed(faces_dir / "obama_1.jpg", model=model).embedding)
+    named = face.identify_photo(faces_dir / "obama_5.jpg", gallery, model)
+    assert [f["name"] for f in named["faces"]] == ["obama"] and set(named["faces"][0]) == \
+        {"box", "name", "distance", "nearest"}
+
+    photos = [faces_dir / n for n in ("obama_6.jpg", "biden_2.jpg", "obama_5.jpg")]
+    people = face.cluster_faces(photos, model=model, keep_chips=True)
+    assert [f.cluster for f in people.faces] == [0, 1, 0]
+    assert people.sheet().size[0] > 0 and list(people.groups()) == [0, 1]
+    assert people.enroll(tmp_path / "people.npz", {0: "obama"}) == (2, 1)
+    assert face.Gallery.load(tmp_path / "people.npz").people() == {"obama": 2}
+    with pytest.raises(BadInputError, match="no cluster 7"):
+        people.enroll(tmp_path / "people.npz", {7: "nobody"})
