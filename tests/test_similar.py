@@ -203,3 +203,14 @@ def test_an_index_of_hashes_alone_finds_rotated_copies_without_a_network(tmp_pat
     assert similar.load_index(out).descriptors.shape == (5, 0)
     result = run_cli("similar", "search", original, "--index", out)
     assert result.exit_code == 2 and "hashes alone" in result.stderr
+
+
+def test_the_copy_kept_is_the_photo_not_its_screenshot(tmp_path, photos):
+    from visiontk.similar.duplicates import content_pixels
+
+    with Image.open(photos[0]) as photo:
+        window = Image.new("RGB", (photo.width + 80, photo.height + 120), (236, 236, 236))
+        window.paste((60, 60, 70), (0, 0, window.width, 40))                    # a title bar
+        window.paste(photo, (40, 80))
+        window.save(tmp_path / "screenshot.png")
+        assert content_pixels(str(tmp_path / "screenshot.png")) == photo.width * photo.height

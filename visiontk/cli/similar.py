@@ -166,7 +166,7 @@ def search_command(queries, index_path, k, engine, sheet, overwrite, continue_on
                   describe=describe)
     finally:
         if sheet and bands:
-            write_image(sheet, results_sheet(bands, per_row=min(k + 1, 8)), overwrite=overwrite)
+            write_image(sheet, results_sheet(bands, per_row=min(k + 1, 10)), overwrite=overwrite)
             click.echo(f"wrote {sheet}", err=True)
     return 0
 

@@ -24,6 +24,6 @@ from visiontk.similar.indexing import IndexReport, index
 from visiontk.similar.library import Index, Settings, load_index, merge
 from visiontk.similar.search import Hit, QueryResult, search
 
-__all__ = ["DEFAULT_HASH_DISTANCE", "DEFAULT_THRESHOLD", "DEFAULT_VERIFY_FROM", "Describer", "DuplicateGroup", "Hit", "Index",
-           "IndexReport", "Pair", "QueryResult", "Settings", "duplicate_pairs", "duplicates", "index",
+__all__ = ["DEFAULT_HASH_DISTANCE", "DEFAULT_THRESHOLD", "DEFAULT_VERIFY_FROM", "Describer", "DuplicateGroup",
+           "Hit", "Index", "IndexReport", "Pair", "QueryResult", "Settings", "duplicate_pairs", "duplicates", "index",
            "load_index", "merge", "perceptual_hashes", "search", "set_aside"]

@@ -17,7 +17,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from visiontk.errors import BadInputError, from_os_error
+import numpy as np
+
+from visiontk.errors import BadInputError, VisiontkError, from_os_error
+from visiontk.imageio import read_image
 from visiontk.similar.engine import NearestNeighbours
 from visiontk.similar.hashing import hash_neighbours
 from visiontk.similar.library import Index
@@ -116,16 +119,42 @@ def duplicates(index: Index | str | Path, *, threshold: float = DEFAULT_THRESHOL
                 members[root(row)].append(row)
     groups = []
     for rows in members.values():
-        ranked = sorted(rows, key=lambda r: _quality(index, r), reverse=True)
+        ranked = sorted(rows, key=lambda r: _quality(index, r, content_pixels(index.paths[r])), reverse=True)
         inside = [p for p in pairs if root(p.first) == root(ranked[0])]
         groups.append(DuplicateGroup([index.paths[r] for r in ranked], index.paths[ranked[0]], inside))
     return sorted(groups, key=lambda g: (-len(g.paths), g.keep))
 
 
-def _quality(index: Index, row: int) -> tuple:
-    """Which copy to keep: the most pixels, then the largest file (less compressed), then the first path."""
-    return (int(index.widths[row]) * int(index.heights[row]), int(index.file_sizes[row]),
-            [-ord(c) for c in index.paths[row]])
+def _quality(index: Index, row: int, content: int) -> tuple:
+    """Which copy to keep: the most pixels of picture (borders left out), then the least border, then
+    the largest file (less compressed), then the first path."""
+    margin = int(index.widths[row]) * int(index.heights[row]) - content
+    return (content, -margin, int(index.file_sizes[row]), [-ord(c) for c in index.paths[row]])
+
+
+FLAT = 3.0    # a row or column of pixels whose gray levels vary less than this is a margin
+
+
+def content_pixels(path: str) -> int:
+    """Pixels of the picture inside flat margins (a screenshot's window, a passe-partout): a copy with
+    borders has more pixels than the photo but not more picture. 0 when the file can't be read."""
+    try:
+        gray = read_image(path).mean(axis=2)
+    except VisiontkError:
+        return 0
+    rows, columns = slice(0, gray.shape[0]), slice(0, gray.shape[1])
+    for _ in range(2):   # a title bar above grey margins: trim the rows, then the columns, then again
+        rows = _unflat(gray[:, columns].std(axis=1), rows)
+        columns = _unflat(gray[rows].std(axis=0), columns)
+    return (rows.stop - rows.start) * (columns.stop - columns.start)
+
+
+def _unflat(spread: np.ndarray, current: slice) -> slice:
+    """The span between the first and last line that is not flat, within `current`."""
+    busy = np.nonzero(spread[current] >= FLAT)[0]
+    if not len(busy):
+        return current
+    return slice(current.start + int(busy[0]), current.start + int(busy[-1]) + 1)
 
 
 def set_aside(groups: list[DuplicateGroup], folder: str | Path) -> list[tuple[str, str]]:

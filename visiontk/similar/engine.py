@@ -4,8 +4,8 @@ libraries, faiss (the optional `similar` extra, faiss-cpu) for large ones.
 `auto` picks by the number of vectors N:
   N < EXACT_LIMIT (50,000)      exact: one matrix product per block of queries, NumPy
   N < HNSW_LIMIT (500,000)      faiss HNSW graph, M=32 links, efConstruction=80, efSearch=128
-  otherwise                     faiss IVF-Flat, nlist = 4*sqrt(N) lists (k-means on up to 256 points per
-                                list), nprobe = max(16, nlist/64) lists searched per query
+  otherwise                     faiss IVF-Flat, nlist = 4*sqrt(N) lists (k-means, 10 iterations on 64
+                                points per list), nprobe = max(16, nlist/64) lists searched per query
 Both faiss indexes are approximate: they return the exact scores of the neighbours they find, and
 miss a few (recall@10 is measured in benchmarks/similar_bench.py). Without faiss, `auto` stays exact.
 """
@@ -25,6 +25,7 @@ ENGINES = ("auto", "exact", "hnsw", "ivf")
 EXACT_LIMIT = 50_000
 HNSW_LIMIT = 500_000
 HNSW_LINKS, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+IVF_TRAINING_POINTS, IVF_ITERATIONS = 64, 10   # k-means: points per list, iterations
 QUERY_BLOCK = 1024
 
 
@@ -100,9 +101,9 @@ def _faiss_index(vectors: np.ndarray, engine: str):
     lists = ivf_lists(count)
     quantizer = faiss.IndexFlatIP(dimensions)
     index = faiss.IndexIVFFlat(quantizer, dimensions, lists, faiss.METRIC_INNER_PRODUCT)
-    sample = vectors if count <= 256 * lists else vectors[np.random.default_rng(0).choice(count, 256 * lists,
-                                                                                          replace=False)]
-    index.train(sample)
+    index.cp.max_points_per_centroid = IVF_TRAINING_POINTS   # faiss samples the training set itself
+    index.cp.niter = IVF_ITERATIONS
+    index.train(vectors)
     index.add(vectors)
     index.nprobe = max(16, lists // 64)
     return index
