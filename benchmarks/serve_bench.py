@@ -218,18 +218,24 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="The server's --batch-wait-ms.")
+    parser.add_argument("--only", help="Send only this endpoint of the mix, e.g. /v1/face/verify.")
     parser.add_argument("--cli-rounds", type=int, default=2, help="Rounds of the four commands (0: none).")
     parser.add_argument("--no-memory", action="store_true", help="Leave out the 1,000-request memory check.")
     args = parser.parse_args()
     pictures = photos()
     with tempfile.TemporaryDirectory() as folder:
-        options = ["--models", "face,sr,style", "--workers", str(args.workers)]
+        options = ["--models", "face,sr,style", "--workers", str(args.workers), "--batch-wait-ms",
+                   str(args.batch_wait_ms)]
         server = Server(options, Path(folder) / "server.log")
         try:
             started = time.perf_counter()
             server.wait_ready()
-            result = {"cpus": os.cpu_count(), "startup_s": round(time.perf_counter() - started, 1),
-                      "load": mixed_load(server, mix(pictures), args.clients, args.seconds)}
+            result = {"cpus": os.cpu_count(), "workers": args.workers, "batch_wait_ms": args.batch_wait_ms,
+                      "only": args.only,
+                      "startup_s": round(time.perf_counter() - started, 1),
+                      "load": mixed_load(server, [r for r in mix(pictures) if args.only in (None, r[0])],
+                                         args.clients, args.seconds)}
             if not args.no_memory:
                 result["memory"] = memory(server, pictures)
         finally:

@@ -408,3 +408,37 @@ def test_limits_read_the_header_before_decoding():
         read_upload(_gif_frames(3), "x.gif", 100, 2)
     with pytest.raises(BadInputError, match="^x.png: corrupt or truncated"):
         read_upload(_png(Image.new("RGB", (64, 64)))[:-40], "x.png", 10_000, 1)
+
+
+def test_embeddings_of_concurrent_requests_share_network_calls():
+    import numpy as np
+
+    from visiontk.server.batching import EmbeddingBatcher
+
+    class Network:   # a stand-in for FaceModel: the mechanics only (the live server runs dlib's)
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+            if (chips < 0).any():
+                raise ValueError("negative pixels")
+            time.sleep(0.02)
+            self.batches.append(len(chips))
+            return chips[:, 0, 0, :2] * 2
+
+    network = Network()
+    batcher = EmbeddingBatcher(network, wait=0.05)
+    chips = np.arange(8 * 150 * 150 * 3, dtype=np.float32).reshape(8, 150, 150, 3)
+    answers: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, batcher.embed(chips[i:i + 1])))
+               for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(network.batches) == 8 and len(network.batches) < 8          # shared calls
+    for i in range(8):
+        assert np.array_equal(answers[i], chips[i:i + 1, 0, 0, :2] * 2)   # each its own rows
+    with pytest.raises(ValueError, match="negative"):
+        batcher.embed(-chips[:1])
+    assert batcher.embed(chips[:0]).shape == (0, 2)       # nothing to wait for

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import POSITIVE_FLOAT, POSITIVE_INT, NON_NEGATIVE_INT, bounded_int
+from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
+                                 bounded_int)
 
 TASKS = "face,sr,style,gan"
 
@@ -46,10 +47,13 @@ def _task_list(ctx, param, value: str) -> tuple[str, ...]:
                    "before decoding).")
 @click.option("--max-frames", type=POSITIVE_INT, default=100, show_default=True,
               help="Most frames of an animated input (only the first is used).")
+@click.option("--batch-wait-ms", type=NON_NEGATIVE_FLOAT, default=5.0, show_default=True,
+              help="Face embeddings of requests arriving within this many milliseconds share one network "
+                   "call (0: each alone).")
 @click.option("--cors", multiple=True, metavar="ORIGIN",
               help="Let web pages from ORIGIN call the API (repeatable; default: none).")
 def command(host, port, models, gallery, allow_enroll, styles, token, workers, queue, timeout, upload_timeout,
-            max_upload_mb, max_pixels, max_frames, cors) -> int:
+            max_upload_mb, max_pixels, max_frames, batch_wait_ms, cors) -> int:
     """Serve the models over HTTP: a JSON API under /v1/, a web page at /, the API's docs at /docs.
 
     Listens on loopback only unless --host says otherwise, and then only with a token. Models load
@@ -68,7 +72,7 @@ def command(host, port, models, gallery, allow_enroll, styles, token, workers, q
     settings = ServeSettings(host=host, port=port, models=models, gallery=gallery, allow_enroll=allow_enroll,
                              token=token, workers=workers, queue=queue, timeout=timeout,
                              upload_timeout=upload_timeout, max_upload_mb=max_upload_mb,
-                             max_pixels=max_pixels, max_frames=max_frames,
+                             max_pixels=max_pixels, max_frames=max_frames, batch_wait=batch_wait_ms / 1000,
                              cors=tuple(cors), styles=tuple(styles)).checked()
     served = ServedModels(settings).load()   # a missing weights file is exit 4 here, before listening
     click.echo(f"visiontk: serving {','.join(models)} on http://{host}:{port}/ "

@@ -119,6 +119,9 @@ def create_app(settings: ServeSettings, served: ServedModels | None = None) -> F
         "visiontk_queue_depth": ("Requests waiting for a worker.", lambda: runner.waiting),
         "visiontk_in_flight": ("Requests a worker is on.", lambda: runner.running),
         "visiontk_ready": ("1 once the models are loaded.", lambda: int(served.ready)),
+        "visiontk_face_embedding_calls": ("Batched face-embedding network calls.",
+                                          lambda: served.embedding_counts()[0]),
+        "visiontk_face_embeddings": ("Faces embedded by those calls.", lambda: served.embedding_counts()[1]),
     })
 
     async def lifespan(app: FastAPI):

@@ -37,10 +37,13 @@ class ServedModels:
 
     def _load_face(self) -> None:
         from visiontk.face import Gallery, detect_faces, load_model
+        from visiontk.server.batching import BatchedFaceModel, EmbeddingBatcher
 
         self.face = load_model()
         detect_faces(np.zeros((64, 64, 3), np.uint8))          # builds MTCNN's three networks
         self.face.embed_chips(np.zeros((1, 150, 150, 3), np.float32))
+        if self.settings.batch_wait > 0:
+            self.face = BatchedFaceModel(self.face, EmbeddingBatcher(self.face, self.settings.batch_wait))
         if self.settings.gallery is not None:
             self.gallery = Gallery.load(self.settings.gallery, model=self.face.name)
 
@@ -69,6 +72,11 @@ class ServedModels:
             sample(self.generators[name], 1, seed=0)
 
     # ---- lookup -------------------------------------------------------------------------------------
+
+    def embedding_counts(self) -> tuple[int, int]:
+        """(face-embedding network calls, faces embedded by them) since the start, when batching."""
+        batcher = getattr(self.face, "batcher", None)
+        return (batcher.calls, batcher.chips) if batcher is not None else (0, 0)
 
     def need(self, task: str) -> None:
         if task not in self.settings.models:

@@ -29,6 +29,7 @@ class ServeSettings:
     max_pixels: int = 16_000_000     # of an input image (and of an upscaled output)
     max_frames: int = 100            # of an animated input (only the first is used)
     cors: tuple[str, ...] = ()
+    batch_wait: float = 0.005        # seconds a face embedding waits for others' to share a call (0: none)
     styles: tuple[str, ...] = ()     # shipped names or .weights.h5 files; none given: every shipped style
 
     @property
