@@ -192,8 +192,8 @@ def search_command(queries, index_path, k, engine, sheet, overwrite, continue_on
                    "bytes.")
 @sheet_option
 @click.option("--move-to", type=click.Path(file_okay=False, path_type=Path),
-              help="Move all but the best copy of each group (most pixels, then largest file) into this "
-                   "folder. Nothing is ever deleted.")
+              help="Move all but the best copy of each group (the most picture, borders left out, then "
+                   "the largest file) into this folder. Nothing is ever deleted.")
 @overwrite_option
 @continue_option
 @json_option
