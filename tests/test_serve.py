@@ -442,3 +442,25 @@ def test_embeddings_of_concurrent_requests_share_network_calls():
     with pytest.raises(ValueError, match="negative"):
         batcher.embed(-chips[:1])
     assert batcher.embed(chips[:0]).shape == (0, 2)       # nothing to wait for
+
+
+def test_cors_only_for_the_origins_given_and_the_token_in_process():
+    from fastapi.testclient import TestClient
+
+    from visiontk.server import ServeSettings, create_app
+    from visiontk.server.models import ServedModels
+
+    settings = ServeSettings(models=("sr",), cors=("https://app.example",), token=TOKEN)
+    served = ServedModels(settings)
+    served.ready = True          # nothing loaded: these routes need no network
+    with TestClient(create_app(settings, served)) as client:
+        asked = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization"}
+        allowed = client.options("/v1/sr/upscale", headers=asked)
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        other = client.options("/v1/sr/upscale", headers={**asked, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        answer = client.get("/v1/models", headers={**AUTH, "Origin": "https://app.example"})
+        assert answer.json() == {"ok": True, "models": {}}
+        assert answer.headers["access-control-allow-origin"] == "https://app.example"
+        assert client.get("/v1/models", headers={"Origin": "https://app.example"}).status_code == 401

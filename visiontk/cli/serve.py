@@ -64,16 +64,23 @@ def command(host, port, models, gallery, allow_enroll, styles, token, workers, q
       visiontk serve --models face --gallery people.npz
       VISIONTK_TOKEN=$(openssl rand -hex 16) visiontk serve --host 0.0.0.0
     """
-    import uvicorn
-
-    from visiontk.server import ServeSettings, create_app
-    from visiontk.server.models import ServedModels
+    from visiontk.errors import UsageError
+    from visiontk.server import ServeSettings
 
     settings = ServeSettings(host=host, port=port, models=models, gallery=gallery, allow_enroll=allow_enroll,
                              token=token, workers=workers, queue=queue, timeout=timeout,
                              upload_timeout=upload_timeout, max_upload_mb=max_upload_mb,
                              max_pixels=max_pixels, max_frames=max_frames, batch_wait=batch_wait_ms / 1000,
                              cors=tuple(cors), styles=tuple(styles)).checked()
+    try:
+        import uvicorn
+
+        from visiontk.server.app import create_app
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"visiontk serve needs the serve extra ({exc.name} is missing): "
+                         "pip install 'visiontk[serve]'") from None
+    from visiontk.server.models import ServedModels
+
     served = ServedModels(settings).load()   # a missing weights file is exit 4 here, before listening
     click.echo(f"visiontk: serving {','.join(models)} on http://{host}:{port}/ "
                f"({'token required' if token else 'no token'}; Ctrl-C to stop)", err=True)

@@ -136,13 +136,15 @@ def create_app(settings: ServeSettings, served: ServedModels | None = None) -> F
                               "the server was started with a token.",
                   dependencies=[Depends(HTTPBearer(auto_error=False))])   # shows the token in /docs
     app.state.served, app.state.runner, app.state.metrics = served, runner, metrics
+    # The last added runs first: CORS answers a browser's preflight (which carries no token) and marks
+    # refusals too, so that a page of an allowed origin can read them.
+    app.add_middleware(UploadLimits, max_bytes=settings.max_upload_bytes, seconds=settings.upload_timeout)
+    app.add_middleware(Gate, settings=settings, metrics=metrics)
     if settings.cors:
         from starlette.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization"], expose_headers=["X-Visiontk-Record"])
-    app.add_middleware(UploadLimits, max_bytes=settings.max_upload_bytes, seconds=settings.upload_timeout)
-    app.add_middleware(Gate, settings=settings, metrics=metrics)
     _add_error_handlers(app)
     _add_service_routes(app, served, metrics)
     _add_face_routes(app, settings, served, runner)
