@@ -30,7 +30,7 @@ from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from face_bench import FACES, identities, matches  # noqa: E402
+from face_bench import FACES, identities  # noqa: E402
 from face_detect_eval import LABELS, BSDS  # noqa: E402
 
 DISTANCES = np.round(np.arange(0.40, 0.651, 0.01), 2)

@@ -6,10 +6,10 @@ Photos (all real; nothing here is downloaded):
 
 - BSDS500 (../shared/data/sr-train/bsds500, 400 photos of 481x321): every face in them, and the photos
   with no person at all as negatives. Which photos show people and which boxes are faces was decided by
-  eye, on contact sheets of every box either detector gave a score of at least 0.3 (and of the photos
-  named in BSDS_PEOPLE): see `labels/bsds_faces.json` beside this file and docs/face.md. Faces too
-  small, turned away or hidden to count are listed as `ignore` (a detection there is neither a hit nor
-  a false detection).
+  eye, on contact sheets of every box either detector scored at least 0.5: `labels/bsds_faces.json`
+  beside this file (see docs/face.md). Statues, masks and faces turned away or too blurred to call are
+  listed as `ignore` (a detection there is neither a hit nor a false detection); recall counts faces at
+  least CLEAR_FACE pixels tall, smaller ones are ignored too.
 - hard versions of the shared face photos (JPEG quality 15, blurred, dark, rotated 20 degrees, small in a
   large frame), the astronaut photo that ships with scikit-image, and the shared photos themselves;
 - the three paintings of ../shared/data/style, and crops of the BSDS face-free photos, as more negatives.
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

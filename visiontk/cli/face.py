@@ -60,10 +60,6 @@ face_index_option = click.option("--face", "face_index", type=click.IntRange(min
                                  help="Which face when there are several: 0 = the largest, 1 = the next...")
 
 
-def _detect_options(min_confidence: float, min_face: int) -> dict:
-    return {"min_confidence": min_confidence, "min_face": min_face}
-
-
 _every = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
                       help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes).")
 _search_every = click.option(
@@ -239,7 +235,7 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
         check_output(EmbeddingSet.check_path(output), overwrite)
     paths = this_shard(input_paths(inputs))
     model = load_model(model_path)
-    options = _detect_options(min_confidence, min_face)
+    options = {"min_confidence": min_confidence, "min_face": min_face}
     rows = EmbeddingSet(model.name)
 
     def work(path: Path) -> dict:
