@@ -175,7 +175,7 @@ def model_card(args, style: Path, report: dict) -> str:
     import csv
     import hashlib
 
-    from visiontk.style.feedforward import load_model
+    from visiontk.style import load_model
     from visiontk.weights import resolve
 
     from visiontk.training import read_config
@@ -212,7 +212,7 @@ on this project's 2 CPU cores to paint like `{Path(style).name}` ({PAINTER.get(P
   {config['tv_weight']:g}, the painting resized to a long side of {config['style_size']} px; {'; '.join(phases)}{raised}.
   Adam, learning rate {config['learning_rate']:g},
   {config['precision']}, seed {config['seed']}.
-- Command (API form in the run: `visiontk/style/feedforward.train`): `visiontk stylize train
+- Command (API form in the run: `visiontk/style/training.train`): `visiontk stylize train
   {shown_style} ../shared/data/sr-train/bsds500 --out RUN {options} --samples ...`
 - These weights: step {rows[-1]['step']}, {float(rows[-1]['seconds']) / 3600:.2f} h of training on 2 CPU cores
   shared with other jobs; the latest checkpoint, config and metrics are in

@@ -98,7 +98,8 @@ DOCS = ROOT / "docs" / "images"
 
 def refresh(run: Path) -> dict:
     from visiontk import gan, training
-    from visiontk.gan.training import draw_curves, generator_config_path
+    from visiontk.gan.model import generator_config_path
+    from visiontk.gan.training import draw_curves
     from visiontk.weights.registry import digest
 
     weights = ROOT / "models" / f"{MODEL}.weights.h5"

@@ -75,7 +75,7 @@ def random_network() -> Stylizer:
 
 
 def feed_forward(model: str) -> Stylizer:
-    from visiontk.style.feedforward import FastStylizer
+    from visiontk.style import FastStylizer
 
     return FastStylizer(model).paint
 
@@ -94,7 +94,7 @@ def make_stylizer(spec: str) -> Stylizer:
 def default_stylizers() -> list[str]:
     """A shipped feed-forward style when one is installed, else the stand-in."""
     from visiontk.errors import WeightsError
-    from visiontk.style.feedforward import STYLE_MODELS
+    from visiontk.style.model import STYLE_MODELS
 
     for name in STYLE_MODELS:
         try:

@@ -114,10 +114,11 @@ def test_dcgan_generator_exports_to_onnx_and_tflite(tmp_path):
     pytest.importorskip("tf2onnx")
     onnxruntime = pytest.importorskip("onnxruntime")
     from visiontk import serving
-    from visiontk.gan.generate import latents, load_generator
+    from visiontk.gan import load_model
+    from visiontk.gan.generate import latents
 
     z = latents(3, 100, seed=7)
-    expected = load_generator().images(z)                    # what `gan generate` writes
+    expected = load_model().images(z)                    # what `gan generate` writes
     exportable = serving.resolve("dcgan-fashion-mnist")
     serving.export(exportable, tmp_path / "g.onnx", "onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])

@@ -329,10 +329,10 @@ def test_shipped_model_generates_varied_fashion_images(tmp_path, run_cli):
     result = run_cli("gan", "generate", "-n", "4", "--grid", tmp_path / "big.png", "--scale", "3")
     assert result.exit_code == 0 and Image.open(tmp_path / "big.png").size == (3 * 62, 3 * 62)
 
-    from visiontk.gan import load_generator
+    from visiontk.gan import load_model
     from visiontk.gan.generate import latents
 
-    generator = load_generator()
+    generator = load_model()
     images = generator.images(latents(32, generator.latent_dim, seed=3)).astype(np.float64)
     assert images.shape == (32, 28, 28, 1)
     assert images.std(axis=(1, 2, 3)).min() > 10          # no constant image

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from visiontk import imageio, weights
+from visiontk import atomic, imageio, weights
 from visiontk.cli.main import cli
 from visiontk.errors import BadInputError, OutputExistsError, WeightsError
 from visiontk.weights.registry import KnownFile, WeightSpec, register
@@ -110,7 +110,7 @@ def test_a_device_or_fifo_is_never_replaced_by_an_output(tmp_path):
     os.mkfifo(tmp_path / "pipe.png")
     for target in (tmp_path / "pipe.png", Path("/dev/null")):
         with pytest.raises(BadInputError, match="not a regular file"):
-            with imageio.atomic_output(target, overwrite=True) as tmp:
+            with atomic.atomic_output(target, overwrite=True) as tmp:
                 tmp.write_bytes(b"x")
     assert not (tmp_path / "pipe.png").is_file() and Path("/dev/null").is_char_device()
     result = invoke("gan", "generate", "-n", "1", "--grid", tmp_path / "pipe.png", "--overwrite")
@@ -121,7 +121,7 @@ def test_a_device_or_fifo_is_never_replaced_by_an_output(tmp_path):
 def test_temporary_names_fit_in_255_bytes(tmp_path):
     for name in ("p" * 245 + ".png", "é" * 122 + ".png", "w" * 238 + ".weights.h5"):
         assert len(name.encode()) <= 255
-        with imageio.atomic_output(tmp_path / name) as tmp:
+        with atomic.atomic_output(tmp_path / name) as tmp:
             assert len(tmp.name.encode()) <= 255 and tmp.parent == tmp_path
             tmp.write_bytes(b"data")
         assert (tmp_path / name).read_bytes() == b"data"
@@ -131,7 +131,7 @@ def test_temporary_names_fit_in_255_bytes(tmp_path):
 def test_second_writer_is_refused(tmp_path):
     target = tmp_path / "out.png"
     with pytest.raises(OutputExistsError):
-        with imageio.atomic_output(target) as tmp:
+        with atomic.atomic_output(target) as tmp:
             imageio.write_image(target, TINY)  # another run finished first, while we worked
             tmp.write_bytes(b"ours")
     assert np.array_equal(imageio.read_image(target), TINY)
@@ -142,7 +142,7 @@ RACING_WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from visiontk.errors import OutputExistsError
-    from visiontk.imageio import atomic_output
+    from visiontk.atomic import atomic_output
     target, me, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     try:
         with atomic_output(target) as tmp:  # both pass the "exists?" check before either finishes
@@ -169,7 +169,7 @@ def test_two_processes_writing_one_output_one_wins_the_other_is_refused(tmp_path
 
 KILLED_WRITER = textwrap.dedent("""
     import os, signal, sys
-    from visiontk.imageio import atomic_output
+    from visiontk.atomic import atomic_output
     with atomic_output(sys.argv[1]) as tmp:
         tmp.write_bytes(b"half an image")
         if len(sys.argv) > 2:
@@ -191,7 +191,7 @@ def test_temporary_files_stranded_by_sigkill_are_removed_by_the_next_run(tmp_pat
         old = time.time() - 3600
         for name in leftovers(tmp_path):
             os.utime(tmp_path / name, (old, old))
-        monkeypatch.setattr(imageio, "_cleaned", set())
+        monkeypatch.setattr(atomic, "_cleaned", set())
         imageio.write_image(tmp_path / "c.png", TINY)
         remaining = leftovers(tmp_path)
         assert len(remaining) == 1 and remaining[0].startswith(".b.png.")
@@ -204,7 +204,7 @@ def test_temporary_files_stranded_by_sigkill_are_removed_by_the_next_run(tmp_pat
 def test_only_old_temporary_files_of_dead_writers_on_this_host_are_removed(tmp_path, monkeypatch):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
-    host = imageio._host()
+    host = atomic._host()
     old = time.time() - 3600
     names = {"stranded": f".x.png.{host}-{dead}.abcd1234.part.png",
              "fresh": f".y.png.{host}-{dead}.abcd1234.part.png",  # its writer may be about to rename it
@@ -214,7 +214,7 @@ def test_only_old_temporary_files_of_dead_writers_on_this_host_are_removed(tmp_p
         (tmp_path / name).write_bytes(b"x")
         if key != "fresh":
             os.utime(tmp_path / name, (old, old))
-    monkeypatch.setattr(imageio, "_cleaned", set())
+    monkeypatch.setattr(atomic, "_cleaned", set())
     imageio.write_image(tmp_path / "out.png", TINY)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "out.png") == sorted(
         name for key, name in names.items() if key != "stranded")

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from visiontk import imageio
+from visiontk import atomic, imageio
 from visiontk.errors import BadInputError
 
 
@@ -153,14 +153,14 @@ def test_write_refuses_to_clobber_and_unknown_format(tmp_path):
 def test_failure_mid_write_leaves_nothing(tmp_path):
     target = tmp_path / "result.png"
     with pytest.raises(RuntimeError):
-        with imageio.atomic_output(target) as tmp:
+        with atomic.atomic_output(target) as tmp:
             tmp.write_bytes(b"half a file")
             raise RuntimeError("power cut")
     assert list(tmp_path.iterdir()) == []
 
     target.write_bytes(b"precious")
     with pytest.raises(RuntimeError):
-        with imageio.atomic_output(target, overwrite=True) as tmp:
+        with atomic.atomic_output(target, overwrite=True) as tmp:
             tmp.write_bytes(b"half")
             raise RuntimeError("power cut")
     assert target.read_bytes() == b"precious" and list(tmp_path.iterdir()) == [target]

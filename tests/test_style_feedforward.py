@@ -13,7 +13,7 @@ import pytest
 from visiontk.errors import BadInputError
 from visiontk.imageio import read_image
 
-TINY = dict(batch=2, crop=64, style_size=96, filters=4, residual_blocks=1, log_every=1,
+TINY = dict(batch_size=2, crop=64, crop_max=96, style_size=96, filters=4, residual_blocks=1, log_every=1,
             checkpoint_every=2, sample_every=0, precision="float32")
 
 
@@ -21,27 +21,27 @@ TINY = dict(batch=2, crop=64, style_size=96, filters=4, residual_blocks=1, log_e
 def tiny_run(tmp_path_factory, shared):
     """A 6-step run of a tiny network on six shared photos (real VGG16 losses)."""
     os.environ["VISIONTK_MODELS"] = str(shared / "weights")
-    from visiontk.style import feedforward
+    from visiontk.style import export, load_model, training
 
     run = tmp_path_factory.mktemp("ff") / "run"
-    config = feedforward.config_from(shared / "data/style/starry_night.jpg", [shared / "data/faces"],
+    config = training.config_from(shared / "data/style/starry_night.jpg", [shared / "data/faces"],
                                      steps=6, samples=[str(shared / "data/content/coffee.png")], **TINY)
-    last = feedforward.train([], run, config)
+    last = training.train([], run, config)
     return run, last
 
 
 def _weights(run):
-    from visiontk.style import feedforward
+    from visiontk.style import export, load_model, training
 
     out = run.parent / f"{run.name}.weights.h5"
-    feedforward.export(run, out, overwrite=True)
-    model = feedforward.load_model(out)
+    export(run, out, overwrite=True)
+    model = load_model(out)
     return [w.numpy() for w in model.weights]
 
 
 def test_network_keeps_any_size_and_saves_without_lambda(tmp_path):
     from visiontk.backbones.transformer import StyleTransformer
-    from visiontk.style.feedforward import FastStylizer
+    from visiontk.style import FastStylizer
     from visiontk.training import save_weights
 
     model = StyleTransformer(filters=4, residual_blocks=1)
@@ -75,15 +75,15 @@ def test_training_writes_the_run_folder_and_the_loss_falls(tiny_run):
 
 
 def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(tiny_run, tmp_path, shared):
-    from visiontk.style import feedforward
+    from visiontk.style import export, load_model, training
 
     run, _ = tiny_run
     resumed = tmp_path / "resumed"
-    config = feedforward.config_from(shared / "data/style/starry_night.jpg", [shared / "data/faces"],
+    config = training.config_from(shared / "data/style/starry_night.jpg", [shared / "data/faces"],
                                      steps=3, **TINY)
-    feedforward.train([], resumed, config)
+    training.train([], resumed, config)
     config.steps = 6
-    feedforward.train([], resumed, config, given=["steps"])
+    training.train([], resumed, config, given=["steps"])
     assert [int(r.split(",")[0]) for r in (resumed / "metrics.csv").read_text().splitlines()[1:]] == \
         [1, 2, 3, 4, 5, 6]
     for a, b in zip(_weights(run), _weights(resumed)):
@@ -92,12 +92,12 @@ def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(tiny_run
 
 def test_resume_refuses_a_changed_setting(tiny_run, shared):
     from visiontk.errors import VisiontkError
-    from visiontk.style import feedforward
+    from visiontk.style import export, load_model, training
 
     run, _ = tiny_run
-    config = feedforward.config_from(shared / "data/style/the_scream.jpg", [shared / "data/faces"], **TINY)
+    config = training.config_from(shared / "data/style/the_scream.jpg", [shared / "data/faces"], **TINY)
     with pytest.raises(VisiontkError, match="style"):
-        feedforward.train([], run, config, given=["style"])
+        training.train([], run, config, given=["style"])
 
 
 def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
@@ -128,7 +128,7 @@ def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
 def test_cli_trains_exports_and_paints_a_folder(run_cli, shared_weights, shared, tmp_path):
     run = tmp_path / "run"
     result = run_cli("stylize", "train", shared / "data/style/the_scream.jpg", shared / "data/faces",
-                     "--out", run, "--steps", "2", "--batch", "1", "--crop", "64", "--style-size", "64",
+                     "--out", run, "--steps", "2", "--batch-size", "1", "--crop", "64", "--crop-max", "64", "--style-size", "64",
                      "--filters", "4", "--residual-blocks", "1", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["step"] == 2

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from visiontk.imageio import atomic_output
+from visiontk.atomic import atomic_output
 
 Series = tuple[Sequence[float], Sequence[float]]
 

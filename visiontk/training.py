@@ -25,8 +25,9 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import numpy as np
 
+from visiontk.compat import renamed_settings
 from visiontk.errors import BadInputError, UsageError
-from visiontk.imageio import atomic_output
+from visiontk.atomic import atomic_output
 from visiontk.runtime import GracefulStop, is_chief, progress, tensorflow
 
 log = logging.getLogger("visiontk")
@@ -87,8 +88,9 @@ def run_settings(run_dir: str | Path, settings_class: type[Settings], task: str,
         raise BadInputError(f"{run_dir}: the run folder is a file")
     if not (Path(run_dir) / CONFIG).exists() and not required:
         return None
-    stored = read_config(run_dir)
-    foreign = set(stored) - {f.name for f in fields(settings_class)}
+    names = {f.name for f in fields(settings_class)}
+    stored = renamed_settings(read_config(run_dir), names)
+    foreign = set(stored) - names
     if foreign:
         raise BadInputError(f"{run_dir}: not a `visiontk {task} train` run (its settings include "
                             f"{', '.join(sorted(foreign)[:3])}); give another run folder")
@@ -96,6 +98,16 @@ def run_settings(run_dir: str | Path, settings_class: type[Settings], task: str,
         return settings_class(**stored)
     except TypeError as exc:   # a required setting missing
         raise BadInputError(f"{run_dir}: not a `visiontk {task} train` run ({exc})") from None
+
+
+def setting(default: Any, help: str | None = None, **meta: Any):
+    """A field of a settings dataclass whose metadata makes its `TASK train` option
+    (visiontk.cli.common.settings_options): `help`, and `min`, `max`, `min_open` or `choices`."""
+    from dataclasses import field
+
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
 
 
 def make_settings(settings_class: type[Settings], **settings) -> Settings:

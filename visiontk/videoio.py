@@ -5,7 +5,7 @@ RGB arrays (H, W, 3), so a clip never has to fit in memory. A transformed clip k
 notices besides the pictures: each frame's timestamp (so the frame rate, variable or not, is kept),
 the rotation a phone recorded, and the sound, whose packets are copied unchanged (no re-encoding).
 Output is H.264 in MP4 by default (VP9 for .webm), written to a temporary file beside the target and
-renamed into place by `imageio.atomic_output`, so a failure never leaves half a clip behind.
+renamed into place by `atomic.atomic_output`, so a failure never leaves half a clip behind.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import IMAGE_EXTENSIONS, atomic_output, check_input_file, check_output
+from visiontk.imageio import IMAGE_EXTENSIONS, check_input_file
+from visiontk.atomic import atomic_output, check_output
 from visiontk.runtime import progress
 
 log = logging.getLogger("visiontk.video")

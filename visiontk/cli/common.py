@@ -206,6 +206,60 @@ def output_for(path: Path, output_dir: Path | None, suffix: str, extension: str 
     return folder / f"{path.stem}{suffix}{extension}"
 
 
+def settings_options(settings_class: type, names: Iterable[str]) -> Callable:
+    """The options of a `TASK train` command, made from its settings dataclass so that every task spells
+    an idea the same way and keeps its defaults in one place: field `learning_rate` is
+    `--learning-rate`, typed and defaulted by the field, with the help, bounds and choices of its
+    metadata (`help`, `min`, `max`, `choices`). The old spellings of visiontk.compat are hidden aliases."""
+    import dataclasses
+
+    from visiontk.compat import OLD_OPTION_SPELLINGS
+
+    found = {f.name: f for f in dataclasses.fields(settings_class)}
+    options = [_setting_option(found[name]) for name in names]
+    aliases = [click.option(old, hidden=True, expose_value=False, callback=_alias_of(name),
+                            type=_setting_type(found[name]))
+               for old, name in OLD_OPTION_SPELLINGS.items() if name in names]
+    return stack(*options, *aliases)
+
+
+def _setting_option(setting) -> Callable:
+    import dataclasses
+
+    meta = setting.metadata
+    flag = "--" + setting.name.replace("_", "-")
+    default = setting.default if setting.default is not dataclasses.MISSING else setting.default_factory()
+    kind = str(setting.type)
+    if kind == "bool":
+        return click.option(f"{flag}/--no-{flag[2:]}", setting.name, default=default, show_default=True,
+                            help=meta.get("help"))
+    if kind.startswith("list["):
+        return click.option(flag, setting.name, multiple=True, default=default, help=meta.get("help"))
+    numbered = "choices" in meta and kind.startswith("int")    # int choices are parsed as text, then numbers
+    return click.option(flag, setting.name, type=_setting_type(setting), default=default,
+                        show_default=default is not None, help=meta.get("help"),
+                        callback=(lambda ctx, param, value: None if value is None else int(value)) if numbered else None)
+
+
+def _setting_type(setting) -> click.ParamType:
+    meta, kind = setting.metadata, str(setting.type).replace(" | None", "")
+    if "choices" in meta:
+        return click.Choice([str(c) for c in meta["choices"]])
+    if kind == "int":
+        return click.IntRange(min=meta.get("min"), max=meta.get("max"))
+    if kind == "float":
+        return FiniteFloatRange(min=meta.get("min"), max=meta.get("max"), min_open=meta.get("min_open", False))
+    return click.STRING
+
+
+def _alias_of(name: str) -> Callable:
+    """The callback of a hidden old spelling: it stands for option `name` (training_settings applies it)."""
+    def store(ctx: click.Context, param: click.Parameter, value) -> None:
+        if value is not None:
+            ctx.meta.setdefault("visiontk.aliases", {})[name] = value
+    return store
+
+
 def training_settings(ctx: click.Context, settings: dict) -> tuple[dict, list[str]]:
     """A `TASK train` command's settings and the names the user typed (`given`): on a resumed run the
     given ones replace the run's where they may change and are refused where they may not
@@ -215,6 +269,9 @@ def training_settings(ctx: click.Context, settings: dict) -> tuple[dict, list[st
     given = [name for name in settings
              if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
     settings = dict(settings)
+    for name, value in ctx.meta.get("visiontk.aliases", {}).items():   # an old spelling (the new one wins)
+        if name not in given:
+            settings[name], given = value, [*given, name]
     if runtime_settings.seed is not None:
         settings["seed"], given = runtime_settings.seed, [*given, "seed"]
     return settings, given

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, bounded_int, emit,
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, bounded_int, emit,
                                  export_output_option, json_option, overwrite_option, progress_reporter,
-                                 run_dir_argument, strategy_option, training_settings)
+                                 run_dir_argument, settings_options, strategy_option, training_settings)
 from visiontk.gan.generate import MAX_IMAGES, MAX_STEPS
 from visiontk.gan.training import TrainConfig
 
@@ -25,21 +25,8 @@ def command() -> None:
               help="The run folder (created; run the same command again to resume).")
 @click.option("--resume", type=click.Path(path_type=Path, file_okay=False), hidden=True,
               help="The same as --out RUN (DATA may then be left out).")
-@click.option("--image-size", type=click.Choice(["28", "32", "64"]), default=str(DEFAULTS.image_size),
-              show_default=True, help="Side of the generated images (the networks' depth follows it).")
-@click.option("--masks", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder of segmentation masks named like the images: added as a 4th channel.")
-@click.option("--epochs", type=POSITIVE_INT, default=DEFAULTS.epochs, show_default=True,
-              help="Epochs to train in all (may change on resume).")
-@click.option("--batch-size", type=bounded_int(1, 65536), default=DEFAULTS.batch_size, show_default=True)
-@click.option("--latent-dim", type=bounded_int(1, 4096), default=DEFAULTS.latent_dim, show_default=True)
-@click.option("--width", type=bounded_int(1, 1024), default=DEFAULTS.width, show_default=True,
-              help="Filters of the widest-resolution layer.")
-@click.option("--lr", "learning_rate", type=POSITIVE_FLOAT, default=DEFAULTS.learning_rate, show_default=True,
-              help="Adam's learning rate, of both networks (may change on resume).")
-@click.option("--log-every", type=POSITIVE_INT, default=DEFAULTS.log_every, show_default=True,
-              help="Steps per row of metrics.csv.")
-@click.option("--limit", type=POSITIVE_INT, help="Use only the first N images (for a quick trial).")
+@settings_options(TrainConfig, ("image_size", "masks", "epochs", "batch_size", "latent_dim", "width",
+                                 "learning_rate", "log_every", "limit"))
 @strategy_option
 @json_option
 @click.pass_context
@@ -65,7 +52,6 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | No
     if run_dir is None:
         raise BadInputError("give the run folder: --out RUN (a new one, or a run to resume)")
     settings, given = training_settings(ctx, settings)
-    settings["image_size"] = int(settings["image_size"])
     config = training.TrainConfig(data=[str(d) for d in data], **settings)
     last = training.train(list(data), run_dir, config, given=["data", *given] if data else given,
                           on_progress=progress_reporter(run_dir, as_json))
@@ -192,7 +178,7 @@ def export_command(run_dir, destination, output, overwrite, as_json) -> int:
     """
     from visiontk import gan
     from visiontk.errors import UsageError
-    from visiontk.gan.training import generator_config_path
+    from visiontk.gan.model import generator_config_path
 
     if (destination is None) == (output is None):
         raise UsageError("give the file to write once: -o NAME.weights.h5")

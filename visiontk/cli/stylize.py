@@ -7,11 +7,13 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT, FiniteFloatRange,
-                                 batch_options, bounded_float, bounded_int, emit, export_output_option, input_paths,
+from visiontk.cli.common import (NON_NEGATIVE_FLOAT, POSITIVE_FLOAT, FiniteFloatRange,
+                                 batch_options, bounded_float, emit, export_output_option, input_paths,
                                  json_option, output_for, overwrite_option, progress_reporter, run_batch,
-                                 run_dir_argument, this_shard, training_settings)
-from visiontk.imageio import check_output, write_image
+                                 run_dir_argument, settings_options, this_shard, training_settings)
+from visiontk.imageio import write_image
+from visiontk.atomic import check_output
+from visiontk.style.training import TrainConfig
 
 # Mirrors visiontk.style.transfer's defaults; kept here so that `--help` does not import TensorFlow.
 DEFAULTS = {"backbone": "vgg19", "size": 512, "scales": 2, "content_weight": 1.0, "style_weight": 1e-3,
@@ -233,7 +235,7 @@ def _apply_model(model: str, contents: list[Path], destination, *, size: int, si
                  skip_existing: bool, continue_on_error: bool, as_json: bool) -> int:
     import time
 
-    from visiontk.style.feedforward import FastStylizer
+    from visiontk.style import FastStylizer
     from visiontk.videoio import is_video
 
     stylizer = FastStylizer(model, precision=precision)
@@ -314,35 +316,10 @@ def texture(source: Path, output: Path, size: int, tileable: bool, scales: int, 
 @click.argument("data", nargs=-1, required=True)
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The run folder (created; run the same command again to resume).")
-@click.option("--steps", type=POSITIVE_INT, default=4000, show_default=True)
-@click.option("--batch", type=POSITIVE_INT, default=4, show_default=True)
-@click.option("--crop", type=bounded_int(64, 1024), default=256, show_default=True,
-              help="Side of the smallest random square crops of the photos.")
-@click.option("--crop-max", type=bounded_int(64, 2048), default=512, show_default=True,
-              help="Each step's crops have a side from --crop to this, in steps of 32 (the strokes hold "
-                   "across output sizes); equal to --crop for one size.")
-@click.option("--jitter", type=FiniteFloatRange(min=0, max=0.5), default=0.1, show_default=True,
-              help="Colour jitter of the crops: brightness, contrast and saturation within ±this.")
-@click.option("--init-from", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Start from this .weights.h5 (a network of the same shape, e.g. to retrain a style).")
-@click.option("--lr", "learning_rate", type=POSITIVE_FLOAT, default=1e-3, show_default=True)
-@click.option("--content-weight", type=POSITIVE_FLOAT, default=DEFAULTS["content_weight"], show_default=True)
-@click.option("--style-weight", type=POSITIVE_FLOAT, default=DEFAULTS["style_weight"], show_default=True)
-@click.option("--tv-weight", type=FiniteFloatRange(min=0), default=DEFAULTS["tv_weight"], show_default=True)
-@click.option("--style-scale", type=POSITIVE_FLOAT, default=1.0, show_default=True,
-              help="The painting's long side is this times --style-size: above 1 gives finer strokes.")
-@click.option("--style-size", type=bounded_int(64, 4096), default=None,
-              help="Fix the painting's long side (over --style-scale) instead of tying it to each crop's "
-                   "side, as `stylize` ties it to the result's.")
-@click.option("--filters", type=bounded_int(4, 256), default=32, show_default=True,
-              help="Width of the network's first layer (the next two double it).")
-@click.option("--residual-blocks", type=bounded_int(1, 32), default=5, show_default=True)
-@click.option("--samples", multiple=True, metavar="PHOTO",
-              help="Held-out photos drawn into RUN/samples every --sample-every steps (repeatable).")
-@click.option("--sample-every", type=NON_NEGATIVE_INT, default=250, show_default=True)
-@click.option("--checkpoint-every", type=POSITIVE_INT, default=100, show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
-              show_default=True, help="What the networks compute in (the weights stay float32).")
+@settings_options(TrainConfig, ("steps", "batch_size", "crop", "crop_max", "jitter", "learning_rate",
+                                 "content_weight", "style_weight", "tv_weight", "style_scale", "style_size",
+                                 "filters", "residual_blocks", "init_from", "samples", "sample_every",
+                                 "checkpoint_every", "precision"))
 @json_option
 @click.pass_context
 def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir: Path, as_json: bool,
@@ -358,12 +335,12 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
     (--steps, --lr, the --sample/--checkpoint settings and the loss weights may change on resume, the
     rest may not).
     """
-    from visiontk.style import feedforward
+    from visiontk.style import training
 
     settings, given = training_settings(ctx, settings)
     settings["samples"] = [str(p) for p in settings["samples"]]
-    config = feedforward.config_from(str(style_image), list(data), **settings)
-    last = feedforward.train(list(data), run_dir, config, given=["style", "data", *given],
+    config = training.config_from(str(style_image), list(data), **settings)
+    last = training.train(list(data), run_dir, config, given=["style", "data", *given],
                              on_progress=progress_reporter(run_dir, as_json))
     if not as_json:
         click.echo(f"{run_dir}: step {last['step']}, loss {last.get('loss', float('nan')):.4g} "
@@ -377,8 +354,8 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
 @overwrite_option
 def export(run_dir: Path, output: Path, overwrite: bool) -> int:
     """Write the network trained in RUN_DIR as a weights file."""
-    from visiontk.style import feedforward
+    from visiontk.style import export as export_network
 
-    feedforward.export(run_dir, output, overwrite=overwrite)
+    export_network(run_dir, output, overwrite=overwrite)
     click.echo(f"{run_dir} -> {output}")
     return 0

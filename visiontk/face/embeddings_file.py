@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from visiontk.errors import BadInputError
-from visiontk.imageio import atomic_output, check_input_file
+from visiontk.imageio import check_input_file
+from visiontk.atomic import atomic_output
 
 SUFFIX = ".npz"
 

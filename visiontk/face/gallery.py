@@ -19,7 +19,8 @@ import numpy as np
 
 from visiontk.errors import BadInputError, renamed_keyword
 from visiontk.face.model import DEFAULT_MODEL
-from visiontk.imageio import atomic_output, check_input_file
+from visiontk.imageio import check_input_file
+from visiontk.atomic import atomic_output
 
 FORMATS = (".npz", ".json")
 DLIB_EMBEDDING_SIZE = 128   # the length of dlib's face ResNet's embeddings

@@ -23,7 +23,8 @@ import numpy as np
 from visiontk import runtime, training
 from visiontk.errors import BadInputError, NoFaceError, UsageError
 from visiontk.face.align import CHIP_SIZE
-from visiontk.imageio import atomic_output, expand_inputs
+from visiontk.imageio import expand_inputs
+from visiontk.atomic import atomic_output
 
 log = logging.getLogger("visiontk")
 

@@ -7,9 +7,13 @@
     gan.export("runs/fmnist", "my-dcgan.weights.h5")
     gan.load_model("runs/fmnist").model                # a Generator by shipped name, run folder or file
 """
-from visiontk.gan.generate import generate, interpolate, load_generator
-from visiontk.gan.generate import load_generator as load_model   # the verb every task has (issue 14)
+from visiontk.gan.export import export
+from visiontk.gan.generate import generate, interpolate
+from visiontk.gan.model import Generator, load_model
 from visiontk.gan.score import score
-from visiontk.gan.training import TrainConfig, export, train
+from visiontk.gan.training import TrainConfig, train
 
-__all__ = ["TrainConfig", "export", "generate", "interpolate", "load_generator", "load_model", "score", "train"]
+load_generator = load_model   # the name before every task's verb was load_model (see visiontk.compat)
+
+__all__ = ["Generator", "TrainConfig", "export", "generate", "interpolate", "load_generator", "load_model", "score",
+           "train"]

@@ -22,9 +22,10 @@ register_shipped("dcgan-fashion-mnist", "DCGAN generator trained on Fashion-MNIS
 # ---- networks `visiontk models export` knows ----
 
 def _generator(source: str) -> Exportable:
-    from visiontk.gan.generate import latents, load_generator
+    from visiontk.gan.generate import latents
+    from visiontk.gan.model import load_model
 
-    generator = load_generator(source)
+    generator = load_model(source)
     config = generator.config
     return Exportable(generator.name, generator.model, (generator.latent_dim,), input_dtype="float32",
                       output_range=(-1.0, 1.0), sample=lambda path: latents(4, generator.latent_dim, 0),
@@ -32,7 +33,7 @@ def _generator(source: str) -> Exportable:
 
 
 def _claims_generator(path: Path) -> bool:
-    from visiontk.gan.generate import is_generator
+    from visiontk.gan.model import is_generator
 
     return is_generator(path)
 

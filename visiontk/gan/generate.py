@@ -1,114 +1,20 @@
-"""Loading trained generators (shipped, a run folder, or a weights file) and sampling from them."""
+"""Sampling from trained generators: image files and sheets, latent walks."""
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from visiontk import runtime
-from visiontk.errors import BadInputError, WeightsError
-from visiontk.gan.pictures import to_uint8, write_picture, write_sheet
-from visiontk.gan.training import generator_config_path, run_generator
-from visiontk.imageio import check_output
+from visiontk.errors import BadInputError
+from visiontk.gan.pictures import write_picture, write_sheet
+from visiontk.gan.model import DEFAULT_MODEL, SHIPPED, Generator, load_model, locate  # noqa: F401
+# SHIPPED and load_generator are read from here by callers older than gan.model (see visiontk.compat).
+load_generator = load_model
+from visiontk.atomic import check_output
 
 log = logging.getLogger("visiontk")
-
-DEFAULT_MODEL = "dcgan-fashion-mnist"
-# The generators we ship: registry names, each rebuilt from the NAME.json shipped beside its weights.
-SHIPPED = ("dcgan-fashion-mnist",)
-# The generator a run folder of visiontk before the shared run layout holds (with generator.json).
-GENERATOR_WEIGHTS = "generator.weights.h5"
-
-
-@dataclass
-class Generator:
-    name: str
-    model: Any
-    config: dict
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.config["latent_dim"])
-
-    @property
-    def channels(self) -> int:
-        return int(self.config["channels"])
-
-    def images(self, latents: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """uint8 images (N, H, W, C) for latent vectors (N, latent_dim)."""
-        out = [to_uint8(self.model(latents[i:i + batch_size].astype(np.float32), training=False))
-               for i in range(0, len(latents), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0,), np.uint8)
-
-
-def load_generator(model: str | Path | None = None) -> Generator:
-    """A generator by shipped name (default: the Fashion-MNIST DCGAN), run folder or .weights.h5 file."""
-    model = DEFAULT_MODEL if model is None else model
-    weights, config = _locate(model)
-    if weights.is_dir():    # a `gan train` run: its last checkpoint
-        return Generator(str(model), *run_generator(weights)[:2])
-    from visiontk.backbones.dcgan import dcgan_generator
-
-    network = dcgan_generator(int(config["image_size"]), int(config["channels"]), int(config["latent_dim"]),
-                              int(config.get("width", 64)))
-    try:
-        network.load_weights(str(weights))
-    except (OSError, ValueError, KeyError) as exc:
-        config_name = generator_config_path(weights).name
-        raise WeightsError(f"{weights}: cannot load generator weights ({exc}); is {config_name} the "
-                           "configuration it was trained with?") from None
-    return Generator(str(model), network, config)
-
-
-def _locate(model: str | Path) -> tuple[Path, dict]:
-    """(the weights file, or the run folder, of `model`; the configuration that rebuilds it)."""
-    if str(model) in SHIPPED:
-        from visiontk.weights import resolve, shipped_dir
-
-        return resolve(str(model)), _read_config(shipped_dir() / f"{model}.json")
-    path = Path(model)
-    if path.is_dir() and not (path / GENERATOR_WEIGHTS).is_file():
-        from visiontk.gan.training import run_config
-
-        return path, run_config(path).generator_config()
-    if path.is_dir():
-        path = path / GENERATOR_WEIGHTS
-    elif not path.is_file():
-        raise BadInputError(f"{model}: no such model (give a run folder, a .weights.h5 file, or one of "
-                            f"{', '.join(SHIPPED)})")
-    elif not path.name.endswith(".weights.h5"):
-        raise BadInputError(f"{model}: not a generator weights file (NAME.weights.h5, with NAME.json beside "
-                            "it, as `gan export` writes)")
-    return path, _read_config(generator_config_path(path))
-
-
-def _read_config(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{path}: generator configuration missing or unreadable ({exc})") from None
-
-
-def is_generator(path: Path) -> bool:
-    """Whether `path` is a generator: a `gan train` run folder (or one of an older visiontk), or a
-    NAME.weights.h5 file with NAME.json beside it."""
-    from visiontk import training
-    from visiontk.gan.training import run_config
-
-    if path.is_dir() and not (path / GENERATOR_WEIGHTS).exists():
-        try:
-            run_config(path)
-        except BadInputError:    # no run, or another task's
-            return False
-        return (path / training.CHECKPOINTS).is_dir()
-    weights = path / GENERATOR_WEIGHTS if path.is_dir() else path
-    return (weights.name.endswith(".weights.h5") and weights.is_file()
-            and generator_config_path(weights).is_file())
-
 
 def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
     """`count` latent vectors drawn from N(0, 1), the same for the same seed."""
@@ -137,14 +43,14 @@ def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path |
         raise BadInputError(f"-n {n}: at most {MAX_IMAGES} images per run")
     if grid is None and output_dir is None:
         raise BadInputError("say where to write: --grid OUT.png and/or --output-dir DIR")
-    config = _locate(DEFAULT_MODEL if model is None else model)[1]
+    config = locate(DEFAULT_MODEL if model is None else model)[1]
     if grid is not None:
         _check_sheet_size(n, int(config["image_size"]), scale)
     # Every file this run would write is checked before the first is written (and before the slow
     # part): all or nothing.
     for path in _planned_outputs(grid, output_dir, n, int(config["channels"]) == 4 and not rgba):
         check_output(path, overwrite)
-    images, record = sample(load_generator(model), n, seed)
+    images, record = sample(load_model(model), n, seed)
     written: list[Path] = []
     if grid is not None:
         written += _write_sheet(Path(grid), images, rgba, scale, overwrite)
@@ -231,7 +137,7 @@ def interpolate(model: str | Path | None, seed_a: int, seed_b: int, *, steps: in
     if not 2 <= steps <= MAX_STEPS:
         raise BadInputError(f"--steps must be between 2 and {MAX_STEPS}")
     check_output(output, overwrite)
-    generator = load_generator(model)
+    generator = load_model(model)
     a, b = latents(1, generator.latent_dim, seed_a)[0], latents(1, generator.latent_dim, seed_b)[0]
     walk = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)])
     images = generator.images(walk)

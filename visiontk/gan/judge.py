@@ -109,7 +109,7 @@ def train_judge(data: str | Path, test_data: str | Path | None, out: str | Path,
     """Train the Fashion-MNIST judge on IDX images + labels; return its test accuracy and timing."""
     from visiontk.backbones.classifier import small_classifier
     from visiontk.gan.data import labels_for, load_images
-    from visiontk.imageio import atomic_output, check_output
+    from visiontk.atomic import atomic_output, check_output
 
     out = check_output(out, overwrite)
     tf = runtime.tensorflow()

@@ -96,9 +96,10 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
     if n < 1 or splits < 1:
         raise BadInputError("-n and --splits must be at least 1")
     if images is None:
-        from visiontk.gan.generate import latents, load_generator, resolve_seed
+        from visiontk.gan.generate import latents, resolve_seed
+        from visiontk.gan.model import load_model
 
-        generator = load_generator(model)
+        generator = load_model(model)
         seed = resolve_seed(seed)
         pixels = generator.images(latents(n, generator.latent_dim, seed))
         result.update(model=generator.name, seed=seed)

@@ -31,18 +31,20 @@ class TrainConfig:
     """The settings of a DCGAN training run (stored in RUN/config.json)."""
 
     data: list[str] = field(default_factory=list)   # folders, IDX files or .npz files of images
-    image_size: int = 28
-    masks: str | None = None           # folder of masks named like the images: a 4th channel
-    limit: int | None = None           # use only the first N images (quick trials)
+    image_size: int = training.setting(28, "Side of the generated images (the networks' depth follows it).",
+                              choices=(28, 32, 64))
+    masks: str | None = training.setting(None, "Folder of segmentation masks named like the images: added as a 4th channel.")
+    limit: int | None = training.setting(None, "Use only the first N images (for a quick trial).", min=1)
     channels: int | None = None        # found in the data: 1 gray, 3 colour, +1 with masks
-    epochs: int = 25
-    batch_size: int = 128              # the global batch, split between replicas
-    latent_dim: int = 100
-    width: int = 64
-    learning_rate: float = 2e-4
+    epochs: int = training.setting(25, "Epochs to train in all (may change on resume).", min=1)
+    batch_size: int = training.setting(128, "The global batch, split between replicas.", min=1, max=65536)
+    latent_dim: int = training.setting(100, min=1, max=4096)
+    width: int = training.setting(64, "Filters of the widest-resolution layer.", min=1, max=1024)
+    learning_rate: float = training.setting(2e-4, "Adam's learning rate, of both networks (may change on resume).",
+                                   min=0, min_open=True)
     beta_1: float = 0.5
     seed: int | None = None            # None: drawn at random when the run starts (and stored)
-    log_every: int = 20
+    log_every: int = training.setting(20, "Steps per row of metrics.csv.", min=1)
     strategy: str = "default"
 
     def generator_config(self) -> dict:
@@ -292,20 +294,3 @@ def run_generator(run_dir: str | Path):
     if step == 0:
         raise BadInputError(f"{run_dir}: no checkpoint yet (a run saves one after each epoch and when stopped)")
     return generator, {**config.generator_config(), "step": step, "data": config.data}, step
-
-
-def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> Path:
-    """Write the generator of the run's last checkpoint to `output` (NAME.weights.h5) and its
-    configuration to NAME.json beside it, for `gan generate --model NAME.weights.h5`."""
-    output = Path(output)
-    if not output.name.endswith(".weights.h5"):
-        raise BadInputError(f"{output}: the exported file's name must end in .weights.h5")
-    generator, config, _ = run_generator(run_dir)
-    training.save_weights(generator, output, overwrite=overwrite)
-    training.write_json(generator_config_path(output), config)
-    return output
-
-
-def generator_config_path(weights: Path) -> Path:
-    """The configuration that rebuilds a generator: NAME.json beside NAME.weights.h5."""
-    return weights.with_name(weights.name.replace(".weights.h5", ".json"))

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from visiontk.errors import BadInputError, UsageError, VisiontkError
-from visiontk.imageio import _umask, atomic_output, check_output
+from visiontk.atomic import _umask, atomic_output, check_output
 from visiontk.runtime import tensorflow
 
 log = logging.getLogger("visiontk.serving")

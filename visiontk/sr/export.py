@@ -12,7 +12,7 @@ from pathlib import Path
 
 from visiontk import training
 from visiontk.errors import BadInputError
-from visiontk.imageio import atomic_output, check_output
+from visiontk.atomic import atomic_output, check_output
 from visiontk.sr.training import BEST, build_model, stored_config
 
 

@@ -10,7 +10,8 @@ from PIL import Image
 
 from visiontk.backbones.edsr import SCALES
 from visiontk.errors import UsageError, WeightsError
-from visiontk.imageio import Picture, check_output, output_format, read_picture, resize, write_image
+from visiontk.imageio import Picture, output_format, read_picture, resize, write_image
+from visiontk.atomic import check_output
 from visiontk.runtime import keras_policy, progress, resolve_precision, tensorflow
 from visiontk.sr import tiling
 

@@ -11,7 +11,9 @@
 `Stylizer` prepares Gatys' style targets once for a batch of photos; coarse-to-fine L-BFGS, style
 mixing and colour preservation are options of both. `load_model` gives a trained network as Keras.
 """
-from visiontk.style.feedforward import FastStylizer, TrainConfig, export, load_model, train
+from visiontk.style.export import export
+from visiontk.style.model import FastStylizer, load_model
+from visiontk.style.training import TrainConfig, train
 from visiontk.style.texture import gram_distance, synthesize
 from visiontk.style.transfer import ScaleReport, StyleResult, Stylizer, stylize
 

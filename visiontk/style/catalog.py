@@ -6,7 +6,7 @@ from pathlib import Path
 
 from visiontk.serving import (Deployable, Exportable, check_image, register as register_deployable,
                               weights_file_claims)
-from visiontk.style.feedforward import STYLE_MODELS, network_shape
+from visiontk.style.model import STYLE_MODELS, network_shape
 from visiontk.weights import register_shipped
 
 register_shipped("style-starry-night", "Feed-forward style network painting like van Gogh's The Starry Night "
@@ -20,7 +20,7 @@ register_shipped("style-the-scream", "Feed-forward style network painting like M
 # ---- networks `visiontk models export` knows ----
 
 def _style_network(source: str) -> Exportable:
-    from visiontk.style.feedforward import load_model
+    from visiontk.style.model import load_model
 
     name = source if source in STYLE_MODELS else Path(source).name.removesuffix(".weights.h5")
     # Fully convolutional; sides must be multiples of 4 (FastStylizer pads photos by mirroring).

@@ -110,7 +110,7 @@ def load_input(image: Image_, role: str) -> np.ndarray:
 
 # `auto` -> bfloat16 where the hardware computes it natively (`runtime.bfloat16_is_fast`). The pixels,
 # losses, Gram matrices and the optimiser stay in float32 either way. Both names are imported from here
-# by style.feedforward.
+# by style.training and style.model.
 resolve_precision = runtime.resolve_precision
 keras_policy = runtime.keras_policy
 

@@ -395,8 +395,8 @@ def cache_lock(name: str) -> Iterator[None]:
 @contextlib.contextmanager
 def atomic_cache_file(target: Path) -> Iterator[Path]:
     """A temporary file beside `target`, renamed onto it on success, removed on failure (the same
-    writer as every output, visiontk.imageio.atomic_file); an unwritable cache is a WeightsError."""
-    from visiontk.imageio import atomic_file
+    writer as every output, visiontk.atomic.atomic_file); an unwritable cache is a WeightsError."""
+    from visiontk.atomic import atomic_file
 
     with contextlib.ExitStack() as stack:
         try:
