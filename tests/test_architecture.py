@@ -9,7 +9,7 @@ from pathlib import Path
 import visiontk
 
 PACKAGE = Path(visiontk.__file__).parent
-TASKS = ("style", "face", "gan", "sr", "cli", "server")   # server: like cli, it knows every task
+TASKS = ("style", "face", "gan", "sr", "similar", "cli", "server")   # server: like cli, it knows every task
 SHARED = ("backbones", "weights", "serving", "imageio", "videoio", "runtime", "training", "charts", "errors",
           "plugins")
 
