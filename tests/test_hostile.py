@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -122,6 +123,14 @@ BAD_OPTIONS = [
     ("gan", "generate", "-n", "1", "--grid", "{out}/g.png", "--seed", "-1"),
     ("gan", "interpolate", "-1", "2", "-o", "{out}/i.png"),
     ("--seed", "-5", "gan", "generate", "-n", "1", "--grid", "{out}/g.png"),
+    ("similar", "index", "{root}", "--out", "{out}/x.vtkidx", "--size", "10"),
+    ("similar", "search", "{tiny_png}", "--index", "{out}/x.vtkidx", "-k", "0"),
+    ("similar", "dupes", "{root}", "--threshold", "2"),
+    ("similar", "merge", "--out", "{out}/m.vtkidx"),
+    ("stylize", "texture", "{tiny_png}", "-o", "{out}/t.png", "--size", "0"),
+    ("stylize", "texture", "{tiny_png}", "-o", "{out}/t.png", "--style-scale", "nan"),
+    ("serve", "--port", "-1"),
+    ("serve", "--host", "0.0.0.0", "--port", "0"),  # off loopback without a token
     ("--device", "tpu", "models", "list"),
     ("--seed", "x", "models", "list"),
     ("no-such-command",),
@@ -173,6 +182,16 @@ BAD_FILES = [
     ("gan", "generate", "--model", "{bad}", "--grid", "{out}/g.png"),
     ("gan", "interpolate", "1", "2", "--model", "{bad}", "-o", "{out}/i.png"),
     ("models", "export", "{bad}", "--format", "tflite", "-o", "{out}/x.tflite"),
+    ("similar", "index", "{fifo_png}", "--out", "{out}/x.vtkidx", "--backbone", "none"),
+    ("similar", "index", "{bad}", "--out", "{out}/x.vtkidx", "--backbone", "none"),
+    ("similar", "search", "{tiny_png}", "--index", "{fifo_npz}"),
+    ("similar", "dupes", "{fifo_png}", "--backbone", "none"),
+    ("similar", "dupes", "--index", "{bad}"),
+    ("similar", "merge", "{fifo_npz}", "--out", "{out}/m.vtkidx"),
+    ("stylize", "texture", "{fifo_png}", "-o", "{out}/t.png"),
+    ("stylize", "texture", "{bad}", "-o", "{out}/t.png"),
+    ("serve", "--gallery", "{fifo_npz}", "--port", "0"),
+    ("serve", "--gallery", "{bad}", "--port", "0"),
 ]
 
 # Commands whose refusals are usage errors or weights errors rather than exit 3.
@@ -246,6 +265,8 @@ def test_weights_import_of_a_fifo_is_exit_4(files):
 # ---- outputs that can't be written ---------------------------------------------------------------
 
 PARENT_IS_A_FILE = [
+    ("similar", "index", "{tiny_png}", "--out", "{afile}/x.vtkidx", "--backbone", "none"),
+    ("stylize", "texture", "{tiny_png}", "-o", "{afile}/t.png", "--backbone", "vgg16"),
     ("gan", "generate", "-n", "2", "--grid", "{afile}/g.png"),
     ("gan", "generate", "-n", "2", "--output-dir", "{afile}/samples"),
     ("gan", "interpolate", "1", "2", "-o", "{afile}/i.png"),
@@ -354,6 +375,11 @@ def json_outputs(tmp_path_factory, files) -> dict[str, str]:
     out = tmp_path_factory.mktemp("json")
     face = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "biden_1.jpg"
     gallery = out / "people.npz"
+    library = out / "library"   # three photos, two of them the same file: one group of duplicates
+    library.mkdir()
+    for name in ("a.png", "a-copy.png"):
+        shutil.copy(files["tiny_png"], library / name)
+    shutil.copy(face, library / "b.jpg")
     runs = {
         "models list": ["models", "list", "--json"],
         "models verify": ["models", "verify", "fashion-mnist-judge", "--json"],
@@ -392,6 +418,15 @@ def json_outputs(tmp_path_factory, files) -> dict[str, str]:
                             "--epochs", "0", "--json"],
         "face train": ["face", "train", files["root"], "-o", out / "m.weights.h5", "--epochs", "0", "--json"],
         "face eval": ["face", "eval", files["fifo_png"], "--json"],
+        "similar index": ["similar", "index", library, "--out", out / "lib.vtkidx", "--backbone", "vgg16",
+                          "--size", "64", "--json"],
+        "similar search": ["similar", "search", files["tiny_png"], "--index", out / "lib.vtkidx", "-k", "2",
+                           "--json"],
+        "similar dupes": ["similar", "dupes", library, "--backbone", "none", "--json"],
+        "similar merge": ["similar", "merge", out / "lib.vtkidx", out / "lib.vtkidx", "--out",
+                          out / "merged.vtkidx", "--json"],
+        "stylize texture": ["stylize", "texture", files["tiny_png"], "-o", out / "t.png", "--size", "32",
+                            "--scales", "1", "--iterations", "1", "--backbone", "vgg16", "--json"],
     }
     saved = os.environ.get("VISIONTK_MODELS")
     os.environ["VISIONTK_MODELS"] = str(face.parents[2] / "weights")  # VGG16 for stylize
@@ -428,13 +463,14 @@ def test_every_json_line_is_strict_with_input_and_ok(json_outputs, command):
 NAMED_INPUT = {"models list", "models verify", "models fetch", "models import", "gan generate",
                "gan interpolate", "gan score", "gan train", "gan export", "sr upscale", "sr compare",
                "stylize apply", "face detect", "face embed", "face enroll", "face identify", "face gallery list",
-               "face gallery remove", "face cluster"}
+               "face gallery remove", "face cluster", "similar search", "similar dupes", "stylize texture"}
 
 # The runs of json_outputs that are meant to succeed (the others are refusals).
 SUCCEEDING = {"models list", "models verify", "models fetch", "models import", "gan generate",
               "gan interpolate", "gan score", "gan train", "gan export", "sr upscale", "sr eval", "sr compare", "stylize apply",
               "face detect", "face embed", "face verify", "face enroll", "face identify", "face gallery list",
-              "face gallery remove", "face cluster"}
+              "face gallery remove", "face cluster", "similar index", "similar search", "similar dupes",
+              "similar merge", "stylize texture"}
 
 
 # ---- every numeric option of every command, at parse time -----------------------------------------

@@ -33,7 +33,7 @@ class FileFacts:
 
     @classmethod
     def of(cls, path: str | os.PathLike) -> "FileFacts":
-        found = Path(path).resolve()
+        found = check_input_file(Path(path).resolve())   # a FIFO would block the hash for ever
         info = found.stat()
         return cls(str(found), info.st_size, info.st_mtime_ns)
 
