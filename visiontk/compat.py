@@ -10,6 +10,8 @@ Python, warns with a DeprecationWarning naming the new one.
 """
 from __future__ import annotations
 
+import warnings
+
 # Old option spelling -> the settings field it sets (hidden aliases of the `TASK train` commands).
 OLD_OPTION_SPELLINGS = {"--lr": "learning_rate", "--batch": "batch_size"}
 
@@ -21,3 +23,40 @@ def renamed_settings(stored: dict, names: set[str]) -> dict:
     """A run's stored settings with old keys renamed, where the settings class (`names`) has the new one."""
     return {RENAMED_SETTINGS.get(key, key) if RENAMED_SETTINGS.get(key) in names else key: value
             for key, value in stored.items()}
+
+
+# ---- face ------------------------------------------------------------------------------------------------
+# REMOVAL 0.3, as above. The face API's two cut-offs were both once called `threshold`: the detector's
+# confidence is now `min_confidence` (`--min-confidence`; it was `--threshold` in `face detect` and
+# `--detect-threshold` elsewhere) and the same-person distance `max_distance` (`--max-distance`, was
+# `--threshold`). Old keywords go through `renamed_keyword`; face.DEFAULT_THRESHOLD and
+# face.detect.DEFAULT_THRESHOLD through `renamed_constants`; FaceModel.threshold, Verification.threshold and
+# PairVerdict.threshold are properties that warn; a trained model's NAME.json may still say `threshold`.
+# `face train`'s old form (-o M.keras trains into M.keras.ckpt and exports; --checkpoint-dir for --out;
+# --resume) stays as hidden options of that command.
+
+# The `face` commands' old option spellings: {new option: {command: old spelling}}; "*": every other face
+# command that has the new option.
+FACE_OLD_OPTIONS = {"--min-confidence": {"detect": "--threshold", "*": "--detect-threshold"},
+                    "--max-distance": {"verify": "--threshold", "identify": "--threshold", "eval": "--threshold"}}
+
+
+def renamed_keyword(old_name: str, new_name: str, old_value, new_value):
+    """`new_value`, or `old_value` when a caller still passes the keyword under its old name (then with a
+    DeprecationWarning pointing at the caller's line)."""
+    if old_value is None:
+        return new_value
+    warnings.warn(f"{old_name}= is deprecated, use {new_name}=", DeprecationWarning, stacklevel=3)
+    return old_value
+
+
+def renamed_constants(module: str, renames: dict[str, tuple[str, object]]):
+    """A module `__getattr__` that still answers each old name in `renames` ({old: (new name, value)})
+    with its value and a DeprecationWarning; other unknown names are AttributeErrors as usual."""
+    def __getattr__(name: str):
+        if name not in renames:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        new_name, value = renames[name]
+        warnings.warn(f"{module}.{name} is deprecated, use {new_name}", DeprecationWarning, stacklevel=2)
+        return value
+    return __getattr__

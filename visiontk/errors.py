@@ -1,10 +1,7 @@
-"""Exception types. The CLI maps each to its documented exit code in one place (visiontk/cli/main.py).
-Also the one way to accept a renamed keyword or module constant for a release (`renamed_keyword`,
-`renamed_constants`)."""
+"""Exception types. The CLI maps each to its documented exit code in one place (visiontk/cli/main.py)."""
 from __future__ import annotations
 
 import errno
-import warnings
 
 
 class VisiontkError(Exception):
@@ -93,22 +90,6 @@ def from_memory_error(what: str = "this job") -> BadInputError:
     return BadInputError(f"not enough memory for {what}; use smaller images or sizes")
 
 
-def renamed_keyword(old_name: str, new_name: str, old_value, new_value):
-    """`new_value`, or `old_value` when a caller still passes the keyword under its old name (then with a
-    DeprecationWarning pointing at the caller's line; the old name goes in the next release)."""
-    if old_value is None:
-        return new_value
-    warnings.warn(f"{old_name}= is deprecated, use {new_name}=", DeprecationWarning, stacklevel=3)
-    return old_value
-
-
-def renamed_constants(module: str, renames: dict[str, tuple[str, object]]):
-    """A module `__getattr__` that still answers each old name in `renames` ({old: (new name, value)})
-    with its value and a DeprecationWarning; other unknown names are AttributeErrors as usual."""
-    def __getattr__(name: str):
-        if name not in renames:
-            raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        new_name, value = renames[name]
-        warnings.warn(f"{module}.{name} is deprecated, use {new_name}", DeprecationWarning, stacklevel=2)
-        return value
-    return __getattr__
+# renamed_keyword and renamed_constants moved to visiontk.compat with the other old spellings; these
+# names stay for one release.
+from visiontk.compat import renamed_constants, renamed_keyword  # noqa: E402,F401

@@ -9,6 +9,7 @@ import numpy as np
 from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_option, emit, export_output_option,
                                  input_paths, inputs_argument, json_option, overwrite_option, run_batch,
                                  run_dir_argument, shard_option, stack, strategy_option, this_shard)
+from visiontk.compat import FACE_OLD_OPTIONS
 from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
 
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
@@ -30,9 +31,17 @@ class OldNameOption(click.Option):
             self.opts = names
 
 
-def min_confidence_option(old_name: str, parameter: str):
+def old_spelling(option: str, command: str) -> list[str]:
+    """The old spelling `command` still accepts for `option` (visiontk.compat), or none."""
+    spellings = FACE_OLD_OPTIONS[option]
+    old = spellings.get(command, spellings.get("*"))
+    return [old] if old else []
+
+
+def min_confidence_option(command: str):
     """--min-confidence (the detector's), also accepted under its old name."""
-    return click.option("--min-confidence", old_name, parameter, cls=OldNameOption,
+    return click.option("--min-confidence", *old_spelling("--min-confidence", command), "min_confidence",
+                        cls=OldNameOption,
                         type=FiniteFloatRange(0, 1), default=DEFAULT_MIN_CONFIDENCE, show_default=True,
                         help="O-Net confidence a detection needs to count as a face.")
 
@@ -44,15 +53,16 @@ min_face_option = click.option("--min-face", type=click.IntRange(min=4), default
 pairs_root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path),
     help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-def max_distance_option(parameter: str = "max_distance"):
-    """--max-distance (the same-person embedding distance), also accepted under its old name --threshold."""
-    return click.option("--max-distance", "--threshold", parameter, cls=OldNameOption,
+def max_distance_option(command: str):
+    """--max-distance (the same-person embedding distance), also accepted under its old name."""
+    return click.option("--max-distance", *old_spelling("--max-distance", command), "max_distance",
+                        cls=OldNameOption,
                         type=FiniteFloatRange(min=0), default=None,
                         help="Same person when the embedding distance is at most this "
                              f"[default: the model's, {DEFAULT_MAX_DISTANCE:g} for dlib's].")
 
 
-confidence_option = min_confidence_option("--detect-threshold", "min_confidence")
+confidence_option = min_confidence_option("*")
 # The embedding network and the detector's settings, which every command that embeds faces takes.
 embedder_options = stack(model_option, confidence_option, min_face_option)
 face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
@@ -103,7 +113,7 @@ def command() -> None:
               help="Save each face's aligned 150x150 chip in this folder (NAME_face0.png, ...).")
 @click.option("--min-face", type=click.IntRange(min=4), default=DEFAULT_MIN_FACE, show_default=True,
               help="Smallest face to look for, in pixels.")
-@min_confidence_option("--threshold", "min_confidence")
+@min_confidence_option("detect")
 @every_option
 @batch_options(skip_existing=False)
 def detect(inputs, draw, crops, min_face, min_confidence, every, search_every, crf, overwrite, as_json,
@@ -150,7 +160,7 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, search_every, c
               help="Verify many pairs: a CSV of two image paths per line (optional third column same "
                    "yes/no) or LFW's pairs.txt. One result per pair.")
 @pairs_root_option
-@max_distance_option()
+@max_distance_option("verify")
 @face_index_option
 @embedder_options
 @json_option
@@ -331,7 +341,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 @inputs_argument
 @click.option("--draw", type=click.Path(path_type=Path),
               help="Save the image with each face boxed and named (a folder when there are several inputs).")
-@max_distance_option()
+@max_distance_option("identify")
 @embedder_options
 @every_option
 @batch_options(skip_existing=False)
@@ -618,7 +628,7 @@ def export(run_dir: Path, output: Path, overwrite: bool) -> int:
 @pairs_root_option
 @click.option("--roc", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the ROC curve to this PNG.")
-@max_distance_option()
+@max_distance_option("eval")
 @embedder_options
 @overwrite_option
 @json_option

@@ -27,7 +27,7 @@ Names: `min_confidence` is the detector's cut-off, `max_distance` the same-perso
 (`tolerance` in compare_faces, as in face_recognition); their old name `threshold` still works for one
 release, with a DeprecationWarning (see visiontk.face.recognize).
 """
-from visiontk.errors import renamed_constants as _renamed_constants
+from visiontk.compat import renamed_constants as _renamed_constants
 from visiontk.face.align import align
 from visiontk.face.cluster import (FaceClusters, chinese_whispers, cluster_embeddings, cluster_faces,
                                    pairwise_scores)

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from visiontk.errors import renamed_constants, renamed_keyword
+from visiontk.compat import renamed_constants, renamed_keyword
 
 # Confidence O-Net must give a face, chosen on the dev split of benchmarks/face_detect_eval.py (BSDS500
 # train photos with and without people, hard versions of the shared portraits; never photos the tests

@@ -224,7 +224,8 @@ def verify_pairs(pairs: Iterable[Pair], *, model=None, max_distance: float | Non
     """Each pair's distance and answer at `max_distance` (default: the model's), embedding every image
     once; a pair with an image where no face is found gets that NoFaceError instead of a distance.
     (`threshold`: old name of `max_distance`.)"""
-    from visiontk.errors import NoFaceError, renamed_keyword
+    from visiontk.compat import renamed_keyword
+    from visiontk.errors import NoFaceError
 
     max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
 
@@ -246,7 +247,7 @@ def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, mo
     'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
     `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc). (`threshold`:
     old name of `max_distance`.)"""
-    from visiontk.errors import renamed_keyword
+    from visiontk.compat import renamed_keyword
     from visiontk.face.model import load_model
 
     max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)

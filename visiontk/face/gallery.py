@@ -17,7 +17,8 @@ from typing import Iterator
 
 import numpy as np
 
-from visiontk.errors import BadInputError, renamed_keyword
+from visiontk.compat import renamed_keyword
+from visiontk.errors import BadInputError
 from visiontk.face.model import DEFAULT_MODEL
 from visiontk.imageio import check_input_file
 from visiontk.atomic import atomic_output

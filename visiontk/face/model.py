@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from visiontk.errors import BadInputError, WeightsError, renamed_constants
+from visiontk.compat import renamed_constants
+from visiontk.errors import BadInputError, WeightsError
 from visiontk.face.align import CHIP_SIZE
 
 DEFAULT_MODEL = "dlib-face-resnet"

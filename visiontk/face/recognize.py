@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from visiontk.errors import BadInputError, NoFaceError, renamed_keyword
+from visiontk.compat import renamed_keyword
+from visiontk.errors import BadInputError, NoFaceError
 from visiontk.face.align import CHIP_SIZE, align
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face, detect_faces
 from visiontk.face.model import DEFAULT_MAX_DISTANCE, FaceModel, load_model

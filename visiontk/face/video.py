@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from visiontk.errors import renamed_keyword
+from visiontk.compat import renamed_keyword
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face, detect_faces
 from visiontk.face.draw import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
 from visiontk.videoio import Frame, VideoReader, transform_video
