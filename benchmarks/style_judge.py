@@ -12,7 +12,8 @@ painting resized to the result's long side; float32): the style term relative to
 no style at all) and the content term. Targets (issue 22), means over the photos at each size: the
 network's style <= 3x Gatys-50's, its content <= 1.5x Gatys-50's.
 
-Gatys' results are cached under --cache (keyed by painting, photo and size), so judging another
+The measure is `visiontk.style.evaluate` (the library verb); this script picks the photos and prints the
+table. Gatys' results are cached under --cache (keyed by painting, photo and size), so judging another
 checkpoint of a network only paints with the network.
 """
 from __future__ import annotations
@@ -24,84 +25,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VISIONTK_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("VISIONTK_MODELS", str(SHARED / "weights"))
 sys.path.insert(0, str(ROOT))
 
-from visiontk.imageio import read_image, resize_long_side, write_image  # noqa: E402
+from visiontk.style.evaluate import CONTENT_TARGET, STYLE_TARGET, evaluate  # noqa: E402
 
 # Photos no shipped network was trained on or looked at while training (they train on BSDS500, the face
 # photos and Set5): five kinds of content (a portrait, an animal, an object on a table, a machine in the
 # sky, a townscape).
 JUDGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "tubingen.jpg")
 STYLE_OF_MODEL = {"starry-night": "starry_night.jpg", "the-scream": "the_scream.jpg"}
-CHECKPOINTS = (20, 50, 100)
-STYLE_TARGET, CONTENT_TARGET = 3.0, 1.5     # the network's distances over Gatys-50's
-
-
-def gatys_results(stylizer, photo: np.ndarray, size: int, cache: Path) -> dict[int, np.ndarray]:
-    """Gatys from noise at one scale, the picture after each of CHECKPOINTS iterations (cached)."""
-    paths = {n: cache / f"gatys{n}.png" for n in CHECKPOINTS}
-    if all(p.is_file() for p in paths.values()):
-        return {n: read_image(p) for n, p in paths.items()}
-    kept: dict[int, np.ndarray] = {}
-
-    def keep(picture: np.ndarray, scale: int, iteration: int) -> None:
-        if iteration in CHECKPOINTS:
-            kept[iteration] = picture
-
-    result = stylizer(photo, size=size, scales=1, init="noise", iterations=max(CHECKPOINTS), seed=0,
-                      save_every=10, on_save=keep)
-    kept.setdefault(max(CHECKPOINTS), result.image)
-    for n in CHECKPOINTS:   # L-BFGS stopped early (converged): the last picture stands for the rest
-        kept.setdefault(n, result.image)
-        cache.mkdir(parents=True, exist_ok=True)
-        write_image(paths[n], kept[n], overwrite=True)
-    return kept
-
-
-def judge(model: str, painting: Path, photos: list[Path], sizes: list[int], cache: Path,
-          out: Path | None = None) -> dict:
-    """The table of the module docstring, as a dict: rows per (size, photo, method) and means."""
-    from visiontk.style import FastStylizer, Stylizer
-
-    scorer = Stylizer(painting, backbone="vgg16", precision="float32")
-    optimiser = Stylizer(painting, backbone="vgg16")
-    network = FastStylizer(model)
-    rows = []
-    for size in sizes:
-        for path in photos:
-            photo = resize_long_side(read_image(path), size)
-            own = scorer.measure(photo, photo)
-            key = cache / painting.stem / f"{path.stem}-{size}"
-            results = {f"gatys-{n}": image for n, image in gatys_results(optimiser, photo, size, key).items()}
-            results["network"] = network(photo, size=size)
-            for method, image in results.items():
-                terms = scorer.measure(photo, image)
-                rows.append({"size": size, "photo": path.name, "method": method,
-                             "style": terms["style_loss"] / own["style_loss"], "content": terms["content_loss"]})
-                if out is not None:
-                    write_image(out / f"{size}" / f"{path.stem}_{method}.jpg", image, overwrite=True)
-    return summarise(rows)
-
-
-def summarise(rows: list[dict]) -> dict:
-    means = {}
-    for size in sorted({r["size"] for r in rows}):
-        for method in dict.fromkeys(r["method"] for r in rows):
-            mine = [r for r in rows if r["size"] == size and r["method"] == method]
-            means[f"{size}/{method}"] = {k: float(np.mean([r[k] for r in mine])) for k in ("style", "content")}
-    verdicts = {}
-    for size in sorted({r["size"] for r in rows}):
-        net, g50 = means[f"{size}/network"], means[f"{size}/gatys-50"]
-        verdicts[size] = {"style_ratio": net["style"] / g50["style"], "content_ratio": net["content"] / g50["content"]}
-        verdicts[size]["met"] = bool(verdicts[size]["style_ratio"] <= STYLE_TARGET
-                                     and verdicts[size]["content_ratio"] <= CONTENT_TARGET)
-    return {"rows": rows, "means": means, "verdicts": verdicts,
-            "met": all(v["met"] for v in verdicts.values())}
 
 
 def print_table(report: dict) -> None:
@@ -128,7 +64,7 @@ def main() -> None:
     painting = args.style or SHARED / "data/style" / STYLE_OF_MODEL.get(str(args.model), "starry_night.jpg")
     print(f"model {args.model}, painting {painting.name}, {len(args.photos)} photos, sizes {args.sizes}; "
           f"load average {os.getloadavg()[0]:.2f}")
-    report = judge(str(args.model), painting, args.photos, args.sizes, args.cache, args.out)
+    report = evaluate(str(args.model), painting, args.photos, args.sizes, cache=args.cache, pictures=args.out)
     print_table(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

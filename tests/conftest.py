@@ -12,6 +12,16 @@ SHARED = Path(os.environ.get("VISIONTK_SHARED", ROOT.parent / "shared"))
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked `full` (the longest end-to-end runs) skip unless VISIONTK_FULL_TESTS=1."""
+    if os.environ.get("VISIONTK_FULL_TESTS"):
+        return
+    skip = pytest.mark.skip(reason="one of the longest end-to-end runs (VISIONTK_FULL_TESTS=1)")
+    for item in items:
+        if "full" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """Tests never touch the user's own cache."""

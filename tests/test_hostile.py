@@ -425,6 +425,7 @@ def json_outputs(tmp_path_factory, files) -> dict[str, str]:
         "similar dupes": ["similar", "dupes", library, "--backbone", "none", "--json"],
         "similar merge": ["similar", "merge", out / "lib.vtkidx", out / "lib.vtkidx", "--out",
                           out / "merged.vtkidx", "--json"],
+        "stylize export": ["stylize", "export", out, "-o", out / "se.weights.h5", "--json"],
         "stylize texture": ["stylize", "texture", files["tiny_png"], "-o", out / "t.png", "--size", "32",
                             "--scales", "1", "--iterations", "1", "--backbone", "vgg16", "--json"],
     }

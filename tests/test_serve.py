@@ -311,8 +311,6 @@ def test_eight_clients_of_mixed_requests_get_no_server_error(server, photos):
 # 1,000 requests take about a minute on two cores: CI leaves this to VISIONTK_FULL_TESTS=1 and to
 # benchmarks/serve_bench.py, which measures the same.
 @pytest.mark.full
-@pytest.mark.skipif(not os.environ.get("VISIONTK_FULL_TESTS"),
-                    reason="1,000 requests (VISIONTK_FULL_TESTS=1)")
 def test_memory_after_1000_requests_is_within_10_percent_of_after_100(server, photos):
     figures = bench.memory(server, photos)
     print(f"\nmemory: {figures}")

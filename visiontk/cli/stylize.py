@@ -2,10 +2,10 @@
 trained feed-forward network (Johnson et al.); `stylize train` and `stylize export` make such networks."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from visiontk.cli.common import (NON_NEGATIVE_FLOAT, POSITIVE_FLOAT, FiniteFloatRange,
                                  batch_options, bounded_float, emit, export_output_option, input_paths,
@@ -160,115 +160,64 @@ def apply(images, styles, model, output, output_dir, backbone, size, scales, ite
         raise click.UsageError("give -o OUT (or --output-dir DIR)")
     contents = this_shard(contents)
 
+    destination = _destinations(output, output_dir)
+    for content in contents:  # fail before the slow part if a result may not be written
+        if not (skip_existing and destination(content).exists()):
+            check_output(destination(content), overwrite)
+    files = dict(consistency=consistency, crf=crf, overwrite=overwrite)
+    if model is not None:
+        from visiontk.style import FastStylizer, paint_file
+
+        painter = FastStylizer(model, precision=precision)
+        size_given = click.get_current_context().get_parameter_source("size") is ParameterSource.COMMANDLINE
+        options = dict(size=size if size_given else None, preserve_color=preserve_color, strength=strength)
+        work = _skipping(skip_existing, destination, lambda c, out: paint_file(painter, c, out, **options, **files))
+        return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error, describe=_describe)
+
+    from visiontk.style import Stylizer, stylize_file
+
+    stylizer = Stylizer(list(styles), backbone=backbone, content_layers=content_layers,
+                        style_layers=style_layers, content_weight=content_weight,
+                        style_weight=style_weight, tv_weight=tv_weight, style_blend=style_blend,
+                        style_scale=style_scale, preserve_color=preserve_color, precision=precision)
+    options = dict(size=size, scales=scales, iterations=iterations, optimizer=optimizer, init=init,
+                   learning_rate=learning_rate, seed=seed, save_every=save_every)
+    work = _skipping(skip_existing, destination, lambda c, out: stylize_file(stylizer, c, out, **options, **files))
+    return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error, describe=_describe)
+
+
+def _destinations(output: Path | None, output_dir: Path | None):
+    """The result's path for each input: -o, or PHOTO_stylized.EXT in --output-dir (a clip keeps a video
+    container)."""
     from visiontk.videoio import is_video, output_extension
 
     def destination(content: Path) -> Path:
         if output is not None:
             return output
         return output_for(content, output_dir, "_stylized", output_extension(content) if is_video(content) else None)
+    return destination
 
-    size_given = click.get_current_context().get_parameter_source("size") is click.core.ParameterSource.COMMANDLINE
 
-    for content in contents:  # fail before the slow part if a result may not be written
-        if not (skip_existing and destination(content).exists()):
-            check_output(destination(content), overwrite)
-
-    if model is not None:
-        return _apply_model(model, contents, destination, size=size, size_given=size_given,
-                            preserve_color=preserve_color, strength=strength, precision=precision,
-                            consistency=consistency,
-                            crf=crf, overwrite=overwrite, skip_existing=skip_existing,
-                            continue_on_error=continue_on_error, as_json=as_json)
-
-    from visiontk.style import Stylizer
-
-    stylizer = Stylizer(list(styles), backbone=backbone, content_layers=content_layers,
-                        style_layers=style_layers, content_weight=content_weight,
-                        style_weight=style_weight, tv_weight=tv_weight, style_blend=style_blend,
-                        style_scale=style_scale, preserve_color=preserve_color, precision=precision)
-
+def _skipping(skip_existing: bool, destination, paint):
+    """run_batch's work: paint(content, target), or nothing when --skip-existing finds the target."""
     def work(content: Path) -> dict | None:
         target = destination(content)
         if skip_existing and target.exists():
             return None
-
-        if is_video(content):
-            from visiontk.style.temporal import stylize_video
-
-            def paint(frame, start):
-                return stylizer(frame, size=size, scales=scales, iterations=iterations, optimizer=optimizer,
-                                learning_rate=learning_rate, init=init if start is None else start,
-                                seed=seed).image
-
-            return stylize_video(content, target, paint, consistent=consistency, crf=crf, overwrite=overwrite,
-                                 warm_start=True)
-
-        def save_intermediate(image, scale: int, iteration: int) -> None:
-            write_image(target.with_name(f"{target.stem}_scale{scale + 1}_iter{iteration:04d}{target.suffix}"),
-                        image, overwrite=True)
-
-        result = stylizer(content, size=size, scales=scales, iterations=iterations, optimizer=optimizer,
-                          learning_rate=learning_rate, init=init, seed=seed, save_every=save_every,
-                          on_save=save_intermediate)
-        write_image(target, result.image, overwrite=overwrite)
-        final = result.scales[-1]
-        return {"output": target, "precision": stylizer.precision, "width": final.width, "height": final.height,
-                "iterations": sum(s.iterations for s in result.scales),
-                "seconds": round(result.seconds, 2), "loss": final.loss,
-                "content_loss": final.content_loss, "style_loss": final.style_loss,
-                "tv_loss": final.tv_loss, "scales": [dataclasses.asdict(s) for s in result.scales]}
-
-    return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error,
-                     describe=_describe)
+        return paint(content, target)
+    return work
 
 
 def _describe(record: dict) -> str:
     if "frames" in record:
-        return _describe_clip(record)
+        steady = "with" if record["consistency"] else "without"
+        return (f"{record['input']} -> {record['output']} ({record['frames']} frames {steady} temporal "
+                f"consistency, {record['seconds']:.1f} s)")
+    if "model" in record:
+        return (f"{record['input']} -> {record['output']} ({record['width']}x{record['height']}, "
+                f"{record['seconds']:.2f} s)")
     return (f"{record['input']} -> {record['output']} ({record['width']}x{record['height']}, "
             f"{record['iterations']} iterations in {record['seconds']:.1f} s, loss {record['loss']:.4g})")
-
-
-def _apply_model(model: str, contents: list[Path], destination, *, size: int, size_given: bool,
-                 preserve_color: bool, strength: float, precision: str, consistency: bool, crf: int | None,
-                 overwrite: bool,
-                 skip_existing: bool, continue_on_error: bool, as_json: bool) -> int:
-    import time
-
-    from visiontk.style import FastStylizer
-    from visiontk.videoio import is_video
-
-    stylizer = FastStylizer(model, precision=precision)
-
-    def work(content: Path) -> dict | None:
-        target = destination(content)
-        if skip_existing and target.exists():
-            return None
-        if is_video(content):
-            from visiontk.style.temporal import stylize_video
-
-            def paint(frame):
-                return stylizer(frame, size=size if size_given else None, preserve_color=preserve_color,
-                                strength=strength)
-
-            return {"model": str(model), **stylize_video(content, target, paint, consistent=consistency,
-                                                         crf=crf, overwrite=overwrite)}
-        started = time.perf_counter()
-        image = stylizer(content, size=size, preserve_color=preserve_color, strength=strength)
-        seconds = time.perf_counter() - started
-        write_image(target, image, overwrite=overwrite)
-        return {"output": target, "model": str(model), "precision": stylizer.precision, "strength": strength,
-                "width": image.shape[1], "height": image.shape[0], "seconds": round(seconds, 3)}
-
-    return run_batch(contents, work, as_json=as_json, continue_on_error=continue_on_error,
-                     describe=lambda r: _describe_clip(r) if "frames" in r else
-                     f"{r['input']} -> {r['output']} ({r['width']}x{r['height']}, {r['seconds']:.2f} s)")
-
-
-def _describe_clip(record: dict) -> str:
-    steady = "with" if record["consistency"] else "without"
-    return (f"{record['input']} -> {record['output']} ({record['frames']} frames {steady} temporal consistency, "
-            f"{record['seconds']:.1f} s)")
 
 
 @command.command("texture")
@@ -352,10 +301,11 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
 @run_dir_argument
 @export_output_option("The weights file to write (NAME.weights.h5), for `stylize --model FILE`.")
 @overwrite_option
-def export(run_dir: Path, output: Path, overwrite: bool) -> int:
+@json_option
+def export(run_dir: Path, output: Path, overwrite: bool, as_json: bool) -> int:
     """Write the network trained in RUN_DIR as a weights file."""
     from visiontk.style import export as export_network
 
-    export_network(run_dir, output, overwrite=overwrite)
-    click.echo(f"{run_dir} -> {output}")
+    written = export_network(run_dir, output, overwrite=overwrite)
+    emit({"input": str(run_dir), "weights": str(written)}, as_json, f"{run_dir} -> {written}")
     return 0

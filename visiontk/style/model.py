@@ -60,6 +60,7 @@ class FastStylizer:
     """Paints photos with one trained network; build it once for a batch of photos."""
 
     def __init__(self, model: str | os.PathLike = "starry-night", precision: str = "auto") -> None:
+        self.name = str(model)   # the shipped name or the file, as records report it
         self.precision = resolve_precision(precision)
         self.network = load_model(model, self.precision)
         tf = runtime.tensorflow()
