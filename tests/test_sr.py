@@ -154,7 +154,7 @@ def tiny_run(steps: int, **settings):
     """A few steps of a 2-block, 8-feature EDSR on Set5 (one image held out), validated every 2 steps."""
     from visiontk.sr.training import TrainConfig
 
-    tiny = dict(scale=2, batch=2, patch=16, val_images=1, val_every=2, checkpoint_every=4, blocks=2, features=8)
+    tiny = dict(scale=2, batch_size=2, patch=16, val_images=1, val_every=2, checkpoint_every=4, blocks=2, features=8)
     return TrainConfig(steps=steps, **{**tiny, **settings})
 
 
@@ -215,7 +215,7 @@ def test_resume_can_change_the_learning_rate_schedule_only(set5, tmp_path):
     assert rates[4] == pytest.approx(1e-4) and rates[6] == pytest.approx(1e-4 / 2 ** 5, rel=0.01)
     assert json.loads((tmp_path / "config.json").read_text())["halve_every"] == 1
     with pytest.raises(VisiontkError, match="can't change on resume: batch"):
-        train([set5], tmp_path, tiny_run(8, batch=4), given=["steps", "batch"])
+        train([set5], tmp_path, tiny_run(8, batch_size=4), given=["steps", "batch_size"])
 
 
 def test_train_refuses_runs_of_the_older_layout_and_of_other_tasks(set5, tmp_path, run_cli):

@@ -83,7 +83,7 @@ def test_real_training_resumes_exactly_and_validates_on_degraded_images(set5, tm
     from visiontk.sr.training import TrainConfig, degradation_of, train
 
     def config(steps):
-        return TrainConfig(scale=2, steps=steps, batch=2, patch=16, val_images=1, val_every=2,
+        return TrainConfig(scale=2, steps=steps, batch_size=2, patch=16, val_images=1, val_every=2,
                            checkpoint_every=2, blocks=2, features=8, degradation="real")
 
     straight = train([set5], tmp_path / "a", config(4))
@@ -115,7 +115,7 @@ def test_real_training_resumes_exactly_and_validates_on_degraded_images(set5, tm
 
 
 def test_train_cli_refuses_zero_batch_and_patch(set5, tmp_path, run_cli):
-    for option in ("--batch", "--patch"):
+    for option in ("--batch-size", "--batch", "--patch"):
         result = run_cli("sr", "train", str(set5), "--out", str(tmp_path / "run"), option, "0")
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
@@ -153,7 +153,7 @@ def test_export_of_a_real_run_cards_its_degradation_and_real_scores(set5, tmp_pa
     from visiontk.sr.export import export
     from visiontk.sr.training import TrainConfig, train
 
-    config = TrainConfig(scale=2, steps=2, batch=2, patch=16, val_images=1, val_every=2,
+    config = TrainConfig(scale=2, steps=2, batch_size=2, patch=16, val_images=1, val_every=2,
                          checkpoint_every=2, blocks=2, features=8, degradation="real",
                          degradation_params={"jpeg_quality": [40, 60]})
     train([set5], tmp_path / "run", config)

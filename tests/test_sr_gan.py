@@ -56,7 +56,7 @@ def test_adversarial_losses_reward_the_right_side(kind):
 def tiny_gan(steps: int, init_from, **settings):
     from visiontk.sr.training import TrainConfig
 
-    tiny = dict(arch="wdsr", scale=2, batch=2, patch=8, val_images=1, val_every=2, checkpoint_every=4,
+    tiny = dict(arch="wdsr", scale=2, batch_size=2, patch=8, val_images=1, val_every=2, checkpoint_every=4,
                 blocks=1, features=8, expansion=2, gan=True, init_from=str(init_from), discriminator_features=4)
     return TrainConfig(steps=steps, **{**tiny, **settings})
 

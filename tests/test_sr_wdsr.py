@@ -68,7 +68,7 @@ def test_weights_files_say_which_network(tmp_path):
 def tiny_wdsr(steps: int, **settings):
     from visiontk.sr.training import TrainConfig
 
-    tiny = dict(arch="wdsr", scale=2, batch=2, patch=16, val_images=1, val_every=2, checkpoint_every=4,
+    tiny = dict(arch="wdsr", scale=2, batch_size=2, patch=16, val_images=1, val_every=2, checkpoint_every=4,
                 blocks=2, features=8, expansion=2, learning_rate=1e-3)
     return TrainConfig(steps=steps, **{**tiny, **settings})
 
@@ -96,7 +96,7 @@ def test_wdsr_training_resumes_exactly(set5, tmp_path):
 
 def test_train_cli_wdsr_then_warm_start_export_upscale(set5, tmp_path, run_cli):
     run = tmp_path / "run"
-    tiny = ["--scale", "2", "--batch", "2", "--patch", "16", "--val-images", "1", "--val-every", "2",
+    tiny = ["--scale", "2", "--batch-size", "2", "--patch", "16", "--val-images", "1", "--val-every", "2",
             "--checkpoint-every", "2", "--blocks", "1", "--features", "8", "--expansion", "2"]
     result = run_cli("sr", "train", set5, "--arch", "wdsr", "--out", run, "--steps", "2", "--learning-rate", "1e-3",
                      *tiny, "--json")

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, FiniteFloatRange, batch_options, bounded_int, emit,
-                                 export_output_option, input_paths, inputs_argument, json_option, output_for,
-                                 overwrite_option, progress_reporter, run_batch, run_dir_argument, strategy_option,
+from visiontk.cli.common import (POSITIVE_INT, FiniteFloatRange, batch_options, emit, export_output_option,
+                                 input_paths, inputs_argument, json_option, output_for, overwrite_option,
+                                 progress_reporter, run_batch, run_dir_argument, settings_options, strategy_option,
                                  this_shard, training_settings)
-from visiontk.sr.metrics import PERCEPTUAL_LAYERS
+from visiontk.compat import SR_TRAIN_SEED_OPTION
+from visiontk.sr.training import TrainConfig
 
 SCALE = click.Choice(["2", "3", "4"])
 
@@ -25,56 +26,13 @@ def command() -> None:
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The run folder (config.json, metrics.csv, checkpoints/, curves.png, best.weights.h5); "
                    "run the same command again to resume.")
-@click.option("--scale", type=SCALE, default="2", show_default=True, help="Upscaling factor.")
-@click.option("--steps", type=POSITIVE_INT, default=300_000, show_default=True,
-              help="Total training steps to reach (given when resuming: replaces the run's).")
-@click.option("--batch", type=POSITIVE_INT, default=16, show_default=True, help="Patches per step.")
-@click.option("--patch", type=POSITIVE_INT, default=48, show_default=True,
-              help="LR patch side in pixels.")
-@click.option("--degradation", type=click.Choice(["bicubic", "real"]), default="bicubic", show_default=True,
-              help="How LR is made: bicubic downscaling (the benchmark standard), or random blur, "
-                   "bicubic/bilinear/area downscaling, Gaussian/Poisson noise and JPEG q30-95, "
-                   "sometimes twice (for real photos). Fixed when a run starts.")
-@click.option("--learning-rate", "--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True), default=1e-4,
-              show_default=True,
-              help="Adam learning rate (given when resuming: replaces the run's).")
-@click.option("--halve-every", type=POSITIVE_INT, default=200_000, show_default=True,
-              help="Halve the learning rate every this many steps (given when resuming: replaces the run's).")
-@click.option("--val-every", type=POSITIVE_INT, default=500, show_default=True,
-              help="Validation PSNR on the held-out images every this many steps.")
-@click.option("--val-images", type=NON_NEGATIVE_INT, default=10, show_default=True,
-              help="Images held out of training for validation.")
-@click.option("--checkpoint-every", type=POSITIVE_INT, default=500, show_default=True, help="Steps between checkpoints.")
-@click.option("--arch", type=click.Choice(["edsr", "wdsr"]), default="edsr", show_default=True,
-              help="EDSR (Lim et al. 2017) or WDSR-B (Yu et al. 2018: wide activation, weight-normalised; "
-                   "train it with --learning-rate 1e-3).")
-@click.option("--blocks", type=bounded_int(1, 256), default=None, help="Residual blocks [default: EDSR 16, WDSR 32].")
-@click.option("--features", type=bounded_int(1, 1024), default=None,
-              help="Feature maps per conv [default: EDSR 64, WDSR 32].")
-@click.option("--expansion", type=bounded_int(1, 64), default=6, show_default=True,
-              help="WDSR: how many times its blocks widen the features before their ReLU.")
-@click.option("--res-scaling", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Residual scaling (0.1 for the full EDSR).")
-@click.option("--init-from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Start from these weights of the same network (another scale: the shared body only).")
-@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16"]), default="float32",
-              show_default=True, help="mixed_bfloat16 is ~5x faster on CPUs with AMX.")
-@click.option("--gan", is_flag=True,
-              help="Fine-tune the --init-from generator SRGAN-style: VGG16 feature content loss plus an "
-                   "adversarial loss against an SRGAN discriminator (photo-realistic texture, lower PSNR); "
-                   "the best weights are those of the lowest validation perceptual distance.")
-@click.option("--gan-loss", type=click.Choice(["relativistic", "standard"]), default="relativistic",
-              show_default=True, help="With --gan: ESRGAN's relativistic average discriminator, or SRGAN's.")
-@click.option("--adversarial-weight", type=FiniteFloatRange(min=0), default=5e-3, show_default=True,
-              help="With --gan: weight of the adversarial loss (SRGAN 1e-3, ESRGAN 5e-3).")
-@click.option("--pixel-weight", type=FiniteFloatRange(min=0), default=1e-2, show_default=True,
-              help="With --gan: weight of the L1 pixel loss on the [0, 1] scale (ESRGAN 1e-2, SRGAN 0).")
-@click.option("--content-layer", type=click.Choice(PERCEPTUAL_LAYERS), default="block5_conv3", show_default=True,
-              help="With --gan: the VGG16 layer (after its ReLU) whose features the content loss compares.")
-@click.option("--discriminator-features", type=bounded_int(1, 512), default=64, show_default=True,
-              help="With --gan: the discriminator's first convolution width (doubled three times).")
+@settings_options(TrainConfig, ("scale", "steps", "batch_size", "patch", "degradation", "learning_rate",
+                                "halve_every", "val_every", "val_images", "checkpoint_every", "arch", "blocks",
+                                "features", "expansion", "res_scaling", "init_from", "precision", "gan", "gan_loss",
+                                "adversarial_weight", "pixel_weight", "content_layer", "discriminator_features"))
 # The global `visiontk --seed N` is the way to seed; `sr train --seed N` (the older form, in the model
-# cards' commands) still works.
-@click.option("--seed", type=click.IntRange(min=0), default=0, hidden=True)
+# cards' commands) still works (see visiontk.compat).
+@click.option(SR_TRAIN_SEED_OPTION, "seed", type=click.IntRange(min=0), default=0, hidden=True)
 @strategy_option
 @json_option
 @click.pass_context
@@ -91,14 +49,12 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_
           --init-from models/edsr-x4.weights.h5 --out runs/gan-x4
 
     Losses and validation PSNR go to RUN/metrics.csv and RUN/curves.png, the best-validated weights to
-    RUN/best.weights.h5. Ctrl-C or SIGTERM saves a checkpoint; the same command resumes (--steps, --lr,
-    --halve-every and --strategy may change on resume, the rest may not).
+    RUN/best.weights.h5. Ctrl-C or SIGTERM saves a checkpoint; the same command resumes (--steps,
+    --learning-rate, --halve-every and --strategy may change on resume, the rest may not).
     """
     from visiontk.sr import training
 
     settings, given = training_settings(ctx, settings)
-    settings["scale"] = int(settings["scale"])
-    settings["init_from"] = str(settings["init_from"]) if settings["init_from"] else None
     reported = []
     report = progress_reporter(run_dir, as_json)
 
@@ -112,14 +68,18 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path, as_
         if not reported:  # the run had already reached --steps: where it stands
             emit({"input": str(run_dir), **result}, True)
         return 0
-    if result.get("best_val_perceptual") is not None:
-        best = f", best validation perceptual distance {result['best_val_perceptual']:.4f}"
-    else:
-        best = "" if result.get("best_val_psnr") is None else \
-            f", best validation PSNR {result['best_val_psnr']:.2f} dB"
-    click.echo(f"{run_dir}: step {result['step']}, loss {result.get('loss', float('nan')):.3f}{best} "
+    click.echo(f"{run_dir}: step {result['step']}, loss {result.get('loss', float('nan')):.3f}{_best(result)} "
                f"(export with `visiontk sr export {run_dir} -o NAME.weights.h5`)")
     return 0
+
+
+def _best(result: dict) -> str:
+    """The run's best validation score, as the end of `sr train`'s summary line."""
+    if result.get("best_val_perceptual") is not None:
+        return f", best validation perceptual distance {result['best_val_perceptual']:.4f}"
+    if result.get("best_val_psnr") is not None:
+        return f", best validation PSNR {result['best_val_psnr']:.2f} dB"
+    return ""
 
 
 @command.command("upscale")
@@ -165,10 +125,8 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
       visiontk sr upscale phone.jpg --model edsr-x4-real --outscale 2.5
       visiontk sr upscale scan.tif --width 3000 -o scan_big.tif
     """
-    from visiontk.atomic import check_output
     from visiontk.runtime import progress
-    from visiontk.sr.upscale import Upscaler, resolve_scale, upscale
-    from visiontk.sr.video import upscale_video
+    from visiontk.sr.upscale import Upscaler, check_outscale, output_suffix, resolve_scale, upscale_file
     from visiontk.videoio import is_video, output_extension
 
     paths = input_paths(inputs)
@@ -178,32 +136,15 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
         raise click.UsageError("give --outscale or --width/--height, not both")
     paths = this_shard(paths)
     scale = resolve_scale(int(scale) if scale else None, model, outscale)
-    if outscale is not None and outscale > scale:
-        raise click.UsageError(f"--outscale {outscale:g} is more than the x{scale} model makes")
+    check_outscale(scale, outscale)
     upscaler = Upscaler(scale, model, tile, overlap, precision)
-    sizing = dict(outscale=outscale, width=out_width, height=out_height)
-    if outscale is not None:
-        suffix = f"_x{outscale:g}"
-    elif out_width or out_height:
-        suffix = "_" + "x".join(f"{v}{k}" for k, v in (("w", out_width), ("h", out_height)) if v)
-    else:
-        suffix = f"_x{scale}"
-
-    def target(path: Path) -> Path:
-        extension = output_extension(path) if is_video(path) else None
-        return output if output is not None else output_for(path, output_dir, suffix, extension)
+    suffix = output_suffix(scale, outscale, out_width, out_height)
+    options = dict(outscale=outscale, width=out_width, height=out_height, crf=crf, overwrite=overwrite)
 
     with progress(total=len(paths), desc="images", unit="img", disable=None if len(paths) > 1 else True) as bar:
         def work(path: Path) -> dict | None:
-            out = target(path)
-            if skip_existing and out.exists():
-                bar.update(1)
-                return None
-            check_output(out, overwrite)
-            if is_video(path):
-                record = upscale_video(path, out, upscaler, crf=crf, overwrite=overwrite, **sizing)
-            else:
-                record = upscale(path, out, scale, overwrite=overwrite, upscaler=upscaler, **sizing)
+            target = output or output_for(path, output_dir, suffix, output_extension(path) if is_video(path) else None)
+            record = None if skip_existing and target.exists() else upscale_file(upscaler, path, target, **options)
             bar.update(1)
             return record
 

@@ -155,7 +155,7 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"- Data: {', '.join(config['data'])} (BSDS500 train+test, 400 photos, 481x321), "
         f"{config['val_images']} held out for validation"
         f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {lr_made}.",
-        f"- {config['batch']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
+        f"- {config['batch_size']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
         f"rotations, L1 loss, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
         f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",

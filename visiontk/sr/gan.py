@@ -55,7 +55,7 @@ def adversarial_losses(tf, real, fake, kind: str):
 def make_gan_step(tf, strategy, model, optimizer, discriminator, discriminator_optimizer, features, config):
     """The compiled training step: one update of the generator and one of the discriminator on the same
     batch; returns the batch's losses (summed over replicas, each divided by the global batch)."""
-    global_batch, layer = config.batch, config.content_layer
+    global_batch, layer = config.batch_size, config.content_layer
 
     def replica_step(lr, hr):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:

@@ -20,11 +20,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from visiontk import training
-from visiontk.errors import BadInputError
+from visiontk.errors import BadInputError, UsageError
 from visiontk.runtime import is_chief, keras_policy, tensorflow, training_strategy
 from visiontk.sr.data import DEGRADE_MARGIN, find_images, load_pairs, patch_dataset, split_validation
 from visiontk.sr.degrade import Degradation
-from visiontk.sr.metrics import y_psnr_ssim
+from visiontk.sr.metrics import PERCEPTUAL_LAYERS, y_psnr_ssim
 from visiontk.sr.networks import Network, read_network
 
 log = logging.getLogger("visiontk.sr")
@@ -35,41 +35,62 @@ OLD_LAYOUT = "run.json"     # the settings file of sr runs made before the share
 
 @dataclass
 class TrainConfig:
-    """The settings of an sr training run (stored in RUN/config.json)."""
+    """The settings of an sr training run (stored in RUN/config.json); each `setting` is a `sr train` option."""
 
     data: list[str] = field(default_factory=list)  # folders or files of HR photos
-    scale: int = 2
-    steps: int = 300_000
-    batch: int = 16
-    patch: int = 48               # LR patch side; the HR patch is patch * scale
-    learning_rate: float = 1e-4
-    halve_every: int = 200_000
-    val_every: int = 500
-    val_images: int = 10
-    checkpoint_every: int = 500
-    log_every: int = 10           # metrics.csv rows (more often where validation or halving needs it)
-    arch: str = "edsr"            # "edsr" or "wdsr" (WDSR-B)
-    blocks: int | None = None     # None: the arch's default (ARCH_DEFAULTS)
-    features: int | None = None
-    expansion: int = 6            # WDSR: the blocks' widening before their ReLU
-    res_scaling: float | None = None
-    seed: int = 0
-    init_from: str | None = None
-    strategy: str = "default"
-    # mixed_bfloat16 trains ~5x faster on CPUs with AMX (bf16 matrix units) and the weights stay float32.
-    precision: str = "float32"
+    scale: int = training.setting(2, "Upscaling factor.", choices=(2, 3, 4))
+    steps: int = training.setting(300_000, "Total training steps to reach (given when resuming: replaces the "
+                                  "run's).", min=1)
+    batch_size: int = training.setting(16, "Patches per step.", min=1)
+    patch: int = training.setting(48, "LR patch side in pixels (the HR patch is patch x scale).", min=1)
     # "bicubic": LR by the benchmark's bicubic downscaling; "real": by a random blur/resize/noise/JPEG
     # degradation per patch (parameters: visiontk.sr.degrade.Degradation, overridable here).
-    degradation: str = "bicubic"
+    degradation: str = training.setting(
+        "bicubic", "How LR is made: bicubic downscaling (the benchmark standard), or random blur, "
+        "bicubic/bilinear/area downscaling, Gaussian/Poisson noise and JPEG q30-95, sometimes twice (for real "
+        "photos). Fixed when a run starts.", choices=("bicubic", "real"))
+    learning_rate: float = training.setting(1e-4, "Adam's learning rate (given when resuming: replaces the run's).",
+                                            min=0, min_open=True)
+    halve_every: int = training.setting(200_000, "Halve the learning rate every this many steps (given when "
+                                        "resuming: replaces the run's).", min=1)
+    val_every: int = training.setting(500, "Validation PSNR on the held-out images every this many steps.", min=1)
+    val_images: int = training.setting(10, "Images held out of training for validation.", min=0)
+    checkpoint_every: int = training.setting(500, "Steps between checkpoints.", min=1)
+    log_every: int = 10           # metrics.csv rows (more often where validation or halving needs it)
+    arch: str = training.setting("edsr", "EDSR (Lim et al. 2017) or WDSR-B (Yu et al. 2018: wide activation, "
+                                 "weight-normalised; train it with --learning-rate 1e-3).", choices=("edsr", "wdsr"))
+    # None: the arch's default (ARCH_DEFAULTS)
+    blocks: int | None = training.setting(None, "Residual blocks [default: EDSR 16, WDSR 32].", min=1, max=256)
+    features: int | None = training.setting(None, "Feature maps per conv [default: EDSR 64, WDSR 32].",
+                                            min=1, max=1024)
+    expansion: int = training.setting(6, "WDSR: how many times its blocks widen the features before their ReLU.",
+                                      min=1, max=64)
+    res_scaling: float | None = training.setting(None, "Residual scaling (0.1 for the full EDSR).",
+                                                 min=0, min_open=True)
+    seed: int = 0
+    init_from: str | None = training.setting(None, "Start from these weights of the same network (another "
+                                             "scale: the shared body only).")
+    strategy: str = "default"
+    # mixed_bfloat16 trains ~5x faster on CPUs with AMX (bf16 matrix units) and the weights stay float32.
+    precision: str = training.setting("float32", "mixed_bfloat16 is ~5x faster on CPUs with AMX.",
+                                      choices=("float32", "mixed_bfloat16"))
     degradation_params: dict = field(default_factory=dict)
     # SRGAN-style fine-tuning of the --init-from generator (visiontk.sr.gan): VGG16 content loss plus an
     # adversarial loss; the best weights are then those of the lowest validation perceptual distance.
-    gan: bool = False
-    gan_loss: str = "relativistic"
-    adversarial_weight: float = 5e-3
-    pixel_weight: float = 1e-2
-    content_layer: str = "block5_conv3"
-    discriminator_features: int = 64
+    gan: bool = training.setting(
+        False, "Fine-tune the --init-from generator SRGAN-style: VGG16 feature content loss plus an adversarial "
+        "loss against an SRGAN discriminator (photo-realistic texture, lower PSNR); the best weights are those "
+        "of the lowest validation perceptual distance.")
+    gan_loss: str = training.setting("relativistic", "With --gan: ESRGAN's relativistic average discriminator, "
+                                     "or SRGAN's.", choices=("relativistic", "standard"))
+    adversarial_weight: float = training.setting(5e-3, "With --gan: weight of the adversarial loss (SRGAN 1e-3, "
+                                                 "ESRGAN 5e-3).", min=0)
+    pixel_weight: float = training.setting(1e-2, "With --gan: weight of the L1 pixel loss on the [0, 1] scale "
+                                           "(ESRGAN 1e-2, SRGAN 0).", min=0)
+    content_layer: str = training.setting("block5_conv3", "With --gan: the VGG16 layer (after its ReLU) whose "
+                                          "features the content loss compares.", choices=PERCEPTUAL_LAYERS)
+    discriminator_features: int = training.setting(64, "With --gan: the discriminator's first convolution width "
+                                                   "(doubled three times).", min=1, max=512)
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
 
     def __post_init__(self):
@@ -111,6 +132,8 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     config = replace(config, data=[str(d) for d in data] or config.data)
     stored = stored_config(run_dir)
     # A new run checks its data before the run folder exists; a resumed one reads the run's own data.
+    if stored is None and config.init_from and not Path(config.init_from).is_file():
+        raise UsageError(f"--init-from {config.init_from}: no such weights file")
     loaded = load_data(config) if stored is None else None
     config, _ = training.prepare_run(run_dir, config, task="sr", given=given, changeable=CHANGEABLE)
     pairs, val_pairs, degradation = loaded or load_data(config)
@@ -190,7 +213,7 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
     elif config.init_from:
         warm_start(model, Path(config.init_from), config)
     metrics = training.Metrics(run_dir, start, chief=chief)
-    dataset = patch_dataset(pairs, config.scale, config.patch, config.batch, config.seed, start, config.steps,
+    dataset = patch_dataset(pairs, config.scale, config.patch, config.batch_size, config.seed, start, config.steps,
                             degradation)
     batches = iter(strategy.experimental_distribute_dataset(dataset))  # step n's batch: samples of step n only
     if config.gan:
@@ -200,7 +223,7 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
 
         perceptual = PerceptualDistance()
     else:
-        train_step = _make_train_step(tf, strategy, model, optimizer, config.batch)
+        train_step = _make_train_step(tf, strategy, model, optimizer, config.batch_size)
         perceptual = None
 
     def validated(n: int) -> dict:

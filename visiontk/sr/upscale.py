@@ -1,83 +1,21 @@
-"""Upscaling images with EDSR or WDSR: model resolution, tiled prediction, alpha and grayscale handling."""
+"""Upscaling photos and clips with EDSR or WDSR: tiled prediction, output sizes, alpha and grayscale handling."""
 from __future__ import annotations
 
-import logging
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from visiontk.atomic import check_output
 from visiontk.backbones.edsr import SCALES
 from visiontk.errors import UsageError, WeightsError
 from visiontk.imageio import Picture, output_format, read_picture, resize, write_image
-from visiontk.atomic import check_output
-from visiontk.runtime import keras_policy, progress, resolve_precision, tensorflow
+from visiontk.runtime import progress, resolve_precision
 from visiontk.sr import tiling
-
-log = logging.getLogger("visiontk.sr")
-
-DEFAULT_SCALE = 4
-
-
-def default_model(scale: int) -> str:
-    """The registry name of the shipped EDSR-baseline for `scale`."""
-    return f"edsr-x{scale}"
-
-
-def weights_path(model: str | Path | None, scale: int) -> Path:
-    """A weights file for `model`: a registry name (default: the shipped model for `scale`) or a path."""
-    from visiontk import weights
-
-    model = model or default_model(scale)
-    candidate = Path(model)
-    if candidate.suffix == ".h5" or candidate.is_file():
-        if not candidate.is_file():
-            raise WeightsError(f"{candidate}: no such weights file")
-        return candidate
-    return weights.resolve(str(model))
-
-
-@lru_cache(maxsize=4)
-def _load(path: Path, mtime: float, scale: int, precision: str):
-    from visiontk.sr.networks import load_network
-
-    tf = tensorflow()
-    # Under mixed_bfloat16 the weights stay float32 and are cast per layer; the first and last layers
-    # compute in float32 (see backbones.edsr), so pixels go in and come out as float32.
-    with keras_policy("mixed_bfloat16" if precision == "bfloat16" else "float32"):
-        model = load_network(path, scale)
-    predict = tf.function(lambda x: model(x, training=False),
-                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-    return model, predict
-
-
-def load_predictor(model: str | Path | None, scale: int, precision: str = "float32"):
-    """(keras model, compiled batch predict function) for `model` at `scale`, computing in `precision`
-    (float32 or bfloat16); WeightsError if the weights don't fit."""
-    path = weights_path(model, scale)
-    return _load(path.resolve(), path.stat().st_mtime, scale, precision)
-
-
-def load_model(name_or_path: str | Path | None = None, scale: int | None = None, precision: str = "float32"):
-    """The sr task's model: the Keras EDSR or WDSR of a registry name (default: the shipped model for
-    `scale`, 4 when not given) or of a weights file, at the scale its weights have."""
-    scale = resolve_scale(scale, name_or_path)
-    return load_predictor(name_or_path, scale, precision)[0]
-
-
-def resolve_scale(scale: int | None, model: str | Path | None, outscale: float | None = None) -> int:
-    """The model scale to run: the one asked for; else that of `--model`'s weights (a file or a
-    registry name); else the smallest of 2, 3, 4 at or above `outscale`; else 4."""
-    if scale is not None:
-        return scale
-    if model is not None:
-        from visiontk.sr.networks import weights_scale
-
-        return weights_scale(weights_path(model, DEFAULT_SCALE))
-    if outscale is not None:
-        return next((s for s in SCALES if s >= outscale - 1e-9), max(SCALES))
-    return DEFAULT_SCALE
+# Model resolution moved to visiontk.sr.model (the task contract); these names stay importable from here.
+from visiontk.sr.model import (DEFAULT_SCALE, default_model, load_model, load_predictor,  # noqa: F401
+                               resolve_scale, weights_path)
+from visiontk.videoio import is_video
 
 
 def output_size(width: int, height: int, scale: int, outscale: float | None = None,
@@ -178,21 +116,54 @@ def _quantise(image: np.ndarray, dtype) -> np.ndarray:
     return np.clip(np.round(image), 0, top).astype(dtype)
 
 
-def upscale(source: str | Path, output: str | Path, scale: int = DEFAULT_SCALE, *,
+def upscale(source: str | Path, output: str | Path, scale: int | None = None, *,
             model: str | Path | None = None, tile: int | None = None, overlap: int = tiling.DEFAULT_OVERLAP,
-            overwrite: bool = False, upscaler: Upscaler | None = None, precision: str = "auto",
-            outscale: float | None = None, width: int | None = None, height: int | None = None) -> dict:
-    """Upscale the image file `source` by `scale` into `output` (written atomically); or to `outscale`
-    times its size, or to `width` and/or `height` (aspect kept), with the model's scale at or above it
-    and an antialiased downsize. 16-bit PNG/TIFF stays 16-bit in a PNG/TIFF output."""
+            precision: str = "auto", outscale: float | None = None, width: int | None = None,
+            height: int | None = None, crf: int | None = None, overwrite: bool = False) -> dict:
+    """Upscale the photo or clip `source` into `output` (written atomically) with the `model` (default: the
+    shipped EDSR) of `scale` (default: that of `model`'s weights, else the smallest at or above
+    `outscale`, else 4). For many files build one `Upscaler` and call `upscale_file` with it."""
+    upscaler = Upscaler(resolve_scale(scale, model, outscale), model, tile, overlap, precision)
+    return upscale_file(upscaler, source, output, outscale=outscale, width=width, height=height, crf=crf,
+                        overwrite=overwrite)
+
+
+def upscale_file(upscaler: Upscaler, source: str | Path, output: str | Path, *, outscale: float | None = None,
+                 width: int | None = None, height: int | None = None, crf: int | None = None,
+                 overwrite: bool = False) -> dict:
+    """Upscale the photo or clip `source` into `output` (written atomically), returning the record
+    `sr upscale --json` prints. By the upscaler's scale; or to `outscale` times the input's size, or to
+    `width` and/or `height` (aspect kept), with an antialiased downsize of the model's output. A clip is
+    upscaled frame by frame, keeping its timing, rotation and sound (`crf`: its quality); a 16-bit
+    PNG/TIFF photo stays 16-bit in a PNG/TIFF output."""
     check_output(output, overwrite)
-    upscaler = upscaler or Upscaler(scale, model, tile, overlap, precision)
+    if is_video(source):
+        from visiontk.sr.video import upscale_video
+
+        return upscale_video(source, output, upscaler, crf=crf, overwrite=overwrite, outscale=outscale,
+                             width=width, height=height)
     picture = read_picture(source)
     size = output_size(*picture.size, upscaler.scale, outscale, width, height)
     result = upscaler.upscale_picture(picture, size)
     write_image(output, result, overwrite=overwrite)
     bits = 16 if result.deep is not None and output_format(output) in ("PNG", "TIFF") else 8
     return {"output": str(output), **upscale_record(upscaler, picture.size, size, bits)}
+
+
+def output_suffix(scale: int, outscale: float | None = None, width: int | None = None,
+                  height: int | None = None) -> str:
+    """What `sr upscale` adds to an input's name for its output: _x4, _x2.5, _3000w, _800wx600h."""
+    if outscale is not None:
+        return f"_x{outscale:g}"
+    if width or height:
+        return "_" + "x".join(f"{v}{k}" for k, v in (("w", width), ("h", height)) if v)
+    return f"_x{scale}"
+
+
+def check_outscale(scale: int, outscale: float | None) -> None:
+    """Refuse an `outscale` beyond what the model of `scale` makes, before any work."""
+    if outscale is not None and outscale > scale:
+        raise UsageError(f"--outscale {outscale:g} is more than the x{scale} model makes")
 
 
 def upscale_record(upscaler: Upscaler, size: tuple[int, int], output_size: tuple[int, int], bits: int) -> dict:
