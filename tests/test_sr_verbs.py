@@ -98,6 +98,9 @@ def test_train_options_are_the_settings_fields(run_cli):
     options = ["--" + f.name.replace("_", "-") for f in dataclasses.fields(TrainConfig) if f.metadata]
     assert len(options) == 23 and all(option in text for option in options)
     assert "--batch-size" in text and "--batch " not in text and "--lr " not in text and "--seed" not in text
+    with pytest.warns(DeprecationWarning, match="batch= is deprecated, use batch_size="):
+        assert TrainConfig(batch=3).batch_size == 3        # the old keyword, for one release
+    assert "batch" not in dataclasses.asdict(TrainConfig(batch_size=3))
 
 
 def test_a_run_of_the_old_batch_key_resumes_with_the_old_spelling_exactly(set5, tmp_path, run_cli):

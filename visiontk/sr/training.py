@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from visiontk import training
+from visiontk.compat import renamed_keyword
 from visiontk.errors import BadInputError, UsageError
 from visiontk.runtime import is_chief, keras_policy, tensorflow, training_strategy
 from visiontk.sr.data import DEGRADE_MARGIN, find_images, load_pairs, patch_dataset, split_validation
@@ -92,8 +93,10 @@ class TrainConfig:
     discriminator_features: int = training.setting(64, "With --gan: the discriminator's first convolution width "
                                                    "(doubled three times).", min=1, max=512)
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
+    batch: InitVar[int | None] = None   # the old name of batch_size (visiontk.compat): warns, goes in 0.3
 
-    def __post_init__(self):
+    def __post_init__(self, batch: int | None = None):
+        self.batch_size = renamed_keyword("batch", "batch_size", batch, self.batch_size)
         if self.arch not in ARCH_DEFAULTS:
             raise BadInputError(f"arch must be {' or '.join(ARCH_DEFAULTS)}, not {self.arch!r}")
         blocks, features = ARCH_DEFAULTS[self.arch]
