@@ -406,3 +406,71 @@ def test_library_verbs_for_one_photo_and_for_many(faces_dir, model, tmp_path):
     assert face.Gallery.load(tmp_path / "people.npz").people() == {"obama": 2}
     with pytest.raises(BadInputError, match="no cluster 7"):
         people.enroll(tmp_path / "people.npz", {7: "nobody"})
+
+
+def test_drawn_path_names_a_file_for_one_input_and_a_folder_for_several(tmp_path):
+    from visiontk.face.files import drawn_path
+
+    assert drawn_path(tmp_path / "out.png", "a/b.jpg", many=False, suffix="_faces") == tmp_path / "out.png"
+    assert drawn_path(tmp_path, "a/b.jpg", many=False, suffix="_faces") == tmp_path / "b_faces.png"
+    assert drawn_path(tmp_path / "d", "a/clip.mp4", many=True, suffix="_named") == tmp_path / "d" / "clip_named.mp4"
+
+
+def test_the_commands_jobs_as_library_verbs(faces_dir, model, tmp_path):
+    """What `face detect`, `embed`, `enroll`, `identify`, `gallery remove`, `cluster` and `eval` do, called
+    from Python: the verbs decide photo or clip, check outputs and galleries first, and write atomically."""
+    from visiontk import face
+    from visiontk.errors import UsageError
+
+    obama, biden = faces_dir / "obama_1.jpg", faces_dir / "biden_1.jpg"
+    assert face.detect_file(obama)["faces"] == face.detect_photo(obama)["faces"]
+    assert [i for i, _ in face.embed_photo(faces_dir / "group_two_people.jpg", model, all_faces=True)] == [0, 1]
+    with pytest.raises(NoFaceError):
+        face.embed_photo(faces_dir / "obama_1.jpg", model, all_faces=True, min_confidence=1.0)
+
+    gallery = tmp_path / "people.npz"
+    with pytest.raises(UsageError, match="name"):
+        face.Enrolment(gallery, "unknown", model)
+    with pytest.raises(BadInputError, match="no such gallery"):
+        face.Gallery.for_model(gallery, model)
+    job = face.Enrolment(gallery, "obama", model)
+    job.add(obama)
+    with pytest.raises(NoFaceError):
+        job.add(faces_dir.parent / "content" / "coffee.png")
+    assert not gallery.exists() and job.save() == 1   # nothing is written before save
+    assert face.enroll(gallery, "biden", [biden], model) == 1
+    named = face.identify_file(faces_dir / "group_obama_and_biden.jpg", face.Gallery.for_model(gallery, model), model,
+                               draw=tmp_path / "named.png")
+    assert sorted(f["name"] for f in named["faces"]) == ["biden", "obama", "unknown"]
+    assert face.remove_person(gallery, "biden") == 1
+    with pytest.raises(BadInputError, match="no one named 'biden'"):
+        face.remove_person(gallery, "biden")
+    assert face.Gallery.load(gallery).people() == {"obama": 1}
+
+    with pytest.raises(UsageError, match="enroll_into"):
+        face.Clustering(model=model, names={0: "obama"})
+    (tmp_path / "sheet.png").write_bytes(b"")
+    with pytest.raises(BadInputError, match="output exists"):
+        face.Clustering(model=model, sheet=tmp_path / "sheet.png")
+    photos = [faces_dir / n for n in ("obama_6.jpg", "biden_2.jpg", "obama_5.jpg")]
+    people = face.cluster_photos(photos, model=model, sheet=tmp_path / "sheet.png", overwrite=True,
+                                 enroll_into=gallery, names={0: "obama"})
+    assert [f.cluster for f in people["faces"]] == [0, 1, 0] and people["enrolled"] == (2, 1)
+    assert face.Gallery.load(gallery).people() == {"obama": 3}
+    assert (tmp_path / "sheet.png").stat().st_size > 0
+    with pytest.raises(NoFaceError, match="no face found in 1 input"):
+        face.cluster_photos([faces_dir.parent / "content" / "coffee.png"], model=model)
+
+
+def test_evaluate_draws_the_roc_it_was_asked_for(faces_dir, model, tmp_path):
+    from visiontk.face.evaluate import describe_evaluation, evaluate_pairs
+
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"{faces_dir / 'obama_5.jpg'},{faces_dir / 'obama_6.jpg'},yes\n"
+                     f"{faces_dir / 'obama_5.jpg'},{faces_dir / 'biden_2.jpg'},no\n")
+    (tmp_path / "roc.png").write_bytes(b"")
+    with pytest.raises(BadInputError, match="output exists"):   # refused before any pair is embedded
+        evaluate_pairs(pairs, model=model, roc=tmp_path / "roc.png")
+    result = evaluate_pairs(pairs, model=model, roc=tmp_path / "roc.png", overwrite=True)
+    assert result["accuracy"] == 1.0 and result["roc"] == str(tmp_path / "roc.png")
+    assert (tmp_path / "roc.png").stat().st_size > 1000 and "ROC AUC: 1.0000" in describe_evaluation(result)

@@ -147,7 +147,7 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tiny,
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [0, 1, 2, 3, 4, 5, 6]
 
 
-def test_run_folder_export_and_refusals(tiny, tmp_path):
+def test_run_folder_export_and_refusals(tiny, tmp_path, run_cli):
     from visiontk.errors import BadInputError, VisiontkError
     from visiontk.face import load_model, training
 
@@ -160,11 +160,17 @@ def test_run_folder_export_and_refusals(tiny, tmp_path):
     assert json.loads((run / "config.json").read_text())["loss"] == "triplet"
     assert (run / "curves.png").stat().st_size > 1000
 
-    model = training.export(run, tmp_path / "mine.keras")
+    model = training.export(run, tmp_path / "mine.keras")    # the old place of face.export still works
     loaded = load_model(model)
     assert loaded.max_distance == pytest.approx(float(epoch_ends[-1]["max_distance"]), rel=1e-5)
     embeddings = loaded.embed_chips(_synthetic_faces(None).chips[:2])
     assert embeddings.shape == (2, 8) and np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
+
+    exported = run_cli("face", "export", run, "-o", tmp_path / "again.keras", "--json")
+    assert exported.exit_code == 0, exported.stderr
+    assert json.loads(exported.stdout) == {"input": str(run), "ok": True, "model": str(tmp_path / "again.keras"),
+                                           "metadata": str(tmp_path / "again.json")}
+    assert load_model(tmp_path / "again.keras").max_distance == loaded.max_distance
 
     with pytest.raises(VisiontkError, match="loss"):
         training.train(["people"], run, tiny(loss="contrastive"), given=["loss"])
@@ -245,3 +251,17 @@ def test_model_option_rejects_junk(run_cli, tmp_path, shared):
     faces = shared / "data" / "faces"
     result = run_cli("face", "verify", "--model", junk, faces / "obama_5.jpg", faces / "obama_6.jpg")
     assert result.exit_code == 3 and "junk.keras" in result.stderr
+
+
+def test_train_options_come_from_train_config(run_cli, tmp_path):
+    """One spelling per idea, as every `TASK train` (--learning-rate; --lr a hidden alias), defaults and
+    bounds from face.TrainConfig's fields; refused at parse time, before any photo is read."""
+    from visiontk.face import TrainConfig
+
+    text = run_cli("face", "train", "--help").stdout
+    assert "--learning-rate" in text and "--lr " not in text and "--checkpoint-dir" not in text
+    assert f"[default: {TrainConfig().identities_per_batch}; x>=2]" in text
+    for args in (["--lr", "0"], ["--identities-per-batch", "1"], ["--loss", "hinge"], ["--epochs", "2", "--steps", "3"]):
+        result = run_cli("face", "train", tmp_path, "--out", tmp_path / "run", *args)
+        assert result.exit_code == 2, (args, result.stderr)
+    assert not (tmp_path / "run").exists()

@@ -418,6 +418,7 @@ def json_outputs(tmp_path_factory, files) -> dict[str, str]:
                             "--epochs", "0", "--json"],
         "face train": ["face", "train", files["root"], "-o", out / "m.weights.h5", "--epochs", "0", "--json"],
         "face eval": ["face", "eval", files["fifo_png"], "--json"],
+        "face export": ["face", "export", out, "-o", out / "m.keras", "--json"],
         "similar index": ["similar", "index", library, "--out", out / "lib.vtkidx", "--backbone", "vgg16",
                           "--size", "64", "--json"],
         "similar search": ["similar", "search", files["tiny_png"], "--index", out / "lib.vtkidx", "-k", "2",

@@ -1,23 +1,21 @@
-"""`visiontk face`: detect, verify, embed, enroll, identify, cluster, gallery, train, eval."""
+"""`visiontk face`: detect, verify, embed, enroll, identify, cluster, gallery, train, export, eval."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-import numpy as np
 
 from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_option, emit, export_output_option,
                                  input_paths, inputs_argument, json_option, overwrite_option, run_batch,
-                                 run_dir_argument, shard_option, stack, strategy_option, this_shard)
+                                 run_dir_argument, settings_options, shard_option, stack, strategy_option,
+                                 this_shard)
 from visiontk.compat import FACE_OLD_OPTIONS
-from visiontk.errors import BadInputError, BatchFailedError, NoFaceError
-
+from visiontk.errors import BatchFailedError
 from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
-from visiontk.face.training import TrainConfig
 from visiontk.face.model import DEFAULT_MAX_DISTANCE
+from visiontk.face.training import TrainConfig
 from visiontk.face.video import FULL_EVERY
-
 
 
 class OldNameOption(click.Option):
@@ -31,19 +29,23 @@ class OldNameOption(click.Option):
             self.opts = names
 
 
-def old_spelling(option: str, command: str) -> list[str]:
-    """The old spelling `command` still accepts for `option` (visiontk.compat), or none."""
+def renamed_option(option: str, command: str, dest: str, **settings):
+    """`option`, also accepted under the old spelling `command` had for it (visiontk.compat), unshown."""
     spellings = FACE_OLD_OPTIONS[option]
     old = spellings.get(command, spellings.get("*"))
-    return [old] if old else []
+    return click.option(option, *([old] if old else []), dest, cls=OldNameOption, **settings)
 
 
 def min_confidence_option(command: str):
-    """--min-confidence (the detector's), also accepted under its old name."""
-    return click.option("--min-confidence", *old_spelling("--min-confidence", command), "min_confidence",
-                        cls=OldNameOption,
-                        type=FiniteFloatRange(0, 1), default=DEFAULT_MIN_CONFIDENCE, show_default=True,
-                        help="O-Net confidence a detection needs to count as a face.")
+    return renamed_option("--min-confidence", command, "min_confidence", type=FiniteFloatRange(0, 1),
+                          default=DEFAULT_MIN_CONFIDENCE, show_default=True,
+                          help="O-Net confidence a detection needs to count as a face.")
+
+
+def max_distance_option(command: str):
+    return renamed_option("--max-distance", command, "max_distance", type=FiniteFloatRange(min=0), default=None,
+                          help="Same person when the embedding distance is at most this "
+                               f"[default: the model's, {DEFAULT_MAX_DISTANCE:g} for dlib's].")
 
 
 model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -53,42 +55,39 @@ min_face_option = click.option("--min-face", type=click.IntRange(min=4), default
 pairs_root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path),
     help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-def max_distance_option(command: str):
-    """--max-distance (the same-person embedding distance), also accepted under its old name."""
-    return click.option("--max-distance", *old_spelling("--max-distance", command), "max_distance",
-                        cls=OldNameOption,
-                        type=FiniteFloatRange(min=0), default=None,
-                        help="Same person when the embedding distance is at most this "
-                             f"[default: the model's, {DEFAULT_MAX_DISTANCE:g} for dlib's].")
-
-
-confidence_option = min_confidence_option("*")
 # The embedding network and the detector's settings, which every command that embeds faces takes.
-embedder_options = stack(model_option, confidence_option, min_face_option)
+embedder_options = stack(model_option, min_confidence_option("*"), min_face_option)
 face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
                                  show_default=True,
                                  help="Which face when there are several: 0 = the largest, 1 = the next...")
-
-
-_every = click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
-                      help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes).")
-_search_every = click.option(
-    "--search-every", "search_every", type=click.IntRange(min=1), default=FULL_EVERY, show_default=True,
-    help="Video clips: search the whole frame every Nth analysed frame and follow the faces found in "
-         "between (1: search every analysed frame).")
-every_option = stack(_every, _search_every)
-
-
-def _draw_target(draw: Path, source: Path, many: bool, suffix: str, extension: str = ".png") -> Path:
-    """--draw names a file for one input, a folder for several."""
-    if many or draw.is_dir():
-        return draw / f"{source.stem}{suffix}{extension}"
-    return draw
+gallery_option = click.option("--gallery", "gallery_path", required=True,
+                              type=click.Path(dir_okay=False, path_type=Path),
+                              help="The gallery file (.npz or .json); enroll creates it.")
+every_option = stack(
+    click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes)."),
+    click.option("--search-every", "search_every", type=click.IntRange(min=1), default=FULL_EVERY,
+                 show_default=True,
+                 help="Video clips: search the whole frame every Nth analysed frame and follow the faces "
+                      "found in between (1: search every analysed frame)."))
 
 
 def _frame_lines(path: Path, as_json: bool):
     """With --json a clip prints one line per analysed frame before its summary; text shows the summary."""
     return (lambda record: emit({"input": str(path), "ok": True, **record}, True)) if as_json else None
+
+
+def _run_and_keep(paths: list[Path], work, keep, **batch) -> int:
+    """run_batch, then `keep()` what the inputs gave: after a batch that ran through, and after one that
+    ended in failures under --continue-on-error (still exit 5), but never after a failure that stopped it
+    (the output stays as it was)."""
+    try:
+        code = run_batch(paths, work, **batch)
+    except BatchFailedError:
+        keep()
+        raise
+    keep()
+    return code
 
 
 @click.group("face")
@@ -103,16 +102,13 @@ def command() -> None:
     """
 
 
-# ---- detect -------------------------------------------------------------------------------------------
-
 @command.command()
 @inputs_argument
 @click.option("--draw", type=click.Path(path_type=Path),
               help="Save the image with boxes and landmarks drawn (a folder when there are several inputs).")
 @click.option("--crops", type=click.Path(file_okay=False, path_type=Path),
               help="Save each face's aligned 150x150 chip in this folder (NAME_face0.png, ...).")
-@click.option("--min-face", type=click.IntRange(min=4), default=DEFAULT_MIN_FACE, show_default=True,
-              help="Smallest face to look for, in pixels.")
+@min_face_option
 @min_confidence_option("detect")
 @every_option
 @batch_options(skip_existing=False)
@@ -123,36 +119,19 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, search_every, c
     An image without faces is not an error here: it reports 0 faces. A video clip reports each
     analysed frame (with --json), draws into a clip (--draw out.mp4) and sums up when faces appear.
     """
-    from visiontk.face.photo import detect_photo
-    from visiontk.face.video import describe_summary, detect_video
-    from visiontk.videoio import is_video
+    from visiontk.face.files import describe_faces, detect_file, drawn_path
 
     paths = input_paths(inputs)
     many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
-    paths = this_shard(paths)
 
     def work(path: Path) -> dict:
-        if is_video(path):
-            return detect_video(path, every=every, full_every=search_every, min_confidence=min_confidence,
-                                min_face=min_face, crf=crf,
-                                draw=_draw_target(draw, path, many, "_faces", ".mp4") if draw else None,
-                                overwrite=overwrite, on_frame=_frame_lines(path, as_json))
-        return detect_photo(path, draw=_draw_target(draw, path, many, "_faces") if draw else None, crops=crops,
-                            min_confidence=min_confidence, min_face=min_face, overwrite=overwrite)
+        return detect_file(path, draw=draw and drawn_path(draw, path, many=many, suffix="_faces"), crops=crops,
+                           every=every, full_every=search_every, min_confidence=min_confidence,
+                           min_face=min_face, crf=crf, overwrite=overwrite, on_frame=_frame_lines(path, as_json))
 
-    def describe(record: dict) -> str:
-        if "appearances" in record:
-            return describe_summary(record)
-        lines = [f"{record['input']}: {len(record['faces'])} face(s)"]
-        for i, face in enumerate(record["faces"]):
-            box = ", ".join(f"{v:.0f}" for v in face["box"])
-            lines.append(f"  face {i}: box ({box}) confidence {face['confidence']:.3f}")
-        return "\n".join(lines)
+    return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
+                     describe=describe_faces)
 
-    return run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error, describe=describe)
-
-
-# ---- verify -------------------------------------------------------------------------------------------
 
 @command.command()
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path))
@@ -181,9 +160,8 @@ def verify(images, pairs_file, root, max_distance, face_index, model_path, min_c
         return _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, min_face, as_json)
     if len(images) != 2:
         raise click.UsageError("give two images to compare (or --pairs FILE)")
-    model = load_model(model_path)
-    result = verify_faces(images[0], images[1], model=model, max_distance=max_distance, face_index=face_index,
-                          min_confidence=min_confidence, min_face=min_face)
+    result = verify_faces(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
+                          face_index=face_index, min_confidence=min_confidence, min_face=min_face)
     answer = "same person" if result.same else "different people"
     emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
          f"{answer} (distance {result.distance:.3f}, threshold {result.max_distance:g})")
@@ -214,8 +192,6 @@ def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, mi
     return 0
 
 
-# ---- embed --------------------------------------------------------------------------------------------
-
 @command.command()
 @inputs_argument
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -235,9 +211,8 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
       visiontk face embed photos/ -o embeddings.npz
       visiontk face embed obama_1.jpg --json
     """
-    from visiontk.face import EmbeddingSet, embed_faces, load_model
-    from visiontk.face import embed as embed_face
     from visiontk.atomic import check_output
+    from visiontk.face import EmbeddingSet, embed_photo, load_model
 
     if output is None and not as_json:
         raise click.UsageError("say where the embeddings go: -o FILE.npz, or --json to print them")
@@ -245,44 +220,24 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
         check_output(EmbeddingSet.check_path(output), overwrite)
     paths = this_shard(input_paths(inputs))
     model = load_model(model_path)
-    options = {"min_confidence": min_confidence, "min_face": min_face}
     rows = EmbeddingSet(model.name)
 
     def work(path: Path) -> dict:
-        if all_faces:
-            found = embed_faces(path, model=model, **options)
-            if not found:
-                raise NoFaceError(f"{path}: no face found")
-            items = list(enumerate(found))
-        else:
-            items = [(face_index, embed_face(path, face_index=face_index, model=model, **options))]
-        for index, item in items:
+        found = embed_photo(path, model, all_faces=all_faces, face_index=face_index,
+                            min_confidence=min_confidence, min_face=min_face)
+        for index, item in found:
             rows.add(path, index, item.embedding, item.face.box)
-        return {"faces": [item.to_dict(index) for index, item in items]}
+        return {"faces": [item.to_dict(index) for index, item in found]}
 
-    def describe(record: dict) -> str:
-        return f"{record['input']}: {len(record['faces'])} embedding(s)"
-
-    try:
-        code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
-                         describe=describe if output else None)
-    except BatchFailedError:
-        # --continue-on-error: keep what succeeded, then still exit 5.
+    def keep() -> None:
         if output is not None and len(rows):
             rows.save(output, overwrite)
-        raise
-    if output is not None:
-        rows.save(output, overwrite)
-        if not as_json:
-            click.echo(f"wrote {len(rows)} embedding(s) to {output}")
+
+    code = _run_and_keep(paths, work, keep, as_json=as_json, continue_on_error=continue_on_error,
+                         describe=(lambda r: f"{r['input']}: {len(r['faces'])} embedding(s)") if output else None)
+    if output is not None and not as_json:
+        click.echo(f"wrote {len(rows)} embedding(s) to {output}")
     return code
-
-
-# ---- enroll / identify / gallery ----------------------------------------------------------------------
-
-gallery_option = click.option("--gallery", "gallery_path", required=True,
-                              type=click.Path(dir_okay=False, path_type=Path),
-                              help="The gallery file (.npz or .json); enroll creates it.")
 
 
 @command.command()
@@ -300,40 +255,12 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
     \b
       visiontk face enroll --gallery people.npz obama obama_1.jpg obama_2.jpg
     """
-    from visiontk.face import Gallery, load_model
-    from visiontk.face import embed as embed_face
+    from visiontk.face import Enrolment
 
-    if not name.strip() or name == "unknown":
-        raise click.BadParameter("give the person a name other than 'unknown'", param_hint="NAME")
-    model = load_model(model_path)
-    # Refuse a wrong or damaged gallery before the work.
-    Gallery.load(Gallery.check_path(gallery_path), model=model.name, size=model.embedding_size)
-    paths = input_paths(inputs)
-    enrolled: list[tuple[np.ndarray, str]] = []
-
-    def work(path: Path) -> dict:
-        found = embed_face(path, face_index=face_index, model=model, min_confidence=min_confidence,
-                           min_face=min_face)
-        enrolled.append((found.embedding, str(path)))
-        return {"name": name, "box": [round(v, 1) for v in found.face.box]}
-
-    def save() -> None:
-        # Read-modify-write under the gallery's lock: a concurrent enroll's people stay.
-        with Gallery.update(gallery_path, model=model.name, size=model.embedding_size) as gallery:
-            gallery.add_many([name] * len(enrolled), np.array([e for e, _ in enrolled]),
-                             [source for _, source in enrolled])
-
-    try:
-        code = run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error,
-                         describe=lambda r: f"{r['input']}: enrolled as {r['name']}")
-    except BatchFailedError:
-        # --continue-on-error: keep the photos that worked, then still exit 5.
-        if enrolled:
-            save()
-        raise
-    # Without --continue-on-error a failure leaves the gallery file as it was.
-    save()
-    return code
+    job = Enrolment(gallery_path, name, model_path, face_index=face_index, min_confidence=min_confidence,
+                    min_face=min_face)
+    return _run_and_keep(input_paths(inputs), job.add, job.save, as_json=as_json,
+                         continue_on_error=continue_on_error, describe=lambda r: f"{r['input']}: enrolled as {r['name']}")
 
 
 @command.command()
@@ -356,42 +283,21 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
       visiontk face identify --gallery people.npz clip.mp4 --every 5 --draw named.mp4 --json
     """
     from visiontk.face import Gallery, load_model
-    from visiontk.face.photo import identify_photo
-    from visiontk.face.video import describe_summary, identify_video
-    from visiontk.videoio import is_video
+    from visiontk.face.files import describe_names, drawn_path, identify_file
 
     model = load_model(model_path)
-    gallery = Gallery.load(gallery_path)
-    if gallery.model != model.name:
-        raise BadInputError(f"{gallery_path}: gallery was built with model {gallery.model!r}, not "
-                            f"{model.name!r}; use the same --model")
-    gallery.check_size(gallery_path, model.embedding_size)
-    if not len(gallery):
-        raise BadInputError(f"{gallery_path}: gallery is empty (add people with `visiontk face enroll`)")
+    gallery = Gallery.for_model(gallery_path, model)
     paths = input_paths(inputs)
     many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
-    paths = this_shard(paths)
-    options = {"max_distance": max_distance, "min_confidence": min_confidence, "min_face": min_face,
-               "overwrite": overwrite}
 
     def work(path: Path) -> dict:
-        if is_video(path):
-            return identify_video(path, gallery, model, every=every, full_every=search_every, crf=crf,
-                                  on_frame=_frame_lines(path, as_json),
-                                  draw=_draw_target(draw, path, many, "_named", ".mp4") if draw else None,
-                                  **options)
-        return identify_photo(path, gallery, model, draw=_draw_target(draw, path, many, "_named") if draw else None,
-                              **options)
+        return identify_file(path, gallery, model, max_distance=max_distance,
+                             draw=draw and drawn_path(draw, path, many=many, suffix="_named"), every=every,
+                             full_every=search_every, min_confidence=min_confidence, min_face=min_face, crf=crf,
+                             overwrite=overwrite, on_frame=_frame_lines(path, as_json))
 
-    def describe(record: dict) -> str:
-        if "appearances" in record:
-            return describe_summary(record)
-        if not record["faces"]:
-            return f"{record['input']}: no faces"
-        names = ", ".join(f"{f['name']} ({f['distance']:.3f})" for f in record["faces"])
-        return f"{record['input']}: {names}"
-
-    return run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error, describe=describe)
+    return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
+                     describe=describe_names)
 
 
 @command.group()
@@ -409,8 +315,7 @@ def gallery_list(gallery_path, as_json) -> int:
     found = Gallery.load(gallery_path)
     people = found.people()
     emit({"input": str(gallery_path), "gallery": str(gallery_path), "model": found.model, "people": people},
-         as_json,
-         "\n".join(f"{name}\t{count}" for name, count in sorted(people.items())) or "(empty gallery)")
+         as_json, "\n".join(f"{name}\t{count}" for name, count in sorted(people.items())) or "(empty gallery)")
     return 0
 
 
@@ -420,21 +325,24 @@ def gallery_list(gallery_path, as_json) -> int:
 @json_option
 def gallery_remove(gallery_path, name, as_json) -> int:
     """Remove a person (all their embeddings) from a gallery."""
-    from visiontk.face import Gallery
+    from visiontk.face import remove_person
 
-    Gallery.load(gallery_path)  # a missing gallery is an error here, not an empty one
-    with Gallery.update(gallery_path) as found:
-        dropped = found.remove(name)
-        if not dropped:
-            raise BadInputError(f"{gallery_path}: no one named {name!r} in the gallery "
-                                "(see `visiontk face gallery list`)")
+    dropped = remove_person(gallery_path, name)
     emit({"input": str(gallery_path), "gallery": str(gallery_path), "removed": name, "embeddings": dropped},
-         as_json,
-         f"removed {name} ({dropped} embedding(s))")
+         as_json, f"removed {name} ({dropped} embedding(s))")
     return 0
 
 
-# ---- cluster ------------------------------------------------------------------------------------------
+def _cluster_names(ctx, param, names: tuple[str, ...]) -> dict[int, str] | None:
+    """--name N=NAME pairs as {N: NAME}; None means "all clusters, as cluster-N"."""
+    wanted = {}
+    for item in names:
+        number, _, name = item.partition("=")
+        if not number.strip().isdigit() or not name.strip() or name.strip() == "unknown":
+            raise click.BadParameter(f"{item!r}: expected N=NAME, e.g. 0=obama", ctx, param)
+        wanted[int(number)] = name.strip()
+    return wanted or None
+
 
 @command.command()
 @inputs_argument
@@ -449,7 +357,7 @@ def gallery_remove(gallery_path, name, as_json) -> int:
 @click.option("--enroll-into", "enroll_into", type=click.Path(dir_okay=False, path_type=Path),
               help="Add the clusters to this gallery (.npz or .json): those named with --name, or all "
                    "as cluster-N when no --name is given.")
-@click.option("--name", "names", multiple=True, metavar="N=NAME",
+@click.option("--name", "names", multiple=True, metavar="N=NAME", callback=_cluster_names,
               help="With --enroll-into: enrol cluster N as NAME (repeatable).")
 @embedder_options
 @overwrite_option
@@ -467,103 +375,46 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
       visiontk face cluster photos/ --json --min-size 2
       visiontk face cluster photos/ --enroll-into people.npz --name 0=obama --name 2=biden
     """
-    from visiontk.face import Gallery, load_model
-    from visiontk.face.cluster import NOISE, FaceClusters
-    from visiontk.imageio import write_image
-    from visiontk.atomic import check_output
+    from visiontk.face.photo import Clustering, describe_groups
 
-    wanted = _cluster_names(names, enroll_into)
-    if sheet:
-        check_output(sheet, overwrite)
-    model = load_model(model_path)
-    if enroll_into:   # refuse a wrong or damaged gallery first
-        Gallery.load(Gallery.check_path(enroll_into), model=model.name, size=model.embedding_size)
-    paths = input_paths(inputs)
-    found = FaceClusters(model, min_confidence, min_face, keep_chips=bool(sheet))
-
-    def work(path: Path) -> None:
-        found.add_photo(path)   # nothing to print per photo: the faces are listed once clustered
-
+    job = Clustering(model=model_path, max_distance=max_distance, min_size=min_size, min_confidence=min_confidence,
+                     min_face=min_face, sheet=sheet, enroll_into=enroll_into, names=names, overwrite=overwrite)
     failed = None
-    try:
-        run_batch(paths, work, as_json=as_json, continue_on_error=continue_on_error)
+    try:   # nothing to print per photo: the faces are listed once clustered
+        run_batch(input_paths(inputs), lambda path: job.add(path) and None, as_json=as_json,
+                  continue_on_error=continue_on_error)
     except BatchFailedError as exc:
         failed = exc   # --continue-on-error: cluster the faces that were read, then exit 5
-    if not found.faces:
-        raise failed or NoFaceError(f"no face found in {len(paths)} input(s)")
-    found.cluster(max_distance, min_size)
-    for face in found.faces:
+    if failed and not job.found.faces:
+        raise failed
+    result = job.finish()
+    for face in result["faces"]:
         emit({**face.to_dict(), "ok": True}, as_json)
     if not as_json:
-        for cluster_id, members in found.groups().items():
-            title = "noise" if cluster_id == NOISE else f"cluster {cluster_id}"
-            listed = ", ".join(Path(f.source).name + (f" (face {f.index})" if f.index else "") for f in members)
-            click.echo(f"{title}: {len(members)} face(s): {listed}")
+        click.echo(describe_groups(result["groups"]))
     if sheet:
-        write_image(sheet, found.sheet(), overwrite=overwrite)
         click.echo(f"wrote {sheet}", err=True)
     if enroll_into:
-        faces, clusters = found.enroll(enroll_into, wanted)
-        click.echo(f"enrolled {faces} face(s) of {clusters} cluster(s) into {enroll_into}", err=True)
+        click.echo(f"enrolled {result['enrolled'][0]} face(s) of {result['enrolled'][1]} cluster(s) into "
+                   f"{enroll_into}", err=True)
     if failed:
         raise failed
     return 0
-
-
-def _cluster_names(names: tuple[str, ...], enroll_into: Path | None) -> dict[int, str] | None:
-    """--name N=NAME pairs as {N: NAME}; None means "all clusters, as cluster-N"."""
-    if names and not enroll_into:
-        raise click.UsageError("--name says whom to enrol: give --enroll-into GALLERY too")
-    wanted = {}
-    for item in names:
-        number, _, name = item.partition("=")
-        if not number.strip().isdigit() or not name.strip() or name.strip() == "unknown":
-            raise click.BadParameter(f"{item!r}: expected N=NAME, e.g. 0=obama", param_hint="--name")
-        wanted[int(number)] = name.strip()
-    return wanted or None
-
-
-# ---- train / eval -------------------------------------------------------------------------------------
-
-TRAIN = TrainConfig()   # the training defaults --help shows
 
 
 @command.command("train")
 @click.argument("data", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "run_dir", type=click.Path(file_okay=False, path_type=Path),
               help="The run folder (created; run the same command again to resume).")
-@click.option("--epochs", type=click.IntRange(min=1), default=TRAIN.epochs, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Train to this many steps in all, instead of --epochs.")
-@click.option("--loss", type=click.Choice(["triplet", "contrastive"]), default=TRAIN.loss, show_default=True,
-              help="Triplet loss with online semi-hard mining, or contrastive loss over the batch's pairs.")
-@click.option("--margin", type=FiniteFloatRange(min=0), default=None,
-              help="Loss margin [default: 0.2 triplet (squared distances), 1.0 contrastive].")
-@click.option("--init", "init", type=click.Choice(["pretrained", "scratch"]), default=TRAIN.init,
-              show_default=True, help="Start from dlib's pretrained network, or from random weights.")
-@click.option("--freeze-backbone", is_flag=True,
-              help="Train only a new embedding head on the frozen network.")
-@click.option("--identities-per-batch", type=click.IntRange(min=2), default=TRAIN.identities_per_batch,
-              show_default=True)
-@click.option("--images-per-identity", type=click.IntRange(min=2), default=TRAIN.images_per_identity,
-              show_default=True)
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
-              help="Batches per epoch [default: enough to see each training image about once].")
-@click.option("--learning-rate", type=FiniteFloatRange(min=0, min_open=True), default=None,
-              help="Adam's learning rate [default: 1e-4 from pretrained, 1e-3 from scratch or frozen].")
-@click.option("--embedding-size", type=click.IntRange(min=2), default=TRAIN.embedding_size, show_default=True)
-@click.option("--val-fraction", type=FiniteFloatRange(0, 0.9), default=TRAIN.val_fraction, show_default=True,
-              help="Share of each identity's images kept aside for the validation pairs.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None,
-              help="Steps between checkpoints [default: every epoch].")
+@settings_options(TrainConfig, ("epochs", "steps", "loss", "margin", "init", "freeze_backbone",
+                                "identities_per_batch", "images_per_identity", "steps_per_epoch", "learning_rate",
+                                "embedding_size", "val_fraction", "checkpoint_every", "min_face"))
 @strategy_option
-@min_face_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
-              help="Old form: also export the model here at the end (run folder OUTPUT.ckpt).")
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), hidden=True,
-              help="Old name of --out.")
-@click.option("--resume", is_flag=True, hidden=True, help="Old flag: the same command now resumes.")
-@click.option("--overwrite", is_flag=True, hidden=True, help="Replace an existing -o model.")
+# The old form (visiontk.compat): -o M.keras trains into M.keras.ckpt and exports there at the end.
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), hidden=True)
+@click.option("--resume", is_flag=True, hidden=True)
+@click.option("--overwrite", is_flag=True, hidden=True)
 @json_option
 @click.pass_context
 def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, output: Path | None,
@@ -582,9 +433,9 @@ def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, outp
       visiontk face export runs/mine -o mine.keras
       visiontk face verify --model mine.keras a.jpg b.jpg
     """
-    from visiontk.cli.common import progress_reporter, training_settings
-    from visiontk.face import training
     from visiontk.atomic import check_output
+    from visiontk.cli.common import progress_reporter, training_settings
+    from visiontk.face import export as export_model, training
 
     if settings["steps"] is not None and \
             ctx.get_parameter_source("epochs") is click.core.ParameterSource.COMMANDLINE:
@@ -595,11 +446,10 @@ def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, outp
     if output is not None:
         check_output(output, overwrite)
     settings, given = training_settings(ctx, settings)
-    config = training.config_from(list(data), **settings)
-    last = training.train(list(data), run_dir, config, given=["data", *given],
-                          on_progress=progress_reporter(run_dir, as_json))
+    last = training.train(list(data), run_dir, training.config_from(list(data), **settings),
+                          given=["data", *given], on_progress=progress_reporter(run_dir, as_json))
     if output is not None:
-        training.export(run_dir, output, overwrite=overwrite)
+        export_model(run_dir, output, overwrite=overwrite)
         emit({"input": str(run_dir), "model": str(output), **last}, as_json)
     if not as_json:
         click.echo(f"{run_dir}: step {last['step']:.0f}, validation pair accuracy "
@@ -614,12 +464,15 @@ def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, outp
 @run_dir_argument
 @export_output_option("The model to write (NAME.keras; its same-person distance goes beside it as NAME.json).")
 @overwrite_option
-def export(run_dir: Path, output: Path, overwrite: bool) -> int:
+@json_option
+def export(run_dir: Path, output: Path, overwrite: bool, as_json: bool) -> int:
     """Write the network trained in RUN_DIR as a .keras model, for `--model` in every face command."""
-    from visiontk.face import training
+    from visiontk.face import export as export_model
+    from visiontk.face.model import metadata_path
 
-    training.export(run_dir, output, overwrite=overwrite)
-    click.echo(f"{run_dir} -> {output}")
+    written = export_model(run_dir, output, overwrite=overwrite)
+    emit({"input": str(run_dir), "model": str(written), "metadata": str(metadata_path(written))}, as_json,
+         f"{run_dir} -> {written}")
     return 0
 
 
@@ -643,27 +496,10 @@ def evaluate(pairs_file, root, roc, max_distance, model_path, min_confidence, mi
       visiontk face eval pairs.csv --roc roc.png
       visiontk face eval lfw/pairs.txt --root lfw/images
     """
-    from visiontk.face import load_model
-    from visiontk.face.evaluate import draw_roc, evaluate_pairs
-    from visiontk.atomic import check_output
+    from visiontk.face.evaluate import describe_evaluation, evaluate_pairs
 
-    if roc:
-        check_output(roc, overwrite)
-    result = evaluate_pairs(pairs_file, root, model=load_model(model_path), max_distance=max_distance,
-                            min_confidence=min_confidence, min_face=min_face)
-    distances, same = result.pop("distances"), result.pop("same")
-    if roc:
-        draw_roc(roc, distances, same, title=f"{result['model']} on {pairs_file.name}")
-        result["roc"] = str(roc)
-    text = "\n".join([
-        f"model {result['model']}, {result['pairs']} pairs ({result['same_pairs']} same), "
-        f"{result['no_face']} with no face found",
-        f"accuracy at max distance {result['max_distance']:g}: {result['accuracy']:.4f}",
-        f"10-fold accuracy: {result['cv_accuracy']:.4f} +- {result['cv_accuracy_std']:.4f} "
-        f"(threshold {result['cv_threshold']:.3f})",
-        f"ROC AUC: {result['roc_auc']:.4f}   TAR at FAR 1e-3: {result['tar_at_far_1e-3']:.4f}",
-        f"largest same-person distance {result['max_same_distance']:.3f}, smallest different-person "
-        f"distance {result['min_different_distance']:.3f}",
-    ])
-    emit(result, as_json, text)
+    result = evaluate_pairs(pairs_file, root, model=model_path, max_distance=max_distance,
+                            min_confidence=min_confidence, min_face=min_face, roc=roc, overwrite=overwrite)
+    del result["distances"], result["same"]
+    emit(result, as_json, describe_evaluation(result))
     return 0

@@ -15,8 +15,10 @@
 
     clusters = face.cluster_embeddings(vectors)                  # a person id per face (average linkage)
     people = face.cluster_faces(["a.jpg", "b.jpg"])            # .faces, each with .cluster; .enroll(...)
-    face.detect_photo("group.jpg", draw="faces.png")            # the record `face detect` prints
-    face.identify_photo("group.jpg", gallery, face.load_model())  # the record `face identify` prints
+    face.detect_file("group.jpg", draw="faces.png")             # the record `face detect` prints (photo or clip)
+    face.identify_file("clip.mp4", gallery, face.load_model())  # the record `face identify` prints
+    face.enroll("people.npz", "obama", ["obama_1.jpg", "obama_2.jpg"])   # one person, under the gallery's lock
+    face.cluster_photos(["a.jpg", "b.jpg"], sheet="people.png", enroll_into="people.npz")  # `face cluster`
     face.load_model("mine.keras")                               # a FaceModel: .network, .max_distance
 
 Faces are found by MTCNN, aligned by a similarity transform onto dlib's mean face, and embedded by
@@ -25,7 +27,7 @@ made with `face.train` and `face.export`. Nothing here imports TensorFlow until 
 
 Names: `min_confidence` is the detector's cut-off, `max_distance` the same-person embedding distance
 (`tolerance` in compare_faces, as in face_recognition); their old name `threshold` still works for one
-release, with a DeprecationWarning (see visiontk.face.recognize).
+release, with a DeprecationWarning (see visiontk.compat).
 """
 from visiontk.compat import renamed_constants as _renamed_constants
 from visiontk.face.align import align
@@ -34,21 +36,24 @@ from visiontk.face.cluster import (FaceClusters, chinese_whispers, cluster_embed
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, Face, detect_faces
 from visiontk.face.embeddings_file import EmbeddingSet
 from visiontk.face.evaluate import evaluate_pairs as evaluate
-from visiontk.face.gallery import UNKNOWN, Gallery, Match
+from visiontk.face.export import export
+from visiontk.face.files import detect_file, identify_file
+from visiontk.face.gallery import UNKNOWN, Enrolment, Gallery, Match, enroll, remove_person
 from visiontk.face.model import DEFAULT_MAX_DISTANCE, FaceModel, load_model
-from visiontk.face.photo import detect_photo, identify_photo
+from visiontk.face.photo import Clustering, cluster_photos, detect_photo, embed_photo, identify_photo
 from visiontk.face.recognize import (FaceEmbedding, PairsSummary, Verification, compare_faces, embed,
                                      embed_faces, face_chips, face_distance, face_encodings, load_image,
                                      verify)
-from visiontk.face.training import export, train
+from visiontk.face.training import TrainConfig, train
 from visiontk.face.video import detect_video, identify_video
 
-__all__ = ["DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "EmbeddingSet", "Face", "FaceClusters",
-           "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary", "UNKNOWN", "Verification", "align",
-           "chinese_whispers", "cluster_embeddings", "cluster_faces", "compare_faces", "detect_faces",
-           "detect_photo", "detect_video", "embed", "embed_faces", "evaluate", "export", "face_chips",
-           "face_distance", "face_encodings", "identify_photo", "identify_video", "load_image", "load_model",
-           "pairwise_scores", "train", "verify"]
+__all__ = ["DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "Clustering", "EmbeddingSet", "Enrolment",
+           "Face", "FaceClusters", "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary",
+           "TrainConfig", "UNKNOWN", "Verification", "align", "chinese_whispers", "cluster_embeddings",
+           "cluster_faces", "cluster_photos", "compare_faces", "detect_faces", "detect_file", "detect_photo",
+           "detect_video", "embed", "embed_faces", "embed_photo", "enroll", "evaluate", "export",
+           "face_chips", "face_distance", "face_encodings", "identify_file", "identify_photo",
+           "identify_video", "load_image", "load_model", "pairwise_scores", "remove_person", "train", "verify"]
 
 
 # face.DEFAULT_THRESHOLD was the same-person distance: the old name of DEFAULT_MAX_DISTANCE.

@@ -242,21 +242,25 @@ def verify_pairs(pairs: Iterable[Pair], *, model=None, max_distance: float | Non
 
 def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, model=None,
                    max_distance: float | None = None, min_confidence: float | None = None,
-                   min_face: int | None = None, threshold: float | None = None) -> dict:
+                   min_face: int | None = None, roc: str | Path | None = None, overwrite: bool = False,
+                   threshold: float | None = None) -> dict:
     """Metrics of the model on a labelled pairs file. Pairs where a face isn't found count as
     'different' (as in LFW's unrestricted protocol, every pair gets an answer); they are counted in
-    `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc). (`threshold`:
-    old name of `max_distance`.)"""
+    `no_face`. The result also holds the `distances` and `same` arrays (for draw_roc); with `roc` the ROC
+    curve is drawn to that PNG (checked before the work) and named in the result. (`threshold`: old name
+    of `max_distance`.)"""
+    from visiontk.atomic import check_output
     from visiontk.compat import renamed_keyword
     from visiontk.face.model import load_model
-
-    max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
     from visiontk.runtime import progress
 
+    max_distance = renamed_keyword("threshold", "max_distance", threshold, max_distance)
+    if roc is not None:
+        check_output(Path(roc), overwrite)
     pairs = read_pairs(pairs_file, root)
     if any(pair.same is None for pair in pairs):
         raise BadInputError(f"{pairs_file}: every pair needs a same/different label to evaluate")
-    model = model or load_model()
+    model = load_model(model)
     verdicts = list(verify_pairs(progress(pairs, desc="pairs", unit="pair"), model=model, max_distance=max_distance,
                                  min_confidence=min_confidence, min_face=min_face))
     same = np.array([pair.same for pair in pairs])
@@ -266,4 +270,20 @@ def evaluate_pairs(pairs_file: str | Path, root: str | Path | None = None, *, mo
     result = metrics(finite, same, verdicts[0].max_distance)
     result.update(model=model.name, no_face=sum(v.error is not None for v in verdicts), distances=finite,
                   same=same)
+    if roc is not None:
+        draw_roc(roc, finite, same, title=f"{model.name} on {Path(pairs_file).name}")
+        result["roc"] = str(roc)
     return result
+
+
+def describe_evaluation(result: dict) -> str:
+    """The text a person reads for an `evaluate_pairs` result."""
+    return "\n".join([
+        f"model {result['model']}, {result['pairs']} pairs ({result['same_pairs']} same), "
+        f"{result['no_face']} with no face found",
+        f"accuracy at max distance {result['max_distance']:g}: {result['accuracy']:.4f}",
+        f"10-fold accuracy: {result['cv_accuracy']:.4f} +- {result['cv_accuracy_std']:.4f} "
+        f"(threshold {result['cv_threshold']:.3f})",
+        f"ROC AUC: {result['roc_auc']:.4f}   TAR at FAR 1e-3: {result['tar_at_far_1e-3']:.4f}",
+        f"largest same-person distance {result['max_same_distance']:.3f}, smallest different-person "
+        f"distance {result['min_different_distance']:.3f}"])

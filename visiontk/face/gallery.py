@@ -19,6 +19,7 @@ import numpy as np
 
 from visiontk.compat import renamed_keyword
 from visiontk.errors import BadInputError
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
 from visiontk.face.model import DEFAULT_MODEL
 from visiontk.imageio import check_input_file
 from visiontk.atomic import atomic_output
@@ -145,10 +146,26 @@ class Gallery:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BadInputError(f"{path}: not a readable visiontk gallery ({detail}); restore it or "
                                 "enroll into a new file") from None
-        if model is not None and gallery.model != model:
-            raise BadInputError(f"{path}: gallery was built with model {gallery.model!r}, not {model!r}; "
-                                "use the same --model or a new gallery")
+        if model is not None:
+            gallery.check_model(path, model)
         return gallery.check_size(path, size)
+
+    @classmethod
+    def for_model(cls, path: str | Path, model) -> "Gallery":
+        """The gallery at `path`, to name faces with `model` (a FaceModel): a missing or empty gallery, or
+        one built with another model or embedding size, is refused (BadInputError) before any photo."""
+        path = cls.check_path(Path(path))
+        gallery = cls.load(path).check_model(path, model.name).check_size(path, model.embedding_size)
+        if not len(gallery):
+            raise BadInputError(f"{path}: gallery is empty (add people with `visiontk face enroll`)")
+        return gallery
+
+    def check_model(self, path: Path, model: str) -> "Gallery":
+        """This gallery, if its embeddings come from the network named `model` (BadInputError otherwise)."""
+        if self.model != model:
+            raise BadInputError(f"{path}: gallery was built with model {self.model!r}, not {model!r}; "
+                                "use that model or a new gallery")
+        return self
 
     @classmethod
     def _read_json(cls, path: Path) -> "Gallery":
@@ -227,3 +244,60 @@ class Gallery:
                              embeddings=self.embeddings.astype(np.float32),
                              sources=np.array(self.sources, dtype=str))
         return path
+
+
+def remove_person(path: str | Path, name: str) -> int:
+    """Forget `name` in the gallery file at `path` (under its lock); returns how many embeddings went. A
+    missing gallery, or a name no one has, is bad input and leaves the file as it was."""
+    Gallery.load(path)   # a missing gallery is an error here, not an empty one
+    with Gallery.update(path) as gallery:
+        dropped = gallery.remove(name)
+        if not dropped:
+            raise BadInputError(f"{path}: no one named {name!r} in the gallery (see `visiontk face gallery list`)")
+    return dropped
+
+
+class Enrolment:
+    """Photos of one person into a gallery file: each photo's face is embedded as it comes (`add`), then all
+    are written in one read-modify-write under the gallery's lock (`save`), so that a concurrent enrolment's
+    people stay. The gallery (format, model, embedding size) is checked before any photo."""
+
+    def __init__(self, gallery_path: str | Path, name: str, model=None, *, face_index: int = 0,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE):
+        from visiontk.errors import UsageError
+        from visiontk.face.model import load_model
+
+        if not name.strip() or name == UNKNOWN:
+            raise UsageError(f"name: give the person a name other than {UNKNOWN!r}")
+        self.path, self.name = Gallery.check_path(Path(gallery_path)), name
+        self.model = load_model(model)
+        Gallery.load(self.path, model=self.model.name, size=self.model.embedding_size)
+        self.options = {"face_index": face_index, "min_confidence": min_confidence, "min_face": min_face}
+        self.embeddings: list[np.ndarray] = []
+        self.sources: list[str] = []
+
+    def add(self, photo: str | Path | np.ndarray) -> dict:
+        """Embed the photo's chosen face; returns {name, box}."""
+        from visiontk.face.recognize import embed
+
+        found = embed(photo, model=self.model, **self.options)
+        self.embeddings.append(found.embedding)
+        self.sources.append(str(photo) if not isinstance(photo, np.ndarray) else "")
+        return {"name": self.name, "box": [round(v, 1) for v in found.face.box]}
+
+    def save(self) -> int:
+        """Add the embedded faces to the gallery; returns how many (with none, the file is left alone)."""
+        if not self.embeddings:
+            return 0
+        with Gallery.update(self.path, model=self.model.name, size=self.model.embedding_size) as gallery:
+            gallery.add_many([self.name] * len(self.embeddings), np.array(self.embeddings), self.sources)
+        return len(self.embeddings)
+
+
+def enroll(gallery_path: str | Path, name: str, photos, model=None, **options) -> int:
+    """Add `name` to the gallery from `photos` (the chosen face of each: `Enrolment`'s options); nothing is
+    written when a photo fails. Returns how many faces were enrolled."""
+    job = Enrolment(gallery_path, name, model, **options)
+    for photo in photos:
+        job.add(photo)
+    return job.save()

@@ -64,9 +64,11 @@ class FaceModel:
 _loaded: dict[str, FaceModel] = {}
 
 
-def load_model(name_or_path: str | Path | None = None) -> FaceModel:
+def load_model(name_or_path: str | Path | FaceModel | None = None) -> FaceModel:
     """The face task's model: the pretrained one (None or its name, DEFAULT_MODEL), or a `.keras` model
-    written by `visiontk face train`."""
+    written by `visiontk face train` (a FaceModel given is returned as it is)."""
+    if isinstance(name_or_path, FaceModel):
+        return name_or_path
     key = "" if not name_or_path or str(name_or_path) == DEFAULT_MODEL else str(name_or_path)
     if key not in _loaded:
         _loaded[key] = _load_trained(Path(key)) if key else _load_default()

@@ -1,7 +1,8 @@
 """`face train`: a siamese embedding network trained with the triplet or contrastive loss.
 
     train(data, run_dir, config)      train (or resume) into a run folder (visiontk.training's layout)
-    export(run_dir, output)           the trained network as a .keras model (+ its max_distance beside it)
+
+`visiontk.face.export` turns the run into a .keras model (+ its max_distance beside it).
 
 DATA holds one folder of photos per person. Every photo's largest face is found and aligned once.
 Batches hold `identities_per_batch` people with `images_per_identity` photos each (FaceNet's sampling),
@@ -11,10 +12,9 @@ back to the farthest negative when there is none (as in FaceNet and TensorFlow A
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -23,6 +23,7 @@ import numpy as np
 from visiontk import runtime, training
 from visiontk.errors import BadInputError, NoFaceError, UsageError
 from visiontk.face.align import CHIP_SIZE
+from visiontk.face.detect import DEFAULT_MIN_FACE
 from visiontk.imageio import expand_inputs
 from visiontk.atomic import atomic_output
 
@@ -34,22 +35,29 @@ class TrainConfig:
     """The settings of a face training run (stored in RUN/config.json)."""
 
     data: list[str] = field(default_factory=list)   # folders holding one sub-folder of photos per person
-    loss: str = "triplet"                 # triplet | contrastive
-    margin: float | None = None           # default: 0.2 triplet (squared distances), 1.0 contrastive
-    init: str = "pretrained"              # pretrained | scratch
-    freeze_backbone: bool = False
-    epochs: int = 10
-    steps: int | None = None              # total steps; default epochs * steps_per_epoch
-    identities_per_batch: int = 8
-    images_per_identity: int = 4
-    steps_per_epoch: int | None = None    # default: enough to see each training photo about once
-    learning_rate: float | None = None
-    embedding_size: int = 128
-    val_fraction: float = 0.25
+    loss: str = training.setting("triplet", "Triplet loss with online semi-hard mining, or contrastive loss "
+                                 "over the batch's pairs.", choices=("triplet", "contrastive"))
+    margin: float | None = training.setting(None, "Loss margin [default: 0.2 triplet (squared distances), "
+                                            "1.0 contrastive].", min=0)
+    init: str = training.setting("pretrained", "Start from dlib's pretrained network, or from random weights.",
+                                 choices=("pretrained", "scratch"))
+    freeze_backbone: bool = training.setting(False, "Train only a new embedding head on the frozen network.")
+    epochs: int = training.setting(10, "Epochs to train in all (may change on resume).", min=1)
+    steps: int | None = training.setting(None, "Train to this many steps in all, instead of --epochs.", min=1)
+    identities_per_batch: int = training.setting(8, "People in each batch.", min=2)
+    images_per_identity: int = training.setting(4, "Photos of each of them in a batch.", min=2)
+    steps_per_epoch: int | None = training.setting(None, "Batches per epoch [default: enough to see each "
+                                                   "training photo about once].", min=1)
+    learning_rate: float | None = training.setting(None, "Adam's learning rate [default: 1e-4 from pretrained, "
+                                                   "1e-3 from scratch or frozen].", min=0, min_open=True)
+    embedding_size: int = training.setting(128, "Values per embedding.", min=2)
+    val_fraction: float = training.setting(0.25, "Share of each person's photos kept aside for the validation "
+                                           "pairs.", min=0, max=0.9)
     strategy: str = "default"
-    min_face: int = 20
+    min_face: int = training.setting(DEFAULT_MIN_FACE, "Smallest face to look for, in pixels.", min=4)
     seed: int = 0
-    checkpoint_every: int | None = None   # default: every epoch
+    checkpoint_every: int | None = training.setting(None, "Steps between checkpoints [default: every epoch].",
+                                                    min=1)
     log_every: int | None = None          # default: one metrics row per epoch
 
     def resolved_margin(self) -> float:
@@ -318,8 +326,8 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     visiontk.training). One metrics row per epoch by default, with the validation figures. Returns the
     last logged row; `export` turns the run into a model for `--model`."""
     if config.strategy == "multiworker":
-        raise UsageError("face train --strategy multiworker: not supported (the batches are not split "
-                         "between workers, and the earlier Model.fit loop failed there too, "
+        raise UsageError("strategy 'multiworker': not supported by face training (the batches are not "
+                         "split between workers, and the earlier Model.fit loop failed there too, "
                          "keras-team/keras#20585); use default or mirrored")
     run_dir, given = Path(run_dir), set(given)
     if "epochs" in given and "steps" not in given:   # --epochs on resume replaces an earlier --steps
@@ -339,7 +347,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
 
     strategy = runtime.training_strategy(config.strategy)
     if config.identities_per_batch < strategy.num_replicas_in_sync:
-        raise UsageError(f"--identities-per-batch {config.identities_per_batch}: needs at least one "
+        raise UsageError(f"identities_per_batch {config.identities_per_batch}: needs at least one "
                          f"person per replica ({strategy.num_replicas_in_sync})")
     keras.utils.set_random_seed(config.seed % 2**32)
     with strategy.scope():
@@ -427,31 +435,6 @@ def _last_row(metrics: training.Metrics) -> dict:
     return {key: float(value) for key, value in row.items() if value not in (None, "")}
 
 
-def export(run_dir: str | Path, output: str | Path, overwrite: bool = False) -> Path:
-    """Write the network of the run's last checkpoint as a .keras model to `output`, and its same-person
-    distance (fitted on the training photos at the end of the last epoch) beside it as OUTPUT.json: the
-    pair `--model OUTPUT` reads."""
-    from visiontk.face.model import metadata_path
-
-    config = training.run_settings(run_dir, TrainConfig, "face")
-    output = Path(output)
-    if output.suffix != ".keras":
-        raise BadInputError(f"{output}: the trained model is written as .keras")
-    tf = runtime.tensorflow()
-    network = build_network(config, pretrained_weights=False)
-    max_distance = tf.Variable(float("nan"), dtype=tf.float64, trainable=False, name="max_distance")
-    step = training.Checkpoints(run_dir, model=network, max_distance=max_distance).restore()
-    if step == 0:
-        raise BadInputError(f"{run_dir}: no checkpoint to export yet")
-    with atomic_output(output, overwrite) as tmp:
-        network.save(str(tmp))
-    record = {"max_distance": float(max_distance.numpy()), "run": str(run_dir), "step": step,
-              "config": asdict(config)}
-    with atomic_output(metadata_path(output), overwrite=True) as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
-    return output
-
-
 def _cached_face_set(data: Sequence[str], run_dir: Path, min_face: int) -> FaceSet:
     """Detecting and aligning is the slow part of start-up: keep the chips in the run folder."""
     cache = run_dir / "faces.npz"
@@ -466,3 +449,7 @@ def _cached_face_set(data: Sequence[str], run_dir: Path, min_face: int) -> FaceS
         np.savez(handle, chips=faces.chips, labels=faces.labels, names=np.array(faces.names),
                  files=np.array(faces.files), data=sources)
     return faces
+
+
+# `export` moved to visiontk.face.export (the task contract's place); this name stays for one release.
+from visiontk.face.export import export  # noqa: E402,F401
