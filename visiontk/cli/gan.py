@@ -8,7 +8,7 @@ import click
 from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, bounded_int, emit,
                                  export_output_option, json_option, overwrite_option, progress_reporter,
                                  run_dir_argument, settings_options, strategy_option, training_settings)
-from visiontk.gan.generate import MAX_IMAGES, MAX_STEPS
+from visiontk.gan import MAX_IMAGES, MAX_STEPS
 from visiontk.gan.training import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -205,7 +205,7 @@ def train_judge_command(data, test_data, output, epochs, batch_size, overwrite, 
       visiontk gan train-judge /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \\
           --test-data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz -o judge.weights.h5
     """
-    from visiontk.gan.judge import train_judge
+    from visiontk.gan import train_judge
 
     result = train_judge(data, test_data, output, epochs=epochs, batch_size=batch_size, overwrite=overwrite)
     emit({"input": data, **result}, as_json,

@@ -12,10 +12,8 @@ from visiontk.cli.common import (FiniteFloatRange, bounded_int, continue_option,
                                  this_shard)
 from visiontk.backbones.descriptors import DESCRIPTOR_BACKBONES, POOLINGS
 from visiontk.errors import BatchFailedError, UsageError
-from visiontk.similar.duplicates import DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD, DEFAULT_VERIFY_FROM
-from visiontk.similar.engine import ENGINES
-from visiontk.similar.library import HASHES_ONLY
-from visiontk.similar.verify import DEFAULT_MIN_INLIERS
+from visiontk.similar import (DEFAULT_HASH_DISTANCE, DEFAULT_MIN_INLIERS, DEFAULT_THRESHOLD, DEFAULT_VERIFY_FROM,
+                              ENGINES, HASHES_ONLY)
 
 index_option = click.option("--index", "index_path", type=click.Path(dir_okay=False, path_type=Path),
                             help="The index file (.vtkidx) made by `visiontk similar index`.")
@@ -72,8 +70,7 @@ def index_command(inputs, out, backbone, pooling, size, continue_on_error, as_js
       visiontk similar index photos/ --out photos.vtkidx
       visiontk similar index photos/ --shard 0/4 --out part0.vtkidx     # ... 3/4, then merge
     """
-    from visiontk.similar import index
-    from visiontk.similar.library import check_index_path
+    from visiontk.similar import check_index_path, index
 
     check_index_path(out)
     failures = []
@@ -139,9 +136,7 @@ def search_command(queries, index_path, k, engine, sheet, overwrite, continue_on
     from visiontk.cli.common import run_batch
     from visiontk.imageio import write_image
     from visiontk.atomic import check_output
-    from visiontk.similar import Describer, load_index, search
-    from visiontk.similar.engine import NearestNeighbours
-    from visiontk.similar.sheet import results_sheet
+    from visiontk.similar import Describer, NearestNeighbours, load_index, results_sheet, search
 
     if sheet:
         check_output(sheet, overwrite)
@@ -212,8 +207,7 @@ def dupes_command(inputs, index_path, threshold, verify_from, min_inliers, hash_
     """
     from visiontk.imageio import write_image
     from visiontk.atomic import atomic_output, check_output
-    from visiontk.similar import duplicates, index, load_index, set_aside
-    from visiontk.similar.sheet import results_sheet
+    from visiontk.similar import duplicates, index, load_index, results_sheet, set_aside
 
     if not inputs and not index_path:
         raise UsageError("give folders or files to look in, or --index FILE")

@@ -245,7 +245,7 @@ def texture(source: Path, output: Path, size: int, tileable: bool, scales: int, 
     \b
       visiontk stylize texture bricks.jpg -o bricks_512.png --size 512 --tileable
     """
-    from visiontk.style.texture import synthesize
+    from visiontk.style import synthesize
 
     check_output(output, overwrite)
     result = synthesize(source, size, tileable=tileable, scales=scales, iterations=iterations, seed=seed,

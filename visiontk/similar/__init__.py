@@ -17,13 +17,17 @@ confirmed by matching local features (similar.verify). Search is exact in NumPy,
 (similar.engine). To search by person rather than by picture, use `visiontk.face` galleries.
 """
 from visiontk.similar.describe import Describer
+from visiontk.similar.engine import ENGINES, NearestNeighbours
 from visiontk.similar.duplicates import (DEFAULT_HASH_DISTANCE, DEFAULT_THRESHOLD, DEFAULT_VERIFY_FROM,
                                          DuplicateGroup, Pair, duplicate_pairs, duplicates, set_aside)
 from visiontk.similar.hashing import perceptual_hashes
 from visiontk.similar.indexing import IndexReport, index
-from visiontk.similar.library import Index, Settings, load_index, merge
+from visiontk.similar.library import HASHES_ONLY, Index, Settings, check_index_path, load_index, merge
 from visiontk.similar.search import Hit, QueryResult, search
+from visiontk.similar.sheet import results_sheet
+from visiontk.similar.verify import DEFAULT_MIN_INLIERS
 
-__all__ = ["DEFAULT_HASH_DISTANCE", "DEFAULT_THRESHOLD", "DEFAULT_VERIFY_FROM", "Describer", "DuplicateGroup",
-           "Hit", "Index", "IndexReport", "Pair", "QueryResult", "Settings", "duplicate_pairs", "duplicates", "index",
-           "load_index", "merge", "perceptual_hashes", "search", "set_aside"]
+__all__ = ["DEFAULT_HASH_DISTANCE", "DEFAULT_MIN_INLIERS", "DEFAULT_THRESHOLD", "DEFAULT_VERIFY_FROM", "Describer",
+           "DuplicateGroup", "ENGINES", "HASHES_ONLY", "Hit", "Index", "IndexReport", "NearestNeighbours", "Pair",
+           "QueryResult", "Settings", "check_index_path", "duplicate_pairs", "duplicates", "index", "load_index",
+           "merge", "perceptual_hashes", "results_sheet", "search", "set_aside"]
