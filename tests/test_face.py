@@ -474,3 +474,10 @@ def test_evaluate_draws_the_roc_it_was_asked_for(faces_dir, model, tmp_path):
     result = evaluate_pairs(pairs, model=model, roc=tmp_path / "roc.png", overwrite=True)
     assert result["accuracy"] == 1.0 and result["roc"] == str(tmp_path / "roc.png")
     assert (tmp_path / "roc.png").stat().st_size > 1000 and "ROC AUC: 1.0000" in describe_evaluation(result)
+
+
+def test_cli_cluster_goes_past_a_photo_without_faces(run_cli, faces_dir, shared):
+    coffee = shared / "data" / "content" / "coffee.png"
+    result = run_cli("face", "cluster", coffee, faces_dir / "obama_1.jpg", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["input"] for line in result.stdout.splitlines()] == [str(faces_dir / "obama_1.jpg")]

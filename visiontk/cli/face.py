@@ -379,10 +379,12 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
 
     job = Clustering(model=model_path, max_distance=max_distance, min_size=min_size, min_confidence=min_confidence,
                      min_face=min_face, sheet=sheet, enroll_into=enroll_into, names=names, overwrite=overwrite)
+    def work(path: Path) -> None:
+        job.add(path)   # nothing to print per photo: the faces are listed once clustered
+
     failed = None
-    try:   # nothing to print per photo: the faces are listed once clustered
-        run_batch(input_paths(inputs), lambda path: job.add(path) and None, as_json=as_json,
-                  continue_on_error=continue_on_error)
+    try:
+        run_batch(input_paths(inputs), work, as_json=as_json, continue_on_error=continue_on_error)
     except BatchFailedError as exc:
         failed = exc   # --continue-on-error: cluster the faces that were read, then exit 5
     if failed and not job.found.faces:
