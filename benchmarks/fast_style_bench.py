@@ -7,11 +7,12 @@ quality of the result on photos that were not in the network's training data.
 Speed: `visiontk stylize` as a user runs it (a fresh process; start-up included), on one photo and on
 all of them in one call (the difference divided by the extra photos is the per-image time with start-up
 excluded), for `--model` and for Gatys (`--size 512` defaults, VGG16: the weights we have).
-Quality: the judge of benchmarks/stylize_bench.py (Gram-matrix style distance to the painting, feature
-content distance to the photo, VGG16, lower is better). The style distance is also given relative to the
-photo's own (the photo itself scored as a result), so that 1.0 means "no style at all".
-Targets (issue 12): feed-forward >= 100x faster per image and < 1 s per 512-px image after start-up;
-its relative style distance <= 3x Gatys', its content distance <= 1.5x Gatys'.
+Quality: `visiontk.style.evaluate`, Johnson et al.'s protocol (benchmarks/style_judge.py prints the same
+table alone): on the five held-out photos at 256, 512 and 1024 px, the network against `stylize --scales 1
+--init noise --iterations N` for N = 20, 50, 100, on the terms of stylize's own objective (VGG16): the
+style term relative to the photo's own (1.0 = no style at all) and the content term.
+Targets (issues 12 and 22): feed-forward >= 100x faster per image and < 1 s per 512-px image after
+start-up; at each size, its style distance <= 3x Gatys-50's and its content distance <= 1.5x.
 """
 from __future__ import annotations
 
@@ -29,15 +30,16 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stylize_bench import SHARED, Judge  # noqa: E402  (sets VISIONTK_MODELS)
+from style_judge import JUDGE_PHOTOS, SHARED, print_table  # noqa: E402  (sets VISIONTK_MODELS)
 
 from visiontk.imageio import read_image, resize_long_side  # noqa: E402
+from visiontk.style.evaluate import CONTENT_TARGET, STYLE_TARGET, evaluate  # noqa: E402
 
 STYLE_OF_MODEL = {"starry-night": "starry_night.jpg", "the-scream": "the_scream.jpg"}
 PAINTER = {"starry_night.jpg": "van Gogh, 1889", "the_scream.jpg": "Edvard Munch, 1893",
            "shipwreck.jpg": "J. M. W. Turner, 1805"}
-# The photos the shipped networks were NOT trained on (they were trained on BSDS500 only).
-HELD_OUT = ("chelsea.png", "tubingen.jpg", "astronaut.png")
+PICTURE_SIZES = (512, 1024)    # the rows of the side-by-side picture
+CROP = 384                     # each panel: a centre crop at the result's own resolution (strokes unscaled)
 
 
 def stylize_cli(photos: list[Path], out: Path, extra: list[str]) -> tuple[float, list[dict]]:
@@ -80,9 +82,12 @@ def main() -> None:
     parser.add_argument("--model", default="starry-night", help="A shipped style or a .weights.h5 file.")
     parser.add_argument("--style", type=Path, help="The painting the model was trained on.")
     parser.add_argument("--photos", nargs="+", type=Path,
-                        default=[SHARED / "data/content" / name for name in HELD_OUT])
+                        default=[SHARED / "data/content" / name for name in JUDGE_PHOTOS])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024], help="Judged sizes (long side).")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "style_judge_cache",
+                        help="Gatys' judged pictures, kept between runs.")
     parser.add_argument("--gatys-photos", type=int, default=1,
-                        help="How many of the photos Gatys stylizes for the quality table (about 2 min each).")
+                        help="How many of the photos Gatys stylizes (512 px, defaults) for the speed ratio.")
     parser.add_argument("--camera-photos", type=int, default=8,
                         help="Photos in the same-size folder the per-image time is measured on.")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fast_style_bench")
@@ -123,44 +128,17 @@ def main() -> None:
     print(f"ratio: {gatys_per_image / one:.0f}x faster with start-up, "
           f"{gatys_optimising / ff_after_start:.0f}x per image after start-up")
 
-    print("\n== quality on held-out photos (judge of stylize_bench.py, lower is better) ==")
-    painting = read_image(style)
-    rows = []
-    for photo_path in args.photos[:args.gatys_photos]:
-        photo = resize_long_side(read_image(photo_path), 512)
-        judge = Judge(photo, painting)
-        own = judge(photo)
-        for name, folder in (("Gatys", "gatys"), ("feed-forward", "ff")):
-            result = read_image(next((args.out / folder).glob(f"{photo_path.stem}_stylized.*")))
-            scores = judge(result)
-            rows.append({"photo": photo_path.name, "method": name, **scores,
-                         "relative_style": scores["style_distance"] / own["style_distance"]})
-            print(f"{photo_path.name:14s} {name:13s} style {scores['style_distance']:.4f} "
-                  f"({rows[-1]['relative_style']:.3f} of the photo's own {own['style_distance']:.4f}), "
-                  f"content {scores['content_distance']:.4f}")
-        if photo_path == args.photos[0]:
-            from visiontk.charts import grid
-            from visiontk.imageio import write_image
-
-            panels = [photo] + [read_image(next((args.out / f).glob(f"{photo_path.stem}_stylized.*")))
-                                for f in ("gatys", "ff")]
-            write_image(args.out / "side_by_side.jpg", grid(np.stack(panels), columns=3, gap=4), overwrite=True)
-    g = {k: np.mean([r[k] for r in rows if r["method"] == "Gatys"]) for k in ("relative_style", "content_distance")}
-    f = {k: np.mean([r[k] for r in rows if r["method"] == "feed-forward"])
-         for k in ("relative_style", "content_distance")}
+    print("\n== quality: against Gatys from noise (style relative to the photo's own; lower is better) ==")
+    judged = evaluate(str(args.model), style, args.photos, args.sizes, cache=args.cache, pictures=args.out / "judge")
+    print_table(judged)
+    side_by_side(args.photos[0], args.out / "judge", args.out / "side_by_side.jpg")
     speed_met = bool(gatys_optimising / ff_after_start >= 100 and ff_after_start < 1.0)
-    quality_met = bool(f["relative_style"] <= 3 * g["relative_style"]
-                       and f["content_distance"] <= 1.5 * g["content_distance"])
-    print(f"\nstyle: feed-forward {f['relative_style'] / g['relative_style']:.2f}x Gatys' (target <= 3); content: "
-          f"{f['content_distance'] / g['content_distance']:.2f}x Gatys' (target <= 1.5)")
-    print(f"targets: speed {'MET' if speed_met else 'NOT met'}, quality {'MET' if quality_met else 'NOT met'}")
+    print(f"targets: speed {'MET' if speed_met else 'NOT met'}, quality {'MET' if judged['met'] else 'NOT met'}")
     report = {"load_average": load, "feed_forward_seconds_one": one, "feed_forward_seconds_per_extra": wall_per_extra,
               "feed_forward_forward_seconds": ff_forward, "feed_forward_new_size_seconds": ff_mixed_sizes,
               "feed_forward_float32_seconds": ff_float32, "gatys_seconds_per_image": gatys_per_image,
-              "gatys_optimising_seconds": gatys_optimising, "quality": rows,
-              "speed_target_met": speed_met, "quality_target_met": quality_met,
-              "style_ratio": f["relative_style"] / g["relative_style"],
-              "content_ratio": f["content_distance"] / g["content_distance"]}
+              "gatys_optimising_seconds": gatys_optimising, "quality": judged,
+              "speed_target_met": speed_met, "quality_target_met": judged["met"]}
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"images and report.json in {args.out}")
     if args.picture:
@@ -168,6 +146,26 @@ def main() -> None:
     if args.card:
         args.card.write_text(model_card(args, style, report))
         print(f"model card: {args.card}")
+
+
+def side_by_side(photo_path: Path, pictures: Path, out: Path) -> None:
+    """photo | Gatys 50 | network, one row per PICTURE_SIZES, each panel a CROP-px centre crop of the
+    picture at that size (so the strokes are shown at the scale they were painted)."""
+    from visiontk.charts import grid
+    from visiontk.imageio import write_image
+
+    def centre(image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        top, left = max(0, (height - CROP) // 2), max(0, (width - CROP) // 2)
+        return np.pad(image[top:top + CROP, left:left + CROP],
+                      ((0, max(0, CROP - height)), (0, max(0, CROP - width)), (0, 0)))
+
+    panels = []
+    for size in PICTURE_SIZES:
+        photo = resize_long_side(read_image(photo_path), size)
+        panels += [centre(photo)] + [centre(read_image(pictures / f"{size}" / f"{photo_path.stem}_{method}.jpg"))
+                                     for method in ("gatys-50", "network")]
+    write_image(out, grid(np.stack(panels), columns=3, gap=4), overwrite=True)
 
 
 def model_card(args, style: Path, report: dict) -> str:
@@ -192,10 +190,21 @@ def model_card(args, style: Path, report: dict) -> str:
             start = int(row["step"]) + 1
     raised = " (raised on resume to keep more of the photo, see README)" if len(phases) > 1 else ""
     shown_style = str(style).replace(str(SHARED), "../shared")
-    quality = "\n".join(f"| {r['photo']} | {r['method']} | {r['style_distance']:.4f} | {r['relative_style']:.3f} | "
-                        f"{r['content_distance']:.4f} |" for r in report["quality"])
-    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items()
-                       if k in ("steps", "batch", "crop", "style_size", "style_weight", "tv_weight", "precision"))
+    crop_max = config.get("crop_max") or config["crop"]
+    crop_sizes = f"{config['crop']}" if crop_max == config["crop"] else f"{config['crop']} to {crop_max}"
+    jitter = f", colour jitter {config['jitter']:g}" if config.get("jitter") else ""
+    painting_size = (f"a long side of {config['style_size']} px" if config.get("style_size")
+                     else "each crop's size times --style-scale (as `stylize` ties it to the result)")
+    options = " ".join(f"--{k.replace('_', '-')} {config[k]}" for k in ("steps", "crop", "crop_max", "jitter",
+                                                                      "init_from") if config.get(k))
+    options += f" --batch-size {config.get('batch_size', config.get('batch'))}"
+    warm = f", warm start from `{config['init_from']}`" if config.get("init_from") else ""
+    judged = report["quality"]
+    quality = "\n".join(f"| {key.split('/')[0]} | {key.split('/')[1]} | {m['style']:.4f} | {m['content']:.2f} |"
+                        for key, m in judged["means"].items())
+    verdicts = "\n".join(f"- {size} px: style {v['style_ratio']:.2f}x Gatys-50's (target <= {STYLE_TARGET}), "
+                         f"content {v['content_ratio']:.2f}x (target <= {CONTENT_TARGET}): "
+                         f"{'met' if v['met'] else 'NOT met'}" for size, v in judged["verdicts"].items())
     return f"""# Feed-forward style network: {Path(style).stem.replace('_', ' ').title()} (`{weights.name}`)
 
 Johnson et al.'s transformation network (`visiontk/backbones/transformer.py`: instance norm, upsample +
@@ -203,33 +212,31 @@ conv, reflection padding; {load_model(weights).count_params():,} weights), train
 on this project's 2 CPU cores to paint like `{Path(style).name}` ({PAINTER.get(Path(style).name, "")}, public domain).
 
 ## Training
-- Data: the 400 BSDS500 train+test photos (`../shared/data/sr-train/bsds500`, 481x321), random
-  {config['crop']}-px crops mirrored at random, batches of {config['batch']}. The content photos of
-  `../shared/data/content` were NOT trained on: they are the held-out photos of the sample sheets and
-  of the evaluation below.
+- Data: every photo of {', '.join(f'`{d}`' for d in config['data'])}, random square crops of
+  {crop_sizes} px mirrored at random{jitter}, batches of {config.get('batch_size', config.get('batch'))}. The
+  content photos of `../shared/data/content` were NOT trained on: they are the held-out photos of the
+  evaluation below.
 - Objective: Gatys' (VGG16 {', '.join(config['content_layers'])} content, Gram style at
   {', '.join(config['style_layers'])}, TV), style weight {config['style_weight']:g}, TV weight
-  {config['tv_weight']:g}, the painting resized to a long side of {config['style_size']} px; {'; '.join(phases)}{raised}.
-  Adam, learning rate {config['learning_rate']:g},
-  {config['precision']}, seed {config['seed']}.
-- Command (API form in the run: `visiontk/style/training.train`): `visiontk stylize train
-  {shown_style} ../shared/data/sr-train/bsds500 --out RUN {options} --samples ...`
+  {config['tv_weight']:g}, the painting resized to {painting_size}; {'; '.join(phases)}{raised}.
+  Adam, learning rate {config['learning_rate']:g}, {config['precision']}, seed {config['seed']}{warm}.
+- Command, from the repository root (run it again to resume; on a GPU machine the same command trains
+  there): `{config.get('command') or f"visiontk stylize train {shown_style} {' '.join(config['data'])} --out RUN {options}"}`
 - These weights: step {rows[-1]['step']}, {float(rows[-1]['seconds']) / 3600:.2f} h of training on 2 CPU cores
   shared with other jobs; the latest checkpoint, config and metrics are in
   `training-runs/{weights.name.removesuffix('.weights.h5')}/` to resume.
 
 ## Evaluation
-`python benchmarks/fast_style_bench.py --model {args.model}` (judge of `benchmarks/stylize_bench.py`: style
-distance = mean over VGG16 block1..5_conv1 of ||G-G_painting||²/||G_painting||², relative = over the
-photo's own; content distance = mean over block4_conv2, block5_conv2 of ||F-F_photo||²/||F_photo||²;
-512-px results; Gatys = `visiontk stylize --size 512 --backbone vgg16` defaults).
+`python benchmarks/fast_style_bench.py --model {args.model}` (`visiontk.style.evaluate`, Johnson et al.'s
+protocol): the five held-out photos of `../shared/data/content` at each size, the network against Gatys'
+`stylize --scales 1 --init noise --iterations N` (VGG16, stylize's default weights), scored with stylize's
+own objective: style term relative to the photo's own (1.0 = no style), content term. Means over the photos:
 
-| photo | method | style distance | relative to the photo's | content distance |
-|---|---|---|---|---|
+| size | method | style (of the photo's own) | content |
+|---|---|---|---|
 {quality}
 
-Mean over these photos: style distance relative to the photo's {report['style_ratio']:.2f}x Gatys' (target <= 3x),
-content distance {report['content_ratio']:.2f}x Gatys' (target <= 1.5x).
+{verdicts}
 
 Speed (`visiontk stylize` in a fresh process each time): {report['feed_forward_seconds_one']:.2f} s for one
 photo with start-up; after start-up {report['feed_forward_forward_seconds']:.2f} s per 512x384 photo of a folder of
@@ -239,7 +246,7 @@ same-size photos (reading, resizing, painting, bfloat16; float32: {report['feed_
 start-up): {report['gatys_optimising_seconds'] / report['feed_forward_forward_seconds']:.0f}x faster per photo after
 start-up. Load average {report['load_average'][0]:.2f} at the start.
 
-![photo | Gatys | this network](../docs/images/{args.picture.name if args.picture else "style_fast_side_by_side.jpg"})
+![photo | Gatys 50 | this network, at 512 and 1024 px (centre crops)](../docs/images/{args.picture.name if args.picture else "style_fast_side_by_side.jpg"})
 
 ## File
 - sha256 `{hashlib.sha256(data).hexdigest()}`, {len(data)} bytes.
