@@ -1,15 +1,20 @@
-"""`face cluster`: Chinese whispers on embeddings, pairwise precision/recall against known identities,
-and the command (files, folders, `-`, --json, --continue-on-error, --sheet, --enroll-into)."""
+"""`face cluster`: average linkage and Chinese whispers on embeddings, small faces left unsure, pairwise
+precision/recall against known identities, and the command (files, folders, `-`, --json,
+--continue-on-error, --sheet, --enroll-into)."""
 from __future__ import annotations
 
 import csv
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from visiontk.face.cluster import NOISE, chinese_whispers, cluster_embeddings, pairwise_distances, pairwise_scores
+from visiontk.face.cluster import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MIN_CLUSTER_FACE, NOISE, FaceClusters, FoundFace,
+                                   chinese_whispers, cluster_embeddings, cluster_large_faces, pairwise_distances,
+                                   pairwise_scores)
+from visiontk.face.detect import Face
 
 
 def test_chinese_whispers_finds_separate_groups_and_noise():
@@ -56,6 +61,52 @@ def test_average_linkage_is_the_definition_and_one_close_pair_does_not_merge_two
     assert cluster_embeddings(points[:0]).tolist() == []
 
 
+def _two_close_people(seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Eight faces each of two people, like look-alike children under dlib's network: a person's faces
+    about 0.32 apart, the two people's on average about 0.47 apart (between the old default 0.48 and
+    the new one), some pairs of them closer than 0.4."""
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=128)
+    step = rng.normal(size=128)
+    step *= 0.34 / np.linalg.norm(step)
+    a = centre + rng.normal(scale=0.02, size=(8, 128))
+    b = centre + step + rng.normal(scale=0.02, size=(8, 128))
+    return a, b
+
+
+def test_two_look_alike_people_stay_apart_at_the_default_where_the_old_default_merged_them():
+    a, b = _two_close_people()
+    between = pairwise_distances(np.concatenate([a, b]))[:8, 8:]
+    assert DEFAULT_CLUSTER_DISTANCE < between.mean() < 0.48 and between.min() < 0.4   # the premise
+    points = np.concatenate([a, b])
+    assert cluster_embeddings(points).tolist() == [0] * 8 + [1] * 8
+    assert cluster_embeddings(points, 0.48).tolist() == [0] * 16
+    # Chinese whispers at the same distance links the closest pairs and merges them.
+    assert chinese_whispers(points, DEFAULT_CLUSTER_DISTANCE).tolist() == [0] * 16
+
+
+def test_small_faces_are_left_unsure_instead_of_joining_two_people():
+    a, b = _two_close_people()
+    bridge = (a.mean(0) + b.mean(0)) / 2          # a noisy small face halfway between the two
+    points = np.concatenate([a, b, [bridge]])
+    heights = [120.0] * 16 + [DEFAULT_MIN_CLUSTER_FACE - 1]
+    apart = [0] * 8 + [1] * 8 + [NOISE]
+    assert cluster_large_faces(points, heights).tolist() == apart
+    assert cluster_large_faces(points, heights, min_height=0).tolist() == [0] * 17   # it would join them
+    assert cluster_large_faces(points, heights, min_size=9).tolist() == [NOISE] * 17
+    assert cluster_large_faces(points[:0], []).tolist() == []
+
+    # FaceClusters (what `face cluster` runs) goes by each face's box height, at the model's distance.
+    found = FaceClusters(model=SimpleNamespace(max_distance=0.6))
+    found.faces = [FoundFace(f"photo{i}.jpg", 0, Face((0.0, 0.0, h, h), 0.99, np.zeros((5, 2))), vector)
+                   for i, (vector, h) in enumerate(zip(points, heights))]
+    assert found.cluster().tolist() == apart
+    assert [len(members) for members in found.groups().values()] == [8, 8, 1]
+    assert list(found.groups())[-1] == NOISE
+    found.min_cluster_face = 0
+    assert NOISE not in found.cluster().tolist()
+
+
 def test_pairwise_scores():
     scores = pairwise_scores([0, 0, 0, 1, NOISE], ["a", "a", "b", "b", "b"])
     # Put together: 3 pairs (1 right). Same person: a-a, b-b three times = 4 pairs.
@@ -86,7 +137,9 @@ def test_cluster_the_shared_photos_into_their_people(clustered, shared):
     labelled = [r for r in records if r["input"].split("/")[-1] in known]
     assert len(labelled) == len(known)      # one face in each labelled photo
     scores = pairwise_scores([r["cluster"] for r in labelled], [known[r["input"].split("/")[-1]] for r in labelled])
-    assert scores.f1 >= 0.95, scores
+    # Never two people in one cluster. The default (chosen on other photos) prefers splitting one person to
+    # merging two: alex_lacamoire_3 and rose_leslie_1 stand apart from their other photos (recall 26/29).
+    assert scores.precision == 1.0 and scores.recall >= 0.85, scores
     assert Image.open(sheet).size[0] > 0
 
 

@@ -38,7 +38,7 @@ def renamed_settings(stored: dict, names: set[str]) -> dict:
 # The `face` commands' old option spellings: {new option: {command: old spelling}}; "*": every other face
 # command that has the new option.
 FACE_OLD_OPTIONS = {"--min-confidence": {"detect": "--threshold", "*": "--detect-threshold"},
-                    "--max-distance": {"verify": "--threshold", "identify": "--threshold", "eval": "--threshold"}}
+                    "--max-distance": {command: "--threshold" for command in ("verify", "identify", "eval")}}
 
 
 def renamed_keyword(old_name: str, new_name: str, old_value, new_value):

@@ -2,10 +2,11 @@
 pairwise precision/recall against known identities.
 
 The default grouping is average linkage (`cluster_embeddings`): two groups join while their faces are on
-average close enough. Chinese whispers (Biemann 2006, the algorithm of dlib's face-clustering example:
-each face takes the label most common among its neighbours closer than a distance) stays available as
-`chinese_whispers`; on many people one close pair of faces is enough for it to merge two people
-(docs/face.md has both measured).
+average close enough. Faces too small to embed reliably are left unsure (NOISE) rather than grouped
+(`cluster_large_faces`, used by `FaceClusters` and `cluster_faces`). Chinese whispers (Biemann 2006, the
+algorithm of dlib's face-clustering example: each face takes the label most common among its neighbours
+closer than a distance) stays available as `chinese_whispers`; on many people one close pair of faces is
+enough for it to merge two people (docs/face.md has both measured).
 """
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face
 from visiontk.face.model import DEFAULT_MAX_DISTANCE
 
 # Two groups of faces join while their embeddings are on average at most this far apart (average
-# linkage). Chosen in benchmarks/face_cluster_eval.py on 507 faces of 115 people (the six shared people
-# and every face labelled in BSDS500, each in several derived photos): 0.48 gave the best F1 (0.917,
-# precision 0.918); Chinese whispers at the verify distance 0.6 merged nearly everyone (precision 0.08),
-# since dlib's network puts children and many Asian faces 0.37-0.45 apart. docs/face.md has the sweep.
-DEFAULT_CLUSTER_DISTANCE = 0.48
+# linkage). Chosen in benchmarks/face_cluster_eval.py on its dev split (245 faces of 49 people, none a
+# photo the tests check): the best F1 among distances whose precision stays >= 0.97 one grid step
+# (0.005) further out; at 0.465 precision falls from 0.977 to 0.931, where two pairs of look-alike young
+# monks join into one group. The old 0.48 also merged look-alike children of other photos (dlib's network
+# puts many children 0.42-0.48 apart).
+# docs/face.md has the sweep on dev and held-out photos.
+DEFAULT_CLUSTER_DISTANCE = 0.455
+# Faces shorter than this (pixels, in their photo) are left unsure (NOISE) by `FaceClusters`: on the dev
+# split a degraded copy of a face under 40 px lands up to 0.55 from the original (90th percentile; 0.27-0.42
+# above 40 px), as far as a different person, so such faces would join strangers.
+DEFAULT_MIN_CLUSTER_FACE = 40
 NOISE = -1
 
 
@@ -78,6 +85,19 @@ def cluster_embeddings(embeddings: np.ndarray, max_distance: float = DEFAULT_CLU
         else:
             chain.append(nearest)
     return _renumber(labels, min_size)
+
+
+def cluster_large_faces(embeddings: np.ndarray, heights: np.ndarray,
+                        max_distance: float = DEFAULT_CLUSTER_DISTANCE, *,
+                        min_height: float = DEFAULT_MIN_CLUSTER_FACE, min_size: int = 1) -> np.ndarray:
+    """`cluster_embeddings` over the faces at least `min_height` pixels tall; the smaller ones get NOISE
+    (unsure) instead of joining a group their noisy embedding happens to lie near."""
+    heights = np.asarray(heights, float)
+    labels = np.full(len(heights), NOISE)
+    sure = heights >= min_height
+    if sure.any():
+        labels[sure] = cluster_embeddings(np.asarray(embeddings)[sure], max_distance, min_size=min_size)
+    return labels
 
 
 def _join(distances: np.ndarray, sizes: np.ndarray, labels: np.ndarray, keep: int, gone: int) -> None:
@@ -214,6 +234,7 @@ class FaceClusters:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     min_face: int = DEFAULT_MIN_FACE
     keep_chips: bool = False
+    min_cluster_face: float = DEFAULT_MIN_CLUSTER_FACE   # smaller faces are left unsure (NOISE)
     faces: list[FoundFace] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -233,9 +254,12 @@ class FaceClusters:
         return len(found)
 
     def cluster(self, max_distance: float | None = None, min_size: int = 1) -> np.ndarray:
-        """Group the faces (see `cluster_embeddings`); returns and records a cluster id per face."""
+        """Group the faces at least `min_cluster_face` tall (see `cluster_embeddings`), the others are
+        NOISE; returns and records a cluster id per face."""
         distance = cluster_distance(self.model) if max_distance is None else max_distance
-        labels = cluster_embeddings(np.array([f.embedding for f in self.faces]), distance, min_size=min_size)
+        labels = cluster_large_faces(np.array([f.embedding for f in self.faces]),
+                                     np.array([f.face.height for f in self.faces]), distance,
+                                     min_height=self.min_cluster_face, min_size=min_size)
         for face, label in zip(self.faces, labels):
             face.cluster = int(label)
         return labels
@@ -268,9 +292,11 @@ class FaceClusters:
 
 def cluster_faces(images, *, model=None, max_distance: float | None = None, min_size: int = 1,
                   min_confidence: float = DEFAULT_MIN_CONFIDENCE, min_face: int = DEFAULT_MIN_FACE,
-                  keep_chips: bool = False) -> FaceClusters:
-    """Every face of `images` (paths or arrays), grouped into people: `.faces` each with its `.cluster`."""
-    clusters = FaceClusters(model, min_confidence, min_face, keep_chips)
+                  keep_chips: bool = False,
+                  min_cluster_face: float = DEFAULT_MIN_CLUSTER_FACE) -> FaceClusters:
+    """Every face of `images` (paths or arrays), grouped into people: `.faces` each with its `.cluster`
+    (NOISE for faces shorter than `min_cluster_face` pixels: too small to tell people apart)."""
+    clusters = FaceClusters(model, min_confidence, min_face, keep_chips, min_cluster_face)
     for image in images:
         clusters.add_photo(image)
     clusters.cluster(max_distance, min_size)
