@@ -11,11 +11,8 @@ from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_optio
                                  this_shard)
 from visiontk.compat import FACE_OLD_OPTIONS
 from visiontk.errors import BatchFailedError
-from visiontk.face.cluster import DEFAULT_CLUSTER_DISTANCE
-from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE
-from visiontk.face.model import DEFAULT_MAX_DISTANCE
-from visiontk.face.training import TrainConfig
-from visiontk.face.video import FULL_EVERY
+from visiontk.face import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE,
+                           FULL_EVERY, TrainConfig)
 
 
 class OldNameOption(click.Option):
@@ -43,8 +40,8 @@ def min_confidence_option(command: str):
 
 
 def max_distance_option(command: str):
-    return renamed_option("--max-distance", command, "max_distance", type=FiniteFloatRange(min=0), default=None,
-                          help="Same person when the embedding distance is at most this "
+    return renamed_option("--max-distance", command, "max_distance", type=FiniteFloatRange(min=0),
+                          default=None, help="Same person when the embedding distance is at most this "
                                f"[default: the model's, {DEFAULT_MAX_DISTANCE:g} for dlib's].")
 
 
@@ -119,15 +116,16 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, search_every, c
     An image without faces is not an error here: it reports 0 faces. A video clip reports each
     analysed frame (with --json), draws into a clip (--draw out.mp4) and sums up when faces appear.
     """
-    from visiontk.face.files import describe_faces, detect_file, drawn_path
+    from visiontk.face import describe_faces, detect_file, drawn_path
 
     paths = input_paths(inputs)
     many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
 
     def work(path: Path) -> dict:
-        return detect_file(path, draw=draw and drawn_path(draw, path, many=many, suffix="_faces"), crops=crops,
-                           every=every, full_every=search_every, min_confidence=min_confidence,
-                           min_face=min_face, crf=crf, overwrite=overwrite, on_frame=_frame_lines(path, as_json))
+        return detect_file(path, draw=draw and drawn_path(draw, path, many=many, suffix="_faces"),
+                           crops=crops, every=every, full_every=search_every, min_confidence=min_confidence,
+                           min_face=min_face, crf=crf, overwrite=overwrite,
+                           on_frame=_frame_lines(path, as_json))
 
     return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
                      describe=describe_faces)
@@ -233,8 +231,11 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
         if output is not None and len(rows):
             rows.save(output, overwrite)
 
+    def describe(record: dict) -> str:
+        return f"{record['input']}: {len(record['faces'])} embedding(s)"
+
     code = _run_and_keep(paths, work, keep, as_json=as_json, continue_on_error=continue_on_error,
-                         describe=(lambda r: f"{r['input']}: {len(r['faces'])} embedding(s)") if output else None)
+                         describe=describe if output else None)
     if output is not None and not as_json:
         click.echo(f"wrote {len(rows)} embedding(s) to {output}")
     return code
@@ -260,7 +261,8 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
     job = Enrolment(gallery_path, name, model_path, face_index=face_index, min_confidence=min_confidence,
                     min_face=min_face)
     return _run_and_keep(input_paths(inputs), job.add, job.save, as_json=as_json,
-                         continue_on_error=continue_on_error, describe=lambda r: f"{r['input']}: enrolled as {r['name']}")
+                         continue_on_error=continue_on_error,
+                         describe=lambda record: f"{record['input']}: enrolled as {record['name']}")
 
 
 @command.command()
@@ -272,8 +274,8 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 @embedder_options
 @every_option
 @batch_options(skip_existing=False)
-def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every, search_every,
-             crf, overwrite, as_json, continue_on_error) -> int:
+def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidence, min_face, every,
+             search_every, crf, overwrite, as_json, continue_on_error) -> int:
     """Name every face in each image from a gallery; `unknown` when no one is close enough.
 
     A video clip reports each analysed frame (with --json) and sums up who appears when.
@@ -283,7 +285,7 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
       visiontk face identify --gallery people.npz clip.mp4 --every 5 --draw named.mp4 --json
     """
     from visiontk.face import Gallery, load_model
-    from visiontk.face.files import describe_names, drawn_path, identify_file
+    from visiontk.face import describe_names, drawn_path, identify_file
 
     model = load_model(model_path)
     gallery = Gallery.for_model(gallery_path, model)
@@ -293,8 +295,8 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
     def work(path: Path) -> dict:
         return identify_file(path, gallery, model, max_distance=max_distance,
                              draw=draw and drawn_path(draw, path, many=many, suffix="_named"), every=every,
-                             full_every=search_every, min_confidence=min_confidence, min_face=min_face, crf=crf,
-                             overwrite=overwrite, on_frame=_frame_lines(path, as_json))
+                             full_every=search_every, min_confidence=min_confidence, min_face=min_face,
+                             crf=crf, overwrite=overwrite, on_frame=_frame_lines(path, as_json))
 
     return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
                      describe=describe_names)
@@ -314,8 +316,9 @@ def gallery_list(gallery_path, as_json) -> int:
 
     found = Gallery.load(gallery_path)
     people = found.people()
+    text = "\n".join(f"{name}\t{count}" for name, count in sorted(people.items())) or "(empty gallery)"
     emit({"input": str(gallery_path), "gallery": str(gallery_path), "model": found.model, "people": people},
-         as_json, "\n".join(f"{name}\t{count}" for name, count in sorted(people.items())) or "(empty gallery)")
+         as_json, text)
     return 0
 
 
@@ -375,10 +378,11 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
       visiontk face cluster photos/ --json --min-size 2
       visiontk face cluster photos/ --enroll-into people.npz --name 0=obama --name 2=biden
     """
-    from visiontk.face.photo import Clustering, describe_groups
+    from visiontk.face import Clustering, describe_groups
 
-    job = Clustering(model=model_path, max_distance=max_distance, min_size=min_size, min_confidence=min_confidence,
-                     min_face=min_face, sheet=sheet, enroll_into=enroll_into, names=names, overwrite=overwrite)
+    job = Clustering(model=model_path, max_distance=max_distance, min_size=min_size,
+                     min_confidence=min_confidence, min_face=min_face, sheet=sheet, enroll_into=enroll_into,
+                     names=names, overwrite=overwrite)
     def work(path: Path) -> None:
         job.add(path)   # nothing to print per photo: the faces are listed once clustered
 
@@ -409,8 +413,9 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
 @click.option("--out", "run_dir", type=click.Path(file_okay=False, path_type=Path),
               help="The run folder (created; run the same command again to resume).")
 @settings_options(TrainConfig, ("epochs", "steps", "loss", "margin", "init", "freeze_backbone",
-                                "identities_per_batch", "images_per_identity", "steps_per_epoch", "learning_rate",
-                                "embedding_size", "val_fraction", "checkpoint_every", "min_face"))
+                                "identities_per_batch", "images_per_identity", "steps_per_epoch",
+                                "learning_rate", "embedding_size", "val_fraction", "checkpoint_every",
+                                "min_face"))
 @strategy_option
 # The old form (visiontk.compat): -o M.keras trains into M.keras.ckpt and exports there at the end.
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
@@ -464,7 +469,8 @@ def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, outp
 
 @command.command("export")
 @run_dir_argument
-@export_output_option("The model to write (NAME.keras; its same-person distance goes beside it as NAME.json).")
+@export_output_option("The model to write (NAME.keras; its same-person distance goes beside it as "
+                      "NAME.json).")
 @overwrite_option
 @json_option
 def export(run_dir: Path, output: Path, overwrite: bool, as_json: bool) -> int:

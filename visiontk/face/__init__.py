@@ -31,29 +31,32 @@ release, with a DeprecationWarning (see visiontk.compat).
 """
 from visiontk.compat import renamed_constants as _renamed_constants
 from visiontk.face.align import align
-from visiontk.face.cluster import (FaceClusters, chinese_whispers, cluster_embeddings, cluster_faces,
-                                   pairwise_scores)
-from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, Face, detect_faces
+from visiontk.face.cluster import (DEFAULT_CLUSTER_DISTANCE, FaceClusters, chinese_whispers, cluster_embeddings,
+                                   cluster_faces, pairwise_scores)
+from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face, detect_faces
 from visiontk.face.embeddings_file import EmbeddingSet
 from visiontk.face.evaluate import evaluate_pairs as evaluate
 from visiontk.face.export import export
-from visiontk.face.files import detect_file, identify_file
+from visiontk.face.files import describe_faces, describe_names, detect_file, drawn_path, identify_file
 from visiontk.face.gallery import UNKNOWN, Enrolment, Gallery, Match, enroll, remove_person
 from visiontk.face.model import DEFAULT_MAX_DISTANCE, FaceModel, load_model
-from visiontk.face.photo import Clustering, cluster_photos, detect_photo, embed_photo, identify_photo
+from visiontk.face.photo import (Clustering, cluster_photos, describe_groups, detect_photo, embed_photo,
+                                 identify_photo)
 from visiontk.face.recognize import (FaceEmbedding, PairsSummary, Verification, compare_faces, embed,
                                      embed_faces, face_chips, face_distance, face_encodings, load_image,
                                      verify)
 from visiontk.face.training import TrainConfig, train
-from visiontk.face.video import detect_video, identify_video
+from visiontk.face.video import FULL_EVERY, detect_video, identify_video
 
-__all__ = ["DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "Clustering", "EmbeddingSet", "Enrolment",
-           "Face", "FaceClusters", "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary",
-           "TrainConfig", "UNKNOWN", "Verification", "align", "chinese_whispers", "cluster_embeddings",
-           "cluster_faces", "cluster_photos", "compare_faces", "detect_faces", "detect_file", "detect_photo",
-           "detect_video", "embed", "embed_faces", "embed_photo", "enroll", "evaluate", "export",
-           "face_chips", "face_distance", "face_encodings", "identify_file", "identify_photo",
-           "identify_video", "load_image", "load_model", "pairwise_scores", "remove_person", "train", "verify"]
+__all__ = ["DEFAULT_CLUSTER_DISTANCE", "DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "DEFAULT_MIN_FACE",
+           "FULL_EVERY", "UNKNOWN", "Clustering", "EmbeddingSet", "Enrolment", "Face", "FaceClusters",
+           "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary", "TrainConfig", "Verification",
+           "align", "chinese_whispers", "cluster_embeddings", "cluster_faces", "cluster_photos",
+           "compare_faces", "describe_faces", "describe_groups", "describe_names", "detect_faces",
+           "detect_file", "detect_photo", "detect_video", "drawn_path", "embed", "embed_faces", "embed_photo",
+           "enroll", "evaluate", "export", "face_chips", "face_distance", "face_encodings", "identify_file",
+           "identify_photo", "identify_video", "load_image", "load_model", "pairwise_scores", "remove_person",
+           "train", "verify"]
 
 
 # face.DEFAULT_THRESHOLD was the same-person distance: the old name of DEFAULT_MAX_DISTANCE.

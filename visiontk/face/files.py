@@ -22,8 +22,8 @@ def drawn_path(draw: PathLike, source: PathLike, *, many: bool, suffix: str) -> 
     return draw
 
 
-def detect_file(source: PathLike, *, draw: PathLike | None = None, crops: PathLike | None = None, every: int = 1,
-                full_every: int = FULL_EVERY, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+def detect_file(source: PathLike, *, draw: PathLike | None = None, crops: PathLike | None = None,
+                every: int = 1, full_every: int = FULL_EVERY, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                 min_face: int = DEFAULT_MIN_FACE, crf: int | None = None, overwrite: bool = False,
                 on_frame: Callable[[dict], None] | None = None) -> dict:
     """The faces of a photo (detect_photo: `crops` too) or of every `every`th frame of a clip

@@ -253,7 +253,8 @@ def remove_person(path: str | Path, name: str) -> int:
     with Gallery.update(path) as gallery:
         dropped = gallery.remove(name)
         if not dropped:
-            raise BadInputError(f"{path}: no one named {name!r} in the gallery (see `visiontk face gallery list`)")
+            raise BadInputError(f"{path}: no one named {name!r} in the gallery "
+                                "(see `visiontk face gallery list`)")
     return dropped
 
 

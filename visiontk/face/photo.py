@@ -111,8 +111,8 @@ class Clustering:
         if enroll_into is not None:   # refuse a wrong or damaged gallery before the work
             Gallery.load(Gallery.check_path(Path(enroll_into)), model=model.name, size=model.embedding_size)
         self.found = FaceClusters(model, min_confidence, min_face, keep_chips=sheet is not None)
-        self.max_distance, self.min_size, self.sheet, self.overwrite = max_distance, min_size, sheet, overwrite
-        self.enroll_into, self.names = enroll_into, names
+        self.max_distance, self.min_size = max_distance, min_size
+        self.sheet, self.enroll_into, self.names, self.overwrite = sheet, enroll_into, names, overwrite
         self.inputs = 0
 
     def add(self, photo: str | Path | np.ndarray) -> int:
@@ -131,16 +131,19 @@ class Clustering:
         if self.sheet is not None:
             write_image(Path(self.sheet), self.found.sheet(), overwrite=self.overwrite)
         enrolled = self.found.enroll(self.enroll_into, self.names) if self.enroll_into is not None else None
-        return {"faces": self.found.faces, "groups": self.found.groups(), "sheet": self.sheet, "enrolled": enrolled}
+        return {"faces": self.found.faces, "groups": self.found.groups(), "sheet": self.sheet,
+                "enrolled": enrolled}
 
 
 def describe_groups(groups: dict) -> str:
     """The text a person reads for `Clustering.finish`'s groups: one line per cluster, noise last."""
     from visiontk.face.cluster import NOISE
 
+    def listed(members) -> str:
+        return ", ".join(Path(f.source).name + (f" (face {f.index})" if f.index else "") for f in members)
+
     return "\n".join(f"{'noise' if cluster == NOISE else f'cluster {cluster}'}: {len(members)} face(s): "
-                     + ", ".join(Path(f.source).name + (f" (face {f.index})" if f.index else "") for f in members)
-                     for cluster, members in groups.items())
+                     f"{listed(members)}" for cluster, members in groups.items())
 
 
 def cluster_photos(photos, **options) -> dict:

@@ -39,8 +39,8 @@ class TrainConfig:
                                  "over the batch's pairs.", choices=("triplet", "contrastive"))
     margin: float | None = training.setting(None, "Loss margin [default: 0.2 triplet (squared distances), "
                                             "1.0 contrastive].", min=0)
-    init: str = training.setting("pretrained", "Start from dlib's pretrained network, or from random weights.",
-                                 choices=("pretrained", "scratch"))
+    init: str = training.setting("pretrained", "Start from dlib's pretrained network, or from random "
+                                 "weights.", choices=("pretrained", "scratch"))
     freeze_backbone: bool = training.setting(False, "Train only a new embedding head on the frozen network.")
     epochs: int = training.setting(10, "Epochs to train in all (may change on resume).", min=1)
     steps: int | None = training.setting(None, "Train to this many steps in all, instead of --epochs.", min=1)
@@ -48,11 +48,12 @@ class TrainConfig:
     images_per_identity: int = training.setting(4, "Photos of each of them in a batch.", min=2)
     steps_per_epoch: int | None = training.setting(None, "Batches per epoch [default: enough to see each "
                                                    "training photo about once].", min=1)
-    learning_rate: float | None = training.setting(None, "Adam's learning rate [default: 1e-4 from pretrained, "
-                                                   "1e-3 from scratch or frozen].", min=0, min_open=True)
+    learning_rate: float | None = training.setting(None, "Adam's learning rate [default: 1e-4 from "
+                                                   "pretrained, 1e-3 from scratch or frozen].", min=0,
+                                                   min_open=True)
     embedding_size: int = training.setting(128, "Values per embedding.", min=2)
-    val_fraction: float = training.setting(0.25, "Share of each person's photos kept aside for the validation "
-                                           "pairs.", min=0, max=0.9)
+    val_fraction: float = training.setting(0.25, "Share of each person's photos kept aside for the "
+                                           "validation pairs.", min=0, max=0.9)
     strategy: str = "default"
     min_face: int = training.setting(DEFAULT_MIN_FACE, "Smallest face to look for, in pixels.", min=4)
     seed: int = 0
