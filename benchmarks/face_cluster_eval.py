@@ -112,7 +112,7 @@ def methods(alternatives: bool = False) -> dict:
     """label -> (embeddings, heights, distance) -> cluster ids: the old and new defaults, and with
     `alternatives` the ones measured and dropped, each over the faces >= 40 px like the new default."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
+    from scipy.spatial.distance import pdist, squareform
 
     from visiontk.face.cluster import (DEFAULT_MIN_CLUSTER_FACE, NOISE, chinese_whispers, cluster_embeddings,
                                        cluster_large_faces)
@@ -138,11 +138,25 @@ def methods(alternatives: bool = False) -> dict:
                 labels[members] = labels.max() + complete(vectors[members], 0.6)
         return labels
 
+    def density_scaled(vectors, distance):
+        """Average linkage on distances divided by local density (HDBSCAN's idea, the other way round):
+        near-duplicates (average linkage at 0.3) form a group; a face's scale is its group's mean distance
+        to the 5 nearest other groups over 0.5, so that crowded regions (children) need closer faces."""
+        distances = squareform(pdist(vectors))
+        groups = fcluster(linkage(pdist(vectors), "average"), 0.3, "distance")
+        ids = np.unique(groups)
+        between = np.array([[distances[np.ix_(groups == a, groups == b)].mean() for b in ids] for a in ids])
+        np.fill_diagonal(between, np.inf)
+        scale = (np.sort(between, 1)[:, :5].mean(1) / 0.5)[np.searchsorted(ids, groups)]
+        scaled = distances / np.sqrt(scale[:, None] * scale[None])
+        return fcluster(linkage(squareform(scaled, checks=False), "average"), distance, "distance")
+
     found = {OLD: lambda vectors, heights, distance: cluster_embeddings(vectors, distance), NEW: cluster_large_faces}
     if alternatives:
         found.update({"tried: complete linkage": large_only(complete),
                       "tried: average linkage, then split clusters wider than 0.6": large_only(split_wide),
-                      "tried: Chinese whispers": large_only(chinese_whispers)})
+                      "tried: Chinese whispers": large_only(chinese_whispers),
+                      "tried: density-scaled average linkage": large_only(density_scaled)})
     return found
 
 
@@ -235,7 +249,7 @@ def main() -> int:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--alternatives", action="store_true",
                         help="also sweep the methods tried and dropped (complete linkage, a split pass, Chinese "
-                             "whispers) and print where the same rule would put each")
+                             "whispers, density-scaled distances) and print where the same rule puts each")
     args = parser.parse_args()
     cache = args.out / "cluster_embeddings.npz"
     if not cache.exists():

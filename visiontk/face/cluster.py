@@ -21,7 +21,7 @@ from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face
 from visiontk.face.model import DEFAULT_MAX_DISTANCE
 
 # Two groups of faces join while their embeddings are on average at most this far apart (average
-# linkage). Chosen in benchmarks/face_cluster_eval.py on its dev split (245 faces of 49 people, none a
+# linkage). Chosen in benchmarks/face_cluster_eval.py on its dev split (244 faces of 48 people, none a
 # photo the tests check): the best F1 among distances whose precision stays >= 0.97 one grid step
 # (0.005) further out; at 0.465 precision falls from 0.977 to 0.931, where two pairs of look-alike young
 # monks join into one group. The old 0.48 also merged look-alike children of other photos (dlib's network
@@ -29,7 +29,7 @@ from visiontk.face.model import DEFAULT_MAX_DISTANCE
 # docs/face.md has the sweep on dev and held-out photos.
 DEFAULT_CLUSTER_DISTANCE = 0.455
 # Faces shorter than this (pixels, in their photo) are left unsure (NOISE) by `FaceClusters`: on the dev
-# split a degraded copy of a face under 40 px lands up to 0.55 from the original (90th percentile; 0.27-0.42
+# split a degraded copy of a face under 40 px lands up to 0.55 from the original (90th percentile; 0.28-0.42
 # above 40 px), as far as a different person, so such faces would join strangers.
 DEFAULT_MIN_CLUSTER_FACE = 40
 NOISE = -1
