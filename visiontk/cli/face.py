@@ -11,8 +11,8 @@ from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_optio
                                  this_shard)
 from visiontk.compat import FACE_OLD_OPTIONS
 from visiontk.errors import BatchFailedError
-from visiontk.face import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE,
-                           FULL_EVERY, TrainConfig)
+from visiontk.face import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE,
+                           DEFAULT_MIN_FACE, FULL_EVERY, TrainConfig)
 
 
 class OldNameOption(click.Option):
@@ -74,6 +74,23 @@ def _frame_lines(path: Path, as_json: bool):
     return (lambda record: emit({"input": str(path), "ok": True, **record}, True)) if as_json else None
 
 
+def _each_file(inputs, draw: Path | None, suffix: str, verb, describe, as_json: bool, continue_on_error: bool,
+               **options) -> int:
+    """`face detect`/`identify`: `verb(path, draw=..., on_frame=..., **options)` on each photo or clip, its
+    record printed; --draw names a file for one input, a folder for several (drawn_path)."""
+    from visiontk.face import drawn_path
+
+    paths = input_paths(inputs)
+    many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
+
+    def work(path: Path) -> dict:
+        return verb(path, draw=draw and drawn_path(draw, path, many=many, suffix=suffix),
+                    on_frame=_frame_lines(path, as_json), **options)
+
+    return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
+                     describe=describe)
+
+
 def _run_and_keep(paths: list[Path], work, keep, **batch) -> int:
     """run_batch, then `keep()` what the inputs gave: after a batch that ran through, and after one that
     ended in failures under --continue-on-error (still exit 5), but never after a failure that stopped it
@@ -116,19 +133,11 @@ def detect(inputs, draw, crops, min_face, min_confidence, every, search_every, c
     An image without faces is not an error here: it reports 0 faces. A video clip reports each
     analysed frame (with --json), draws into a clip (--draw out.mp4) and sums up when faces appear.
     """
-    from visiontk.face import describe_faces, detect_file, drawn_path
+    from visiontk.face import describe_faces, detect_file
 
-    paths = input_paths(inputs)
-    many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
-
-    def work(path: Path) -> dict:
-        return detect_file(path, draw=draw and drawn_path(draw, path, many=many, suffix="_faces"),
-                           crops=crops, every=every, full_every=search_every, min_confidence=min_confidence,
-                           min_face=min_face, crf=crf, overwrite=overwrite,
-                           on_frame=_frame_lines(path, as_json))
-
-    return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
-                     describe=describe_faces)
+    return _each_file(inputs, draw, "_faces", detect_file, describe_faces, as_json, continue_on_error,
+                      crops=crops, every=every, full_every=search_every, min_confidence=min_confidence,
+                      min_face=min_face, crf=crf, overwrite=overwrite)
 
 
 @command.command()
@@ -284,22 +293,17 @@ def identify(gallery_path, inputs, draw, max_distance, model_path, min_confidenc
       visiontk face identify --gallery people.npz group.jpg --draw named.png
       visiontk face identify --gallery people.npz clip.mp4 --every 5 --draw named.mp4 --json
     """
-    from visiontk.face import Gallery, load_model
-    from visiontk.face import describe_names, drawn_path, identify_file
+    from visiontk.face import Gallery, describe_names, identify_file, load_model
 
     model = load_model(model_path)
     gallery = Gallery.for_model(gallery_path, model)
-    paths = input_paths(inputs)
-    many = len(paths) > 1  # of the whole batch: --draw means the same in every shard
 
-    def work(path: Path) -> dict:
-        return identify_file(path, gallery, model, max_distance=max_distance,
-                             draw=draw and drawn_path(draw, path, many=many, suffix="_named"), every=every,
-                             full_every=search_every, min_confidence=min_confidence, min_face=min_face,
-                             crf=crf, overwrite=overwrite, on_frame=_frame_lines(path, as_json))
+    def name_faces(path: Path, **options) -> dict:
+        return identify_file(path, gallery, model, **options)
 
-    return run_batch(this_shard(paths), work, as_json=as_json, continue_on_error=continue_on_error,
-                     describe=describe_names)
+    return _each_file(inputs, draw, "_named", name_faces, describe_names, as_json, continue_on_error,
+                      max_distance=max_distance, every=every, full_every=search_every,
+                      min_confidence=min_confidence, min_face=min_face, crf=crf, overwrite=overwrite)
 
 
 @command.group()
