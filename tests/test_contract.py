@@ -64,3 +64,12 @@ def test_train_options_are_spelled_one_way(task):
 def test_every_export_command_takes_json(task):
     export = cli.commands[CLI_NAME.get(task, task)].commands["export"]
     assert any(p.name == "as_json" for p in export.params), f"{task} export has no --json"
+
+
+@pytest.mark.parametrize("task", TRAINABLE)
+def test_every_run_seeds_from_0_unless_told(task):
+    """One seed default: a run repeats unless `visiontk --seed N` says otherwise (multi-worker runs
+    then draw their shares of the same batches)."""
+    training = importlib.import_module(f"visiontk.{task}.training")
+    seed = {f.name: f for f in dataclasses.fields(training.TrainConfig)}["seed"]
+    assert seed.default == 0

@@ -179,13 +179,6 @@ def test_gan_train_on_two_workers(tiny_photos, tmp_path):
     assert json.loads((run / "config.json").read_text())["strategy"] == "multiworker"
 
 
-def test_gan_multiworker_needs_a_seed(run_cli, tiny_photos, tmp_path, monkeypatch):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
-                                                "task": {"type": "worker", "index": 0}}))
-    result = run_cli("gan", "train", tiny_photos, "--out", tmp_path / "run", "--strategy", "multiworker")
-    assert result.exit_code == 2 and "--seed" in result.output and not (tmp_path / "run").exists()
-
-
 def test_face_train_refuses_multiworker_before_any_work(run_cli, tmp_path):
     # Keras 3's Model.fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585): say so at once
     # rather than after detecting every face of DATA_DIR.

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from visiontk import runtime, training
-from visiontk.errors import BadInputError, UsageError, VisiontkError
+from visiontk.errors import BadInputError, VisiontkError
 
 log = logging.getLogger("visiontk")
 
@@ -43,7 +43,7 @@ class TrainConfig:
     learning_rate: float = training.setting(2e-4, "Adam's learning rate, of both networks (may change on resume).",
                                    min=0, min_open=True)
     beta_1: float = 0.5
-    seed: int | None = None            # None: drawn at random when the run starts (and stored)
+    seed: int = 0                      # as every task's runs: the global `visiontk --seed N` changes it
     log_every: int = training.setting(20, "Steps per row of metrics.csv.", min=1)
     strategy: str = "default"
 
@@ -124,19 +124,15 @@ def _refuse_old_layout(run_dir: Path) -> None:
 
 
 def _new_run(config: TrainConfig) -> TrainConfig:
-    """Check a new run's settings and fix its seed."""
+    """Check a new run's settings."""
     if not config.data:
         raise BadInputError("give the training DATA (folders, IDX files or .npz files)")
     if config.batch_size < 2 or config.epochs < 1 or config.latent_dim < 1 or config.log_every < 1:
         raise BadInputError("--batch-size must be >= 2, --epochs, --latent-dim and --log-every >= 1")
-    if config.seed is None and config.strategy == "multiworker":
-        raise UsageError("gan train --strategy multiworker needs the same `visiontk --seed N` on every "
-                         "worker, so that they draw their shares of the same batches")
     from visiontk.backbones.dcgan import dcgan_depth
 
     dcgan_depth(config.image_size)
-    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-    return replace(config, seed=seed)
+    return config
 
 
 def _load_images(config: TrainConfig) -> np.ndarray:
