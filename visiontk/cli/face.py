@@ -384,6 +384,8 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
     """
     from visiontk.face import Clustering, describe_groups
 
+    if names and not enroll_into:
+        raise click.UsageError("--name says whom to enrol: give --enroll-into GALLERY too")
     job = Clustering(model=model_path, max_distance=max_distance, min_size=min_size,
                      min_confidence=min_confidence, min_face=min_face, sheet=sheet, enroll_into=enroll_into,
                      names=names, overwrite=overwrite)
