@@ -233,8 +233,8 @@ def train_step_seconds(steps: int = 5) -> None:
         pairs = data.load_pairs(paths, 2, config.patch)
         model = build_model(config)
         optimizer = keras.optimizers.Adam(1e-4)
-        step = _make_train_step(tf, tf.distribute.get_strategy(), model, optimizer, config.batch)
-        batches = iter(data.patch_dataset(pairs, 2, config.patch, config.batch, 0, 0, steps + 2))
+        step = _make_train_step(tf, tf.distribute.get_strategy(), model, optimizer, config.batch_size)
+        batches = iter(data.patch_dataset(pairs, 2, config.patch, config.batch_size, 0, 0, steps + 2))
         step(next(batches)), step(next(batches))  # trace and warm up
         start = time.perf_counter()
         for _ in range(steps):

@@ -100,6 +100,8 @@ def test_train_options_are_the_settings_fields(run_cli):
     assert "--batch-size" in text and "--batch " not in text and "--lr " not in text and "--seed" not in text
     with pytest.warns(DeprecationWarning, match="batch= is deprecated, use batch_size="):
         assert TrainConfig(batch=3).batch_size == 3        # the old keyword, for one release
+    with pytest.warns(DeprecationWarning, match="TrainConfig.batch is deprecated, use batch_size"):
+        assert TrainConfig(batch_size=5).batch == 5         # and the old attribute
     assert "batch" not in dataclasses.asdict(TrainConfig(batch_size=3))
 
 

@@ -67,7 +67,7 @@ def renamed_constants(module: str, renames: dict[str, tuple[str, object]]):
 # `--batch-size` and `--lr` `--learning-rate` (OLD_OPTION_SPELLINGS); a run's config.json with `batch`
 # resumes (RENAMED_SETTINGS; checked on a run started before the rename, as training-runs/wdsr-x4 was).
 # `sr train --seed N` stays a hidden option standing for the global `visiontk --seed N`. From Python,
-# `sr.TrainConfig(batch=N)` sets batch_size with a DeprecationWarning.
+# `sr.TrainConfig(batch=N)` sets batch_size and `config.batch` reads it, with a DeprecationWarning.
 # load_model, default_model, resolve_scale, weights_path and load_predictor moved from visiontk.sr.upscale
 # to visiontk.sr.model and stay importable from visiontk.sr.upscale.
 SR_TRAIN_SEED_OPTION = "--seed"

@@ -112,40 +112,12 @@ def _checkpoint_weights(run_dir: Path, path: Path) -> int:
 
 def model_card(filename: str, scale: int, summary: dict, scores: dict | None, eval_dir, sha256: str,
                size: int) -> str:
+    """The model card (Markdown) of exported weights: the network, how it was trained, the exact command,
+    and its scores on `eval_dir` (clean and, for a real-photo run, degraded inputs)."""
     config = summary["config"]
-    # Runs store the sys.argv of their first start; show it as the `visiontk ...` command a user would type,
-    # with the steps reached and the schedule as resumed since: run straight, it trains the same way.
-    command = "visiontk " + config["command"].split(" ", 1)[-1]
-    for option, value in (("--steps", summary["steps_total"]), ("--halve-every", config["halve_every"]),
-                          ("--lr", f"{config['learning_rate']:g}"),
-                          ("--learning-rate", f"{config['learning_rate']:g}")):
-        command = re.sub(rf"{option} \S+", f"{option} {value}", command)
-    scaling = config["res_scaling"] or "none"
     hours = summary["seconds"] / 3600
     real = config.get("degradation") == "real"
-    if real:
-        from visiontk.sr.degrade import Degradation
-
-        params = asdict(Degradation.from_dict(config.get("degradation_params") or {}))
-        lr_made = ("LR made from each HR patch by a random real-world degradation (`--degradation real`, "
-                   "`visiontk.sr.degrade.Degradation`, seeded per sample): "
-                   + "; ".join(f"{k} {v}" for k, v in params.items()))
-    else:
-        lr_made = "LR by PIL bicubic downscaling"
-    if config.get("gan"):
-        title = f"SRGAN-style {config.get('arch', 'edsr').upper()}"
-        network = (f"The generator of `{config['init_from']}` fine-tuned as a GAN (`--gan`, visiontk.sr.gan): "
-                   f"VGG16 {config['content_layer']} content loss, {config['gan_loss']} adversarial loss x "
-                   f"{config['adversarial_weight']:g}, L1 x {config['pixel_weight']:g}, against an SRGAN "
-                   f"discriminator ({config['discriminator_features']} first features)")
-    elif config.get("arch", "edsr") == "wdsr":
-        title = "WDSR-B"
-        network = (f"WDSR-B (Yu et al. 2018) with {config['blocks']} wide-activation blocks x {config['features']} "
-                   f"features, expanded {config['expansion']}x before each ReLU, weight-normalised")
-    else:
-        title = "EDSR-baseline"
-        network = (f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} "
-                   f"features, residual scaling {scaling}")
+    title, network = _network_description(config)
     lines = [
         f"# {title} x{scale}{' for real-world photos' if real else ''} (`{filename}`)",
         "",
@@ -154,12 +126,12 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         "## Training",
         f"- Data: {', '.join(config['data'])} (BSDS500 train+test, 400 photos, 481x321), "
         f"{config['val_images']} held out for validation"
-        f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {lr_made}.",
+        f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {_how_lr_was_made(config)}.",
         f"- {config['batch_size']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
         f"rotations, L1 loss, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
         f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",
-        f"- Command: `{command}`",
+        f"- Command: `{_training_command(config, summary)}`",
         f"- These weights: step {summary['step']} (of {summary['steps_total']} run so far), "
         f"{hours:.2f} h of training on 2 shared CPU cores; validation PSNR (Y) "
         f"{summary['val_psnr'] if summary['val_psnr'] is None else format(summary['val_psnr'], '.2f')} dB"
@@ -172,19 +144,58 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
     ]
     if scores:
         lines += [f"Standard protocol (`visiontk sr eval {eval_dir} --scale {scale}`): Y channel BT.601, "
-                  f"{scale}-pixel border removed, LR by PIL bicubic.", "",
-                  "| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
-        for row in scores["images"] + [{"image": "**mean**", **scores["mean"]}]:
-            lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['bicubic_psnr']:.2f} "
-                         f"| {row['bicubic_ssim']:.4f} |")
+                  f"{scale}-pixel border removed, LR by PIL bicubic.", "", *_score_table(scores)]
         for name, result in (scores.get("degraded") or {}).items():
             lines += ["", f"On \"real\" inputs (`visiontk sr eval {eval_dir} --scale {scale} --degrade {name}`): "
-                      "the bicubic LR degraded as named, scored against the clean HR.", "",
-                      "| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
-            for row in result["images"] + [{"image": "**mean**", **result["mean"]}]:
-                lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | "
-                             f"{row['bicubic_psnr']:.2f} | {row['bicubic_ssim']:.4f} |")
+                      "the bicubic LR degraded as named, scored against the clean HR.", "", *_score_table(result)]
     else:
         lines.append("Not evaluated at export.")
     lines += ["", "## File", f"- sha256 `{sha256}`, {size} bytes.", ""]
     return "\n".join(lines)
+
+
+def _training_command(config: dict, summary: dict) -> str:
+    """Runs store the sys.argv of their first start; shown as the `visiontk ...` command a user would type,
+    with the steps reached and the schedule as resumed since: run straight, it trains the same way."""
+    command = "visiontk " + config["command"].split(" ", 1)[-1]
+    for option, value in (("--steps", summary["steps_total"]), ("--halve-every", config["halve_every"]),
+                          ("--lr", f"{config['learning_rate']:g}"),
+                          ("--learning-rate", f"{config['learning_rate']:g}")):
+        command = re.sub(rf"{option} \S+", f"{option} {value}", command)
+    return command
+
+
+def _how_lr_was_made(config: dict) -> str:
+    if config.get("degradation") != "real":
+        return "LR by PIL bicubic downscaling"
+    from visiontk.sr.degrade import Degradation
+
+    params = asdict(Degradation.from_dict(config.get("degradation_params") or {}))
+    return ("LR made from each HR patch by a random real-world degradation (`--degradation real`, "
+            "`visiontk.sr.degrade.Degradation`, seeded per sample): "
+            + "; ".join(f"{k} {v}" for k, v in params.items()))
+
+
+def _network_description(config: dict) -> tuple[str, str]:
+    """(title, one sentence) of the run's network."""
+    if config.get("gan"):
+        return (f"SRGAN-style {config.get('arch', 'edsr').upper()}",
+                f"The generator of `{config['init_from']}` fine-tuned as a GAN (`--gan`, visiontk.sr.gan): "
+                f"VGG16 {config['content_layer']} content loss, {config['gan_loss']} adversarial loss x "
+                f"{config['adversarial_weight']:g}, L1 x {config['pixel_weight']:g}, against an SRGAN "
+                f"discriminator ({config['discriminator_features']} first features)")
+    if config.get("arch", "edsr") == "wdsr":
+        return ("WDSR-B", f"WDSR-B (Yu et al. 2018) with {config['blocks']} wide-activation blocks x "
+                          f"{config['features']} features, expanded {config['expansion']}x before each ReLU, "
+                          "weight-normalised")
+    return ("EDSR-baseline", f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} "
+                             f"features, residual scaling {config['res_scaling'] or 'none'}")
+
+
+def _score_table(result: dict) -> list[str]:
+    """An `evaluate` result as a Markdown table: each image and the mean, model against bicubic."""
+    lines = ["| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
+    for row in result["images"] + [{"image": "**mean**", **result["mean"]}]:
+        lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['bicubic_psnr']:.2f} "
+                     f"| {row['bicubic_ssim']:.4f} |")
+    return lines

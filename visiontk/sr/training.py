@@ -10,10 +10,12 @@ have drawn: the sampler is keyed by (seed, sample number) (see visiontk.sr.data)
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sys
-from dataclasses import InitVar, dataclass, field, replace
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -93,10 +95,8 @@ class TrainConfig:
     discriminator_features: int = training.setting(64, "With --gan: the discriminator's first convolution width "
                                                    "(doubled three times).", min=1, max=512)
     command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
-    batch: InitVar[int | None] = None   # the old name of batch_size (visiontk.compat): warns, goes in 0.3
 
-    def __post_init__(self, batch: int | None = None):
-        self.batch_size = renamed_keyword("batch", "batch_size", batch, self.batch_size)
+    def __post_init__(self):
         if self.arch not in ARCH_DEFAULTS:
             raise BadInputError(f"arch must be {' or '.join(ARCH_DEFAULTS)}, not {self.arch!r}")
         blocks, features = ARCH_DEFAULTS[self.arch]
@@ -112,6 +112,26 @@ class TrainConfig:
     def network(self) -> Network:
         return Network(self.arch, self.scale, self.blocks, self.features,
                        self.expansion if self.arch == "wdsr" else None, self.res_scaling)
+
+
+def _taking_the_old_batch_keyword(init):
+    """TrainConfig(batch=N), batch_size's old name, for one release (visiontk.compat); not a field, so
+    run folders and dataclasses.replace never see it."""
+    @functools.wraps(init)
+    def __init__(self, *args, batch: int | None = None, **settings):
+        if batch is not None:
+            settings["batch_size"] = renamed_keyword("batch", "batch_size", batch, None)
+        init(self, *args, **settings)
+    return __init__
+
+
+def _old_batch(config: TrainConfig) -> int:
+    warnings.warn("TrainConfig.batch is deprecated, use batch_size", DeprecationWarning, stacklevel=2)
+    return config.batch_size
+
+
+TrainConfig.__init__ = _taking_the_old_batch_keyword(TrainConfig.__init__)
+TrainConfig.batch = property(_old_batch)
 
 
 # (blocks, features): EDSR-baseline; WDSR-B as krasserm's wdsr-b-32 (40% of EDSR-baseline's weights).
