@@ -173,3 +173,26 @@ def test_mtcnn_stages_export_with_every_output(shared, tmp_path):
         assert set(got) == set(record["output_names"]) and len(got) == len(expected)
         for name, reference in zip(record["output_names"], expected):   # the network's order
             assert np.abs(got[name] - np.asarray(reference)).max() < 1e-3, name
+
+
+def test_serving_modules_are_named_and_the_package_keeps_its_names():
+    """visiontk.serving is split by what each module holds; `from visiontk.serving import ...` is unchanged."""
+    import ast
+    import importlib
+
+    from visiontk import serving
+
+    folder = Path(serving.__file__).parent
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    assert modules == ["check", "formats", "onnx", "registry", "savedmodel", "signature", "tflite"]
+    for name in modules:
+        docstring = ast.get_docstring(ast.parse((folder / f"{name}.py").read_text()))
+        assert docstring and "\n" not in docstring, f"serving/{name}.py: a one-line docstring"
+    public = ("Deployable", "Exportable", "check_image", "check_options", "compare", "deployables", "export",
+              "keras_outputs", "latency", "register", "resolve", "runner", "serving_function",
+              "weights_file_claims", "FORMATS", "QUANTIZE", "ONNX_MISSING")
+    assert set(public) <= set(serving.__all__)
+    homes = {name: getattr(importlib.import_module(f"visiontk.serving.{m}"), name)
+             for m in modules for name in public if hasattr(importlib.import_module(f"visiontk.serving.{m}"), name)}
+    assert all(getattr(serving, name) is homes[name] for name in public)   # one object, re-exported
+    assert serving.FORMATS == ("savedmodel", "tflite", "onnx") and serving.QUANTIZE == ("none", "float16", "dynamic")
