@@ -151,7 +151,10 @@ def methods(alternatives: bool = False) -> dict:
         scaled = distances / np.sqrt(scale[:, None] * scale[None])
         return fcluster(linkage(squareform(scaled, checks=False), "average"), distance, "distance")
 
-    found = {OLD: lambda vectors, heights, distance: cluster_embeddings(vectors, distance), NEW: cluster_large_faces}
+    def every_face(vectors, heights, distance):
+        return cluster_embeddings(vectors, distance)
+
+    found = {OLD: every_face, NEW: cluster_large_faces}
     if alternatives:
         found.update({"tried: complete linkage": large_only(complete),
                       "tried: average linkage, then split clusters wider than 0.6": large_only(split_wide),
@@ -177,7 +180,7 @@ def sweep(vectors: np.ndarray, heights: np.ndarray, people: np.ndarray, alternat
     return result
 
 
-def choose(rows: list[dict]) -> float:
+def choose(rows: list[dict]) -> float | None:
     """The distance of best F1 (over the faces clustered) among those whose precision, and the
     precision one grid step further out, are at least TARGET_PRECISION: a margin against a merge just
     beyond the default."""
@@ -189,9 +192,10 @@ def choose(rows: list[dict]) -> float:
 def merges(vectors: np.ndarray, heights: np.ndarray, people: np.ndarray, distance: float,
            method) -> list[dict]:
     """The clusters holding more than one person at `distance`: who, how many faces each, face heights."""
+    from visiontk.face.cluster import NOISE
     labels = method(vectors, heights, distance)
     found = []
-    for cluster in sorted(set(labels.tolist()) - {-1}):
+    for cluster in sorted(set(labels.tolist()) - {NOISE}):
         members = np.nonzero(labels == cluster)[0]
         names, counts = np.unique(people[members], return_counts=True)
         if len(names) > 1:
@@ -243,13 +247,39 @@ def plot(path: Path, sweeps: dict, chosen: float) -> None:
     fig.savefig(path, dpi=100)
 
 
+def own_photos(part: dict, chosen: float) -> dict:
+    """Scores of the labelled photos in ../shared/data/faces (the ones the tests check) alone, each
+    method clustering the whole held-out split."""
+    from visiontk.face.cluster import pairwise_scores
+    own = np.array([Path(path).parent == FACES for path in part["paths"]])
+    scores = {}
+    for (label, method), distance in zip(methods().items(), (OLD_DEFAULT, chosen)):
+        labels = method(part["vectors"], part["heights"], distance)
+        scores[f"{label} at {distance}"] = pairwise_scores(labels[own], list(part["people"][own])).to_dict()
+    return scores
+
+
+def at_chosen(sweeps: dict) -> dict:
+    """Per method: the distance `choose` picks on dev, and the dev and held-out scores there."""
+    summary = {}
+    for label, rows in sweeps["dev"].items():
+        distance = choose(rows)
+        summary[label] = {"distance": distance}
+        if distance is not None:
+            index = int(np.argmin(np.abs(DISTANCES - distance)))
+            for split, result in sweeps.items():
+                row = result[label][index]
+                summary[label][split] = {**row["sure"], "unsure_faces": row["unsure_faces"]}
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/face_eval"))
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--alternatives", action="store_true",
-                        help="also sweep the methods tried and dropped (complete linkage, a split pass, Chinese "
-                             "whispers, density-scaled distances) and print where the same rule puts each")
+                        help="also sweep the methods tried and dropped (complete linkage, a split pass, "
+                             "Chinese whispers, density-scaled distances) and print where the rule puts each")
     args = parser.parse_args()
     cache = args.out / "cluster_embeddings.npz"
     if not cache.exists():
@@ -261,9 +291,10 @@ def main() -> int:
     sweeps = {split: sweep(part["vectors"], part["heights"], part["people"], args.alternatives)
               for split, part in parts.items()}
     chosen = choose(sweeps["dev"][NEW])
+    dev = parts["dev"]
     report = {"load_average": os.getloadavg()[0], "chosen on dev": chosen,
-              "dev copy distance by face height (copies, median, p90)": copy_distance_by_height(
-                  parts["dev"]["vectors"], parts["dev"]["heights"], parts["dev"]["people"], parts["dev"]["paths"])}
+              "dev copy distance by face height (copies, median, p90)":
+                  copy_distance_by_height(dev["vectors"], dev["heights"], dev["people"], dev["paths"])}
     for split, part in parts.items():
         report[split] = {"faces": int(len(part["people"])), "people": len(set(part["people"].tolist())),
                          "sweep": sweeps[split]}
@@ -271,35 +302,14 @@ def main() -> int:
             distance = OLD_DEFAULT if label == OLD else chosen
             report[split][f"merges, {label} at {distance}"] = merges(part["vectors"], part["heights"],
                                                                     part["people"], distance, method)
-    report["the six people's own photos (held-out), clustered with the rest of held-out"] = own_photos(
-        parts["held-out"], chosen)
+    report["the six people's own photos (held-out)"] = own_photos(parts["held-out"], chosen)
     if args.alternatives:
         report["each method at the distance the rule picks on dev"] = at_chosen(sweeps)
     print(json.dumps(report))
     if args.plot:
-        plot(args.plot, {split: {label: sweeps[split][label] for label in (OLD, NEW)} for split in sweeps}, chosen)
+        defaults = {split: {label: result[label] for label in (OLD, NEW)} for split, result in sweeps.items()}
+        plot(args.plot, defaults, chosen)
     return 0
-
-
-def own_photos(part: dict, chosen: float) -> dict:
-    """Scores of the labelled photos in ../shared/data/faces (the ones the tests check) alone."""
-    from visiontk.face.cluster import pairwise_scores
-    own = np.array([Path(path).parent == FACES for path in part["paths"]])
-    return {f"{label} at {distance}": pairwise_scores(method(part["vectors"], part["heights"], distance)[own],
-                                                      list(part["people"][own])).to_dict()
-            for (label, method), distance in zip(methods().items(), (OLD_DEFAULT, chosen))}
-
-
-def at_chosen(sweeps: dict) -> dict:
-    """Per method: the distance `choose` picks on dev, and the dev and held-out rows there."""
-    summary = {}
-    for label, rows in sweeps["dev"].items():
-        distance = choose(rows)
-        index = int(np.argmin(np.abs(DISTANCES - distance))) if distance is not None else None
-        summary[label] = {"distance": distance, **({split: {**sweeps[split][label][index]["sure"],
-                                                             "unsure_faces": sweeps[split][label][index]["unsure_faces"]}
-                                                    for split in sweeps} if index is not None else {})}
-    return summary
 
 
 if __name__ == "__main__":
