@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visiontk.face.cluster import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MIN_CLUSTER_FACE, NOISE, FaceClusters, FoundFace,
-                                   chinese_whispers, cluster_embeddings, cluster_large_faces, pairwise_distances,
-                                   pairwise_scores)
+from visiontk.face.cluster import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MIN_CLUSTER_FACE, NOISE, FaceClusters,
+                                   FoundFace, chinese_whispers, cluster_embeddings, cluster_large_faces,
+                                   pairwise_distances, pairwise_scores)
 from visiontk.face.detect import Face
 
 
