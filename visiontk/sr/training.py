@@ -211,17 +211,7 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
     strategy = training_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed % 2**32)  # the same initial weights for the same seed
     with strategy.scope():
-        model = build_model(config)
-        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
-            config.learning_rate, config.halve_every, 0.5, staircase=True))
-        optimizer.build(model.trainable_variables)
-        adversary = {}   # a GAN run's discriminator and its optimizer, checkpointed with the rest
-        if config.gan:
-            from visiontk.sr import gan
-
-            adversary = dict(zip(("discriminator", "discriminator_optimizer"),
-                                 gan.discriminator_and_optimizer(config)))
-            features = gan.content_extractor(config.content_layer)
+        model, optimizer, adversary, features = _networks(config)
     # The best validation score so far, higher is better: PSNR, or for a GAN minus the perceptual distance
     # (PSNR would pick the weights the GAN started from).
     judged_by = "val_perceptual" if config.gan else "val_psnr"
@@ -239,15 +229,7 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
     dataset = patch_dataset(pairs, config.scale, config.patch, config.batch_size, config.seed, start, config.steps,
                             degradation)
     batches = iter(strategy.experimental_distribute_dataset(dataset))  # step n's batch: samples of step n only
-    if config.gan:
-        train_step = gan.make_gan_step(tf, strategy, model, optimizer, adversary["discriminator"],
-                                       adversary["discriminator_optimizer"], features, config)
-        from visiontk.sr.metrics import PerceptualDistance
-
-        perceptual = PerceptualDistance()
-    else:
-        train_step = _make_train_step(tf, strategy, model, optimizer, config.batch_size)
-        perceptual = None
+    train_step, perceptual = _step_function(tf, strategy, config, model, optimizer, adversary, features)
 
     def validated(n: int) -> dict:
         scores = validate(model, val_pairs, config.scale, perceptual)
@@ -280,13 +262,47 @@ def _train(config: TrainConfig, run_dir: Path, pairs: list, val_pairs: list, deg
         if not val_pairs:  # nothing to judge "best" by: the latest is the best we have
             training.save_weights(model, run_dir / BEST)
         _draw_curves(run_dir, metrics, config.gan)
+    return _outcome(config, last, metrics, start, float(best.numpy()) if val_pairs else None)
+
+
+def _networks(config: TrainConfig):
+    """(model, its optimizer, a GAN run's discriminator and optimizer by checkpoint name (else {}), the GAN's
+    VGG16 content features (else None)), built in this order so that a seed gives the same weights."""
+    import keras
+
+    model = build_model(config)
+    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, config.halve_every, 0.5, staircase=True))
+    optimizer.build(model.trainable_variables)
+    if not config.gan:
+        return model, optimizer, {}, None
+    from visiontk.sr import gan
+
+    adversary = dict(zip(("discriminator", "discriminator_optimizer"), gan.discriminator_and_optimizer(config)))
+    return model, optimizer, adversary, gan.content_extractor(config.content_layer)
+
+
+def _step_function(tf, strategy, config: TrainConfig, model, optimizer, adversary: dict, features):
+    """(the compiled training step, the perceptual distance a GAN run validates with, else None)."""
+    if not config.gan:
+        return _make_train_step(tf, strategy, model, optimizer, config.batch_size), None
+    from visiontk.sr import gan
+    from visiontk.sr.metrics import PerceptualDistance
+
+    train_step = gan.make_gan_step(tf, strategy, model, optimizer, adversary["discriminator"],
+                                   adversary["discriminator_optimizer"], features, config)
+    return train_step, PerceptualDistance()
+
+
+def _outcome(config: TrainConfig, last: dict, metrics: training.Metrics, start: int, best: float | None) -> dict:
+    """What `train` returns: the last metrics row (the run's own when nothing was left to train) with the
+    best validation score (`best`: higher is better, None without validation images)."""
     if start >= config.steps and metrics.rows:  # nothing left to train: where the run stands
         last = {key: int(float(value)) if key == "step" else float(value)
                 for key, value in metrics.rows[-1].items() if value != ""}
-    found = float(best.numpy()) if val_pairs else None
     if config.gan:
-        return {**last, "best_val_perceptual": None if found is None else -found}
-    return {**last, "best_val_psnr": found}
+        return {**last, "best_val_perceptual": None if best is None else -best}
+    return {**last, "best_val_psnr": best}
 
 
 def _draw_curves(run_dir: Path, metrics: training.Metrics, gan: bool = False) -> None:
