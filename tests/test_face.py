@@ -157,7 +157,8 @@ def test_no_face_photo(shared):
     from visiontk.face import detect_faces, embed, load_image
     coffee = shared / "data" / "content" / "coffee.png"
     assert detect_faces(load_image(coffee)) == []
-    with pytest.raises(NoFaceError, match="coffee.png: no face found"):
+    with pytest.raises(NoFaceError, match="coffee.png: no face found .try a smaller min_face or a lower "
+                                          "min_confidence"):   # Python's names; the CLI says --min-face
         embed(coffee)
 
 
@@ -256,6 +257,7 @@ def test_cli_verify_same_different_and_no_face(run_cli, faces_dir, shared):
     none = run_cli("face", "verify", faces_dir / "obama_1.jpg", shared / "data" / "content" / "coffee.png")
     assert none.exit_code == 3
     assert "coffee.png: no face found" in none.stderr and "Traceback" not in none.stderr
+    assert "try a smaller --min-face or a lower --min-confidence" in none.stderr   # flags, not parameters
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """`visiontk face`: detect, verify, embed, enroll, identify, cluster, gallery, train, export, eval."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_optio
                                  run_dir_argument, settings_options, shard_option, stack, strategy_option,
                                  this_shard)
 from visiontk.compat import FACE_OLD_OPTIONS
-from visiontk.errors import BatchFailedError
+from visiontk.errors import BatchFailedError, NoFaceError
 from visiontk.face import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE,
                            DEFAULT_MIN_FACE, FULL_EVERY, TrainConfig)
 
@@ -67,6 +68,23 @@ every_option = stack(
                  show_default=True,
                  help="Video clips: search the whole frame every Nth analysed frame and follow the faces "
                       "found in between (1: search every analysed frame)."))
+
+
+def _in_flags(exc: NoFaceError) -> NoFaceError:
+    """A library error as the command line says it: the parameters it names (min_face) as the flags that
+    set them (--min-face)."""
+    return NoFaceError(re.sub(r"\b(min_face|min_confidence)\b", lambda m: "--" + m[1].replace("_", "-"),
+                              str(exc)))
+
+
+def _flagged(work):
+    """`work`, whose NoFaceError names flags (_in_flags)."""
+    def run(*args, **kwargs):
+        try:
+            return work(*args, **kwargs)
+        except NoFaceError as exc:
+            raise _in_flags(exc) from None
+    return run
 
 
 def _frame_lines(path: Path, as_json: bool):
@@ -167,7 +185,7 @@ def verify(images, pairs_file, root, max_distance, face_index, model_path, min_c
         return _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, min_face, as_json)
     if len(images) != 2:
         raise click.UsageError("give two images to compare (or --pairs FILE)")
-    result = verify_faces(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
+    result = _flagged(verify_faces)(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
                           face_index=face_index, min_confidence=min_confidence, min_face=min_face)
     answer = "same person" if result.same else "different people"
     emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
@@ -186,7 +204,7 @@ def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, mi
                                 min_confidence=min_confidence, min_face=min_face):
         pair = verdict.pair
         if verdict.error:
-            report_failure(Path(f"{pair.a} {pair.b}"), verdict.error, as_json)
+            report_failure(Path(f"{pair.a} {pair.b}"), _in_flags(verdict.error), as_json)
             failures += 1
             continue
         record = summary.add(verdict)
@@ -229,6 +247,7 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
     model = load_model(model_path)
     rows = EmbeddingSet(model.name)
 
+    @_flagged
     def work(path: Path) -> dict:
         found = embed_photo(path, model, all_faces=all_faces, face_index=face_index,
                             min_confidence=min_confidence, min_face=min_face)
@@ -269,7 +288,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 
     job = Enrolment(gallery_path, name, model_path, face_index=face_index, min_confidence=min_confidence,
                     min_face=min_face)
-    return _run_and_keep(input_paths(inputs), job.add, job.save, as_json=as_json,
+    return _run_and_keep(input_paths(inputs), _flagged(job.add), job.save, as_json=as_json,
                          continue_on_error=continue_on_error,
                          describe=lambda record: f"{record['input']}: enrolled as {record['name']}")
 
