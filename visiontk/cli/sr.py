@@ -126,7 +126,7 @@ def upscale_command(inputs, scale, output, output_dir, model, outscale, out_widt
       visiontk sr upscale scan.tif --width 3000 -o scan_big.tif
     """
     from visiontk.runtime import progress
-    from visiontk.sr.upscale import Upscaler, check_outscale, output_suffix, resolve_scale, upscale_file
+    from visiontk.sr import Upscaler, check_outscale, output_suffix, resolve_scale, upscale_file
     from visiontk.videoio import is_video, output_extension
 
     paths = input_paths(inputs)
@@ -254,7 +254,7 @@ def compare_command(hr_image, scale, output, models, degradation, crop, zoom, ov
       visiontk sr compare ../shared/data/sr/Set5/butterfly.png -o butterfly_x4.png
       visiontk sr compare photo.png --degrade jpeg40 --model edsr-x4 --model edsr-x4-real -o jpeg.png
     """
-    from visiontk.sr.compare import side_by_side
+    from visiontk.sr import side_by_side
 
     result = side_by_side(hr_image, output, int(scale), list(models) or None, tuple(crop) if crop else None,
                           zoom, overwrite, degradation)
