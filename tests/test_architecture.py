@@ -117,3 +117,30 @@ def test_builders_take_weights_like_keras_applications(tmp_path):
         EDSR(2, blocks=1, features=8, weights=tmp_path / "missing.weights.h5")
     with pytest.raises(WeightsError, match="do not fit"):
         EDSR(3, blocks=2, features=8, weights=path)
+
+
+CONTRACT_MODULES = ("training", "export", "model", "evaluate")
+
+
+def test_the_cli_imports_only_the_public_names_of_task_packages():
+    """`visiontk/cli/` uses a task the way a Python user would: names in the package's __all__ (or its
+    contract modules, below), never a task's inner modules; so a task can rearrange its rooms freely."""
+    import importlib
+
+    offenders = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("visiontk."):
+                continue
+            parts = node.module.split(".")
+            if parts[1] not in TASKS or parts[1] in ("cli", "server"):
+                continue
+            if len(parts) > 2 and parts[2] not in CONTRACT_MODULES:
+                offenders.append(f"{path.name}: from {node.module} import ...")
+                continue
+            public = importlib.import_module(node.module)
+            exported = set(getattr(public, "__all__", ())) | set(CONTRACT_MODULES) if len(parts) == 2 else None
+            for alias in node.names:
+                if alias.name.startswith("_") or (exported is not None and alias.name not in exported):
+                    offenders.append(f"{path.name}: from {node.module} import {alias.name}")
+    assert offenders == []
