@@ -1,90 +1,19 @@
 """`visiontk face`: detect, verify, embed, enroll, identify, cluster, gallery, train, export, eval."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_option, emit, export_output_option,
-                                 input_paths, inputs_argument, json_option, overwrite_option, run_batch,
-                                 run_dir_argument, settings_options, shard_option, stack, strategy_option,
+from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_option, emit, input_paths,
+                                 inputs_argument, json_option, overwrite_option, run_batch, shard_option,
                                  this_shard)
-from visiontk.compat import FACE_OLD_OPTIONS
-from visiontk.errors import BatchFailedError, NoFaceError
-from visiontk.face import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE,
-                           DEFAULT_MIN_FACE, FULL_EVERY, TrainConfig)
-
-
-class OldNameOption(click.Option):
-    """An option whose names after the first are old spellings: still accepted, left out of --help."""
-
-    def get_help_record(self, ctx):
-        names, self.opts = self.opts, self.opts[:1]
-        try:
-            return super().get_help_record(ctx)
-        finally:
-            self.opts = names
-
-
-def renamed_option(option: str, command: str, dest: str, **settings):
-    """`option`, also accepted under the old spelling `command` had for it (visiontk.compat), unshown."""
-    spellings = FACE_OLD_OPTIONS[option]
-    old = spellings.get(command, spellings.get("*"))
-    return click.option(option, *([old] if old else []), dest, cls=OldNameOption, **settings)
-
-
-def min_confidence_option(command: str):
-    return renamed_option("--min-confidence", command, "min_confidence", type=FiniteFloatRange(0, 1),
-                          default=DEFAULT_MIN_CONFIDENCE, show_default=True,
-                          help="O-Net confidence a detection needs to count as a face.")
-
-
-def max_distance_option(command: str):
-    return renamed_option("--max-distance", command, "max_distance", type=FiniteFloatRange(min=0),
-                          default=None, help="Same person when the embedding distance is at most this "
-                               f"[default: the model's, {DEFAULT_MAX_DISTANCE:g} for dlib's].")
-
-
-model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
-                            help="A .keras model from `face train` (default: dlib's pretrained ResNet).")
-min_face_option = click.option("--min-face", type=click.IntRange(min=4), default=DEFAULT_MIN_FACE,
-                               show_default=True, help="Smallest face to look for, in pixels.")
-pairs_root_option = click.option(
-    "--root", type=click.Path(file_okay=False, path_type=Path),
-    help="Folder the pairs' paths are relative to [default: the pairs file's folder].")
-# The embedding network and the detector's settings, which every command that embeds faces takes.
-embedder_options = stack(model_option, min_confidence_option("*"), min_face_option)
-face_index_option = click.option("--face", "face_index", type=click.IntRange(min=0), default=0,
-                                 show_default=True,
-                                 help="Which face when there are several: 0 = the largest, 1 = the next...")
-gallery_option = click.option("--gallery", "gallery_path", required=True,
-                              type=click.Path(dir_okay=False, path_type=Path),
-                              help="The gallery file (.npz or .json); enroll creates it.")
-every_option = stack(
-    click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
-                 help="Video clips: analyse every Nth frame (a drawn clip keeps the last boxes)."),
-    click.option("--search-every", "search_every", type=click.IntRange(min=1), default=FULL_EVERY,
-                 show_default=True,
-                 help="Video clips: search the whole frame every Nth analysed frame and follow the faces "
-                      "found in between (1: search every analysed frame)."))
-
-
-def _in_flags(exc: NoFaceError) -> NoFaceError:
-    """A library error as the command line says it: the parameters it names (min_face) as the flags that
-    set them (--min-face)."""
-    return NoFaceError(re.sub(r"\b(min_face|min_confidence)\b", lambda m: "--" + m[1].replace("_", "-"),
-                              str(exc)))
-
-
-def _flagged(work):
-    """`work`, whose NoFaceError names flags (_in_flags)."""
-    def run(*args, **kwargs):
-        try:
-            return work(*args, **kwargs)
-        except NoFaceError as exc:
-            raise _in_flags(exc) from None
-    return run
+from visiontk.cli.face_model import evaluate, export, train
+from visiontk.cli.face_options import (embedder_options, every_option, face_index_option, flagged, gallery_option,
+                                       in_flags, max_distance_option, min_confidence_option, min_face_option,
+                                       pairs_root_option)
+from visiontk.errors import BatchFailedError
+from visiontk.face import DEFAULT_CLUSTER_DISTANCE
 
 
 def _frame_lines(path: Path, as_json: bool):
@@ -185,7 +114,7 @@ def verify(images, pairs_file, root, max_distance, face_index, model_path, min_c
         return _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, min_face, as_json)
     if len(images) != 2:
         raise click.UsageError("give two images to compare (or --pairs FILE)")
-    result = _flagged(verify_faces)(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
+    result = flagged(verify_faces)(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
                           face_index=face_index, min_confidence=min_confidence, min_face=min_face)
     answer = "same person" if result.same else "different people"
     emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
@@ -204,7 +133,7 @@ def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, mi
                                 min_confidence=min_confidence, min_face=min_face):
         pair = verdict.pair
         if verdict.error:
-            report_failure(Path(f"{pair.a} {pair.b}"), _in_flags(verdict.error), as_json)
+            report_failure(Path(f"{pair.a} {pair.b}"), in_flags(verdict.error), as_json)
             failures += 1
             continue
         record = summary.add(verdict)
@@ -247,7 +176,7 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
     model = load_model(model_path)
     rows = EmbeddingSet(model.name)
 
-    @_flagged
+    @flagged
     def work(path: Path) -> dict:
         found = embed_photo(path, model, all_faces=all_faces, face_index=face_index,
                             min_confidence=min_confidence, min_face=min_face)
@@ -288,7 +217,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 
     job = Enrolment(gallery_path, name, model_path, face_index=face_index, min_confidence=min_confidence,
                     min_face=min_face)
-    return _run_and_keep(input_paths(inputs), _flagged(job.add), job.save, as_json=as_json,
+    return _run_and_keep(input_paths(inputs), flagged(job.add), job.save, as_json=as_json,
                          continue_on_error=continue_on_error,
                          describe=lambda record: f"{record['input']}: enrolled as {record['name']}")
 
@@ -433,106 +362,5 @@ def cluster(inputs, sheet, min_size, max_distance, enroll_into, names, model_pat
     return 0
 
 
-@command.command("train")
-@click.argument("data", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--out", "run_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The run folder (created; run the same command again to resume).")
-@settings_options(TrainConfig, ("epochs", "steps", "loss", "margin", "init", "freeze_backbone",
-                                "identities_per_batch", "images_per_identity", "steps_per_epoch",
-                                "learning_rate", "embedding_size", "val_fraction", "checkpoint_every",
-                                "min_face"))
-@strategy_option
-# The old form (visiontk.compat): -o M.keras trains into M.keras.ckpt and exports there at the end.
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), hidden=True)
-@click.option("--resume", is_flag=True, hidden=True)
-@click.option("--overwrite", is_flag=True, hidden=True)
-@json_option
-@click.pass_context
-def train(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | None, output: Path | None,
-          checkpoint_dir: Path | None, resume: bool, overwrite: bool, as_json: bool, **settings) -> int:
-    """Train a face-embedding network on DATA (folders holding one sub-folder of photos per person).
-
-    Faces are detected and aligned once; each batch holds several photos of several people, and the
-    loss pulls a person's embeddings together and pushes other people's apart. After every epoch the
-    run logs the validation pair accuracy and the fitted same-person distance to RUN/metrics.csv and
-    RUN/curves.png; checkpoints go to RUN/checkpoints. Ctrl-C or SIGTERM saves; the same command
-    resumes (--epochs, --steps, --learning-rate and --checkpoint-every may change on resume, the rest
-    may not). `face export RUN -o NAME.keras` writes the model for `--model NAME.keras`.
-
-    \b
-      visiontk face train people/ --out runs/mine --loss triplet --epochs 20
-      visiontk face export runs/mine -o mine.keras
-      visiontk face verify --model mine.keras a.jpg b.jpg
-    """
-    from visiontk.atomic import check_output
-    from visiontk.cli.common import progress_reporter, training_settings
-    from visiontk.face import export as export_model, training
-
-    if settings["steps"] is not None and \
-            ctx.get_parameter_source("epochs") is click.core.ParameterSource.COMMANDLINE:
-        raise click.UsageError("give --epochs or --steps, not both")
-    run_dir = run_dir or checkpoint_dir or (output.with_name(output.name + ".ckpt") if output else None)
-    if run_dir is None:
-        raise click.UsageError("Missing option '--out' (the run folder).")
-    if output is not None:
-        check_output(output, overwrite)
-    settings, given = training_settings(ctx, settings)
-    last = training.train(list(data), run_dir, training.config_from(list(data), **settings),
-                          given=["data", *given], on_progress=progress_reporter(run_dir, as_json))
-    if output is not None:
-        export_model(run_dir, output, overwrite=overwrite)
-        emit({"input": str(run_dir), "model": str(output), **last}, as_json)
-    if not as_json:
-        click.echo(f"{run_dir}: step {last['step']:.0f}, validation pair accuracy "
-                   f"{last.get('val_accuracy', float('nan')):.3f} at max distance "
-                   f"{last.get('max_distance', float('nan')):.3f} "
-                   + (f"(wrote {output})" if output else
-                      f"(export with `visiontk face export {run_dir} -o NAME.keras`)"))
-    return 0
-
-
-@command.command("export")
-@run_dir_argument
-@export_output_option("The model to write (NAME.keras; its same-person distance goes beside it as "
-                      "NAME.json).")
-@overwrite_option
-@json_option
-def export(run_dir: Path, output: Path, overwrite: bool, as_json: bool) -> int:
-    """Write the network trained in RUN_DIR as a .keras model, for `--model` in every face command."""
-    from visiontk.face import export as export_model
-    from visiontk.face.model import metadata_path
-
-    written = export_model(run_dir, output, overwrite=overwrite)
-    emit({"input": str(run_dir), "model": str(written), "metadata": str(metadata_path(written))}, as_json,
-         f"{run_dir} -> {written}")
-    return 0
-
-
-@command.command("eval")
-@click.argument("pairs_file", type=click.Path(dir_okay=False, path_type=Path))
-@pairs_root_option
-@click.option("--roc", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw the ROC curve to this PNG.")
-@max_distance_option("eval")
-@embedder_options
-@overwrite_option
-@json_option
-def evaluate(pairs_file, root, roc, max_distance, model_path, min_confidence, min_face, overwrite,
-             as_json) -> int:
-    """Verification accuracy on labelled pairs (CSV with a same column, or LFW's pairs.txt).
-
-    Reports the accuracy at --max-distance, the LFW protocol's 10-fold cross-validated accuracy and
-    distance threshold, ROC AUC and the true accept rate at a false accept rate of 1e-3.
-
-    \b
-      visiontk face eval pairs.csv --roc roc.png
-      visiontk face eval lfw/pairs.txt --root lfw/images
-    """
-    from visiontk.face.evaluate import describe_evaluation, evaluate_pairs
-
-    result = evaluate_pairs(pairs_file, root, model=model_path, max_distance=max_distance,
-                            min_confidence=min_confidence, min_face=min_face, roc=roc, overwrite=overwrite)
-    del result["distances"], result["same"]
-    emit(result, as_json, describe_evaluation(result))
-    return 0
+for model_command in (train, export, evaluate):   # a network of one's own: visiontk/cli/face_model.py
+    command.add_command(model_command)
