@@ -78,3 +78,21 @@ def test_train_commands_share_spellings(run_cli):
         text = run_cli(task, "train", "--help").stdout
         assert "--learning-rate" in text and "--batch-size" in text
         assert "--lr " not in text and "--batch " not in text
+
+
+def test_an_old_precision_value_is_still_accepted_and_read(tmp_path):
+    from visiontk import training
+    from visiontk.sr.training import TrainConfig
+
+    seen = {}
+
+    @click.command()
+    @settings_options(TrainConfig, ("precision",))
+    def command(precision):
+        seen["precision"] = precision
+
+    CliRunner().invoke(command, ["--precision", "mixed_bfloat16"], catch_exceptions=False)
+    assert seen["precision"] == "bfloat16"
+    assert "mixed_bfloat16" not in CliRunner().invoke(command, ["--help"]).output
+    (tmp_path / training.CONFIG).write_text(json.dumps({"scale": 4, "precision": "mixed_bfloat16"}))
+    assert training.run_settings(tmp_path, TrainConfig, "sr").precision == "bfloat16"

@@ -7,6 +7,8 @@ Python, warns with a DeprecationWarning naming the new one.
   `TASK train` command, see visiontk.cli.common.settings_options).
 - Run folders: a config.json written before a setting was renamed is read with the new name
   (`batch` -> `batch_size`), so older runs resume.
+- Setting values: `sr train --precision mixed_bfloat16` is `--precision bfloat16`, the value every other
+  command uses for the same idea (accepted, not shown; a run folder that stored it resumes).
 """
 from __future__ import annotations
 
@@ -18,11 +20,22 @@ OLD_OPTION_SPELLINGS = {"--lr": "learning_rate", "--batch": "batch_size"}
 # Old settings key in a run's config.json -> its name now.
 RENAMED_SETTINGS = {"batch": "batch_size"}
 
+# Setting -> {old value: its value now}, for options and run folders alike.
+RENAMED_VALUES = {"precision": {"mixed_bfloat16": "bfloat16"}}
+
+
+def renamed_value(name: str, value):
+    """`value` of setting `name`, or what it is called now when it is an old value."""
+    old = RENAMED_VALUES.get(name, {})
+    return old.get(value, value) if isinstance(value, str) else value
+
 
 def renamed_settings(stored: dict, names: set[str]) -> dict:
-    """A run's stored settings with old keys renamed, where the settings class (`names`) has the new one."""
-    return {RENAMED_SETTINGS.get(key, key) if RENAMED_SETTINGS.get(key) in names else key: value
-            for key, value in stored.items()}
+    """A run's stored settings with old keys and values renamed, where the settings class (`names`) has
+    the new key."""
+    renamed = {RENAMED_SETTINGS.get(key, key) if RENAMED_SETTINGS.get(key) in names else key: value
+               for key, value in stored.items()}
+    return {key: renamed_value(key, value) for key, value in renamed.items()}
 
 
 # ---- face ------------------------------------------------------------------------------------------------

@@ -241,10 +241,24 @@ def _setting_option(setting) -> Callable:
                         callback=(lambda ctx, param, value: None if value is None else int(value)) if numbered else None)
 
 
+class _ChoiceOrOldValue(click.Choice):
+    """A choice that also takes the setting's old values (visiontk.compat.RENAMED_VALUES), unshown, as
+    the value they are now."""
+
+    def __init__(self, name: str, choices) -> None:
+        super().__init__(choices)
+        self.setting = name
+
+    def convert(self, value, param, ctx):
+        from visiontk.compat import renamed_value
+
+        return super().convert(renamed_value(self.setting, value), param, ctx)
+
+
 def _setting_type(setting) -> click.ParamType:
     meta, kind = setting.metadata, str(setting.type).replace(" | None", "")
     if "choices" in meta:
-        return click.Choice([str(c) for c in meta["choices"]])
+        return _ChoiceOrOldValue(setting.name, [str(c) for c in meta["choices"]])
     if kind == "int":
         return click.IntRange(min=meta.get("min"), max=meta.get("max"))
     if kind == "float":
