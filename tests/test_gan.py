@@ -165,7 +165,7 @@ def trained_run(tmp_path_factory, discs) -> Path:
 
     run = tmp_path_factory.mktemp("gan") / "run"
     args = ["--seed", "5", "gan", "train", str(discs), "--out", str(run), "--epochs", "2",
-            "--batch-size", "32", "--log-every", "1", "--width", "16", "--json"]
+            "--batch-size", "32", "--log-every", "1", "--filters", "16", "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -233,7 +233,7 @@ def test_more_epochs_on_the_run_continues_it_exactly(tmp_path, discs, trained_ru
 
 def test_resume_refuses_settings_that_cannot_change(trained_run, discs, run_cli):
     before = (trained_run / "config.json").read_text()
-    result = run_cli("gan", "train", discs, "--out", trained_run, "--width", "8")
+    result = run_cli("gan", "train", discs, "--out", trained_run, "--filters", "8")
     assert result.exit_code == 2 and "width (the run has 16)" in result.stderr
     result = run_cli("--seed", "6", "gan", "train", discs, "--out", trained_run)
     assert result.exit_code == 2 and "seed (the run has 5)" in result.stderr
@@ -282,7 +282,7 @@ def test_four_channel_training_and_generation(tmp_path, run_cli):
     images = make_discs(tmp_path / "images", count=64, size=32, masks=tmp_path / "masks")
     run = tmp_path / "run"
     result = run_cli("gan", "train", images, "--masks", tmp_path / "masks", "--out", run,
-                     "--image-size", "32", "--epochs", "1", "--batch-size", "32", "--width", "8")
+                     "--image-size", "32", "--epochs", "1", "--batch-size", "32", "--filters", "8")
     assert result.exit_code == 0, result.stderr
     assert json.loads((run / "config.json").read_text())["channels"] == 4
     assert (run / "samples" / "epoch-001-mask.png").is_file()
@@ -326,7 +326,7 @@ def test_shipped_model_generates_varied_fashion_images(tmp_path, run_cli):
     assert record["model"] == "dcgan-fashion-mnist" and record["shape"] == [28, 28, 1]
     sheet = Image.open(tmp_path / "sheet.png")
     assert sheet.mode == "L" and sheet.size == (8 * 30 + 2, 8 * 30 + 2)
-    result = run_cli("gan", "generate", "-n", "4", "--grid", tmp_path / "big.png", "--scale", "3")
+    result = run_cli("gan", "generate", "-n", "4", "--grid", tmp_path / "big.png", "--zoom", "3")
     assert result.exit_code == 0 and Image.open(tmp_path / "big.png").size == (3 * 62, 3 * 62)
 
     from visiontk.gan import load_model
@@ -341,7 +341,7 @@ def test_shipped_model_generates_varied_fashion_images(tmp_path, run_cli):
 
 
 def test_interpolation_strip(tmp_path, run_cli):
-    result = run_cli("gan", "interpolate", "1", "2", "--steps", "5", "-o", tmp_path / "walk.png")
+    result = run_cli("gan", "interpolate", "1", "2", "-n", "5", "-o", tmp_path / "walk.png")
     assert result.exit_code == 0, result.stderr
     strip = np.asarray(Image.open(tmp_path / "walk.png"), dtype=np.float64)
     assert strip.shape[1] > 4 * strip.shape[0]

@@ -142,7 +142,7 @@ def test_sr_train_on_two_workers(tiny_photos, tmp_path):
 
 def gan_args(photos: Path, out: Path, epochs: int, strategy: str) -> list[str]:
     return ["--seed", "1", "gan", "train", str(photos), "--out", str(out), "--image-size", "28",
-            "--batch-size", "4", "--width", "8", "--epochs", str(epochs), "--log-every", "1",
+            "--batch-size", "4", "--filters", "8", "--epochs", str(epochs), "--log-every", "1",
             "--strategy", strategy, "--json"]
 
 

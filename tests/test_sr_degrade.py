@@ -129,7 +129,7 @@ def test_eval_and_compare_refuse_tiny_images_and_outside_crops(set5, tmp_path, r
         assert result.exit_code == 3, result.output
         assert "too small" in result.output and "Traceback" not in result.output
     # butterfly is 256x256: a crop reaching past its right edge is refused, nothing is written.
-    result = run_cli("sr", "compare", set5 / "butterfly.png", "-o", tmp_path / "c.png", "--crop", "200", "0", "100")
+    result = run_cli("sr", "compare", set5 / "butterfly.png", "-o", tmp_path / "c.png", "--region", "200", "0", "100")
     assert result.exit_code == 2 and "not inside" in result.output
     assert not (tmp_path / "c.png").exists()
 

@@ -7,6 +7,12 @@ Python, warns with a DeprecationWarning naming the new one.
   `TASK train` command, see visiontk.cli.common.settings_options).
 - Run folders: a config.json written before a setting was renamed is read with the new name
   (`batch` -> `batch_size`), so older runs resume.
+- `gan train -o RUN` is `--out RUN`, as in every `TASK train` (`-o` names an output file elsewhere);
+  `gan train --width` is `--filters` (as in `stylize train`; `sr upscale --width` is an output size).
+- Other options that meant something else in another command, now spelled as there: `gan generate
+  --scale` is `--zoom` (as `sr compare`), `gan interpolate --steps` is `-n` (as `gan generate`), `sr compare
+  --crop` is `--region` (`--crop` is a training crop size in `stylize train`). Each old name is a hidden
+  alias (visiontk.cli.common.OldNameOption).
 - Setting values: `sr train --precision mixed_bfloat16` is `--precision bfloat16`, the value every other
   command uses for the same idea (accepted, not shown; a run folder that stored it resumes).
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import warnings
 
 # Old option spelling -> the settings field it sets (hidden aliases of the `TASK train` commands).
-OLD_OPTION_SPELLINGS = {"--lr": "learning_rate", "--batch": "batch_size"}
+OLD_OPTION_SPELLINGS = {"--lr": "learning_rate", "--batch": "batch_size", "--width": "width"}
 
 # Old settings key in a run's config.json -> its name now.
 RENAMED_SETTINGS = {"batch": "batch_size"}

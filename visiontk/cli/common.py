@@ -206,11 +206,22 @@ def output_for(path: Path, output_dir: Path | None, suffix: str, extension: str 
     return folder / f"{path.stem}{suffix}{extension}"
 
 
+class OldNameOption(click.Option):
+    """An option whose names after the first are old spellings: still accepted, left out of --help."""
+
+    def get_help_record(self, ctx):
+        names, self.opts = self.opts, self.opts[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = names
+
+
 def settings_options(settings_class: type, names: Iterable[str]) -> Callable:
     """The options of a `TASK train` command, made from its settings dataclass so that every task spells
     an idea the same way and keeps its defaults in one place: field `learning_rate` is
     `--learning-rate`, typed and defaulted by the field, with the help, bounds and choices of its
-    metadata (`help`, `min`, `max`, `choices`). The old spellings of visiontk.compat are hidden aliases."""
+    metadata (`help`, `min`, `max`, `choices`; `flag` where the field's name is not the option's). The old spellings of visiontk.compat are hidden aliases."""
     import dataclasses
 
     from visiontk.compat import OLD_OPTION_SPELLINGS
@@ -227,7 +238,7 @@ def _setting_option(setting) -> Callable:
     import dataclasses
 
     meta = setting.metadata
-    flag = "--" + setting.name.replace("_", "-")
+    flag = meta.get("flag") or "--" + setting.name.replace("_", "-")
     default = setting.default if setting.default is not dataclasses.MISSING else setting.default_factory()
     kind = str(setting.type)
     if kind == "bool":

@@ -7,21 +7,10 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import FiniteFloatRange, stack
+from visiontk.cli.common import FiniteFloatRange, OldNameOption, stack
 from visiontk.compat import FACE_OLD_OPTIONS
 from visiontk.errors import NoFaceError
 from visiontk.face import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, FULL_EVERY
-
-
-class OldNameOption(click.Option):
-    """An option whose names after the first are old spellings: still accepted, left out of --help."""
-
-    def get_help_record(self, ctx):
-        names, self.opts = self.opts, self.opts[:1]
-        try:
-            return super().get_help_record(ctx)
-        finally:
-            self.opts = names
 
 
 def renamed_option(option: str, command: str, dest: str, **settings):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, bounded_int, emit,
+from visiontk.cli.common import (NON_NEGATIVE_INT, POSITIVE_INT, OldNameOption, bounded_int, emit,
                                  export_output_option, json_option, overwrite_option, progress_reporter,
                                  run_dir_argument, settings_options, strategy_option, training_settings)
 from visiontk.gan import MAX_IMAGES, MAX_STEPS
@@ -21,7 +21,7 @@ def command() -> None:
 
 @command.command("train")
 @click.argument("data", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--out", "-o", "run_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "-o", "run_dir", cls=OldNameOption, type=click.Path(path_type=Path, file_okay=False),
               help="The run folder (created; run the same command again to resume).")
 @click.option("--resume", type=click.Path(path_type=Path, file_okay=False), hidden=True,
               help="The same as --out RUN (DATA may then be left out).")
@@ -74,8 +74,8 @@ seed_option = click.option("--seed", type=NON_NEGATIVE_INT, help="Seed of the la
               help="Number of images.")
 @click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), help="Write one sample sheet here.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), help="Write each image here.")
-@click.option("--scale", type=bounded_int(1, 64), default=1, show_default=True,
-              help="Enlarge the --grid sheet this many times (nearest neighbour), for viewing.")
+@click.option("--zoom", "--scale", "scale", cls=OldNameOption, type=bounded_int(1, 64), default=1,
+              show_default=True, help="Enlarge the --grid sheet this many times (nearest neighbour), for viewing.")
 @click.option("--rgba", is_flag=True, help="4-channel models: put the mask in the alpha channel instead of a "
                                            "separate -mask file.")
 @seed_option
@@ -102,8 +102,8 @@ def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrit
 @model_option
 @click.argument("seed_a", type=NON_NEGATIVE_INT)
 @click.argument("seed_b", type=NON_NEGATIVE_INT)
-@click.option("--steps", type=bounded_int(2, MAX_STEPS), default=8, show_default=True,
-              help="Images along the walk, ends included.")
+@click.option("-n", "--steps", "steps", cls=OldNameOption, type=bounded_int(2, MAX_STEPS), default=8,
+              show_default=True, help="Images along the walk, ends included.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @overwrite_option
 @json_option
@@ -112,7 +112,7 @@ def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json
 
     \b
     Example:
-      visiontk gan interpolate 1 2 --steps 8 -o walk.png
+      visiontk gan interpolate 1 2 -n 8 -o walk.png
     """
     from visiontk import gan
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import click
 
-from visiontk.cli.common import (POSITIVE_INT, FiniteFloatRange, batch_options, emit, export_output_option,
-                                 input_paths, inputs_argument, json_option, output_for, overwrite_option,
-                                 progress_reporter, run_batch, run_dir_argument, settings_options, strategy_option,
-                                 this_shard, training_settings)
+from visiontk.cli.common import (POSITIVE_INT, FiniteFloatRange, OldNameOption, batch_options, emit,
+                                 export_output_option, input_paths, inputs_argument, json_option, output_for,
+                                 overwrite_option, progress_reporter, run_batch, run_dir_argument,
+                                 settings_options, strategy_option, this_shard, training_settings)
 from visiontk.compat import SR_TRAIN_SEED_OPTION
 from visiontk.sr.training import TrainConfig
 
@@ -241,8 +241,8 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
               help="Registry name (default edsr-xS, shipped) or a .weights.h5 file; repeat to compare models.")
 @click.option("--degrade", "degradation", type=click.Choice(["jpeg40", "noise5-jpeg75"]), default=None,
               help="Degrade the LR first, as in `sr eval --degrade`.")
-@click.option("--crop", nargs=3, type=int, default=None, metavar="X Y SIZE",
-              help="HR crop to show [default: the centre third].")
+@click.option("--region", "--crop", "crop", cls=OldNameOption, nargs=3, type=int, default=None,
+              metavar="X Y SIZE", help="The square of the HR image to show [default: the centre third].")
 @click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True, help="Enlarge the crop.")
 @overwrite_option
 @json_option

@@ -39,7 +39,8 @@ class TrainConfig:
     epochs: int = training.setting(25, "Epochs to train in all (may change on resume).", min=1)
     batch_size: int = training.setting(128, "The global batch, split between replicas.", min=1, max=65536)
     latent_dim: int = training.setting(100, min=1, max=4096)
-    width: int = training.setting(64, "Filters of the widest-resolution layer.", min=1, max=1024)
+    width: int = training.setting(64, "Filters of the widest-resolution layer.", min=1, max=1024,
+                                  flag="--filters")    # as stylize train's; --width is an output size elsewhere
     learning_rate: float = training.setting(2e-4, "Adam's learning rate, of both networks (may change on resume).",
                                    min=0, min_open=True)
     beta_1: float = 0.5
