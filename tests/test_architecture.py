@@ -144,3 +144,10 @@ def test_the_cli_imports_only_the_public_names_of_task_packages():
                 if alias.name.startswith("_") or (exported is not None and alias.name not in exported):
                     offenders.append(f"{path.name}: from {node.module} import {alias.name}")
     assert offenders == []
+
+
+def test_every_module_says_what_it_holds():
+    """A one-line docstring at the top of every module: a newcomer reads it before opening the file."""
+    missing = [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))
+               if not ast.get_docstring(ast.parse(p.read_text()))]
+    assert missing == []
