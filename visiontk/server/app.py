@@ -147,8 +147,8 @@ def create_app(settings: ServeSettings, served: ServedModels | None = None) -> F
                            allow_headers=["Authorization"], expose_headers=["X-Visiontk-Record"])
     _add_error_handlers(app)
     _add_service_routes(app, served, metrics)
-    _add_face_routes(app, settings, served, runner)
-    _add_image_routes(app, settings, served, runner)
+    for add_routes in (_add_face_routes, _add_gallery_routes, _add_sr_routes, _add_picture_routes):
+        add_routes(app, settings, served, runner)
     return app
 
 
@@ -339,6 +339,10 @@ def _add_face_routes(app: FastAPI, settings: ServeSettings, served: ServedModels
             return _json(_record(label, {"faces": [item.to_dict(index) for index, item in items]}))
         return await _run(request, served, runner, work)
 
+
+def _add_gallery_routes(app: FastAPI, settings: ServeSettings, served: ServedModels, runner: Runner) -> None:
+    decode = _decoder(settings)
+
     @app.post("/v1/face/identify", summary="Name every face from the served gallery (as `face identify`)")
     async def identify(request: Request, image: Upload, max_distance: MaxDistance = None,
                        min_confidence: MinConfidence = DEFAULT_MIN_CONFIDENCE,
@@ -395,7 +399,7 @@ def _need_gallery(served: ServedModels) -> None:
 
 # ---- images out: sr, style, gan ---------------------------------------------------------------------------
 
-def _add_image_routes(app: FastAPI, settings: ServeSettings, served: ServedModels, runner: Runner) -> None:
+def _add_sr_routes(app: FastAPI, settings: ServeSettings, served: ServedModels, runner: Runner) -> None:
     decode = _decoder(settings)
 
     @app.post("/v1/sr/upscale", summary="Upscale x2, x3 or x4 with EDSR (as `sr upscale`)")
@@ -427,6 +431,11 @@ def _add_image_routes(app: FastAPI, settings: ServeSettings, served: ServedModel
             record = {"model": name, **upscale_record(upscaler, picture.size, size, bits)}
             return _image_answer(request, _record(label, record), encoded, output)
         return await _run(request, served, runner, work)
+
+
+def _add_picture_routes(app: FastAPI, settings: ServeSettings, served: ServedModels, runner: Runner) -> None:
+    """Paintings and samples: style networks and the DCGAN."""
+    decode = _decoder(settings)
 
     @app.post("/v1/style/stylize", summary="Paint a photo with a style network (as `stylize --model`)")
     async def stylize(request: Request, image: Upload, model: StyleModel = "starry-night",
