@@ -23,7 +23,7 @@ class ServedModels:
         self.face = None                 # visiontk.face.FaceModel
         self.gallery = None              # visiontk.face.Gallery, replaced whole by each enrolment
         self.upscalers: dict = {}        # name -> visiontk.sr.Upscaler
-        self.stylizers: dict = {}        # name -> visiontk.style.feedforward.FastStylizer
+        self.stylizers: dict = {}        # name -> visiontk.style.FastStylizer
         self.generators: dict = {}       # name -> visiontk.gan.generate.Generator
         self.ready = False
         self._enrolling = threading.Lock()
@@ -57,7 +57,7 @@ class ServedModels:
 
     def _load_style(self) -> None:
         from visiontk.style import FastStylizer
-        from visiontk.style.feedforward import STYLE_MODELS
+        from visiontk.style.model import STYLE_MODELS
 
         for source in self.settings.styles or STYLE_MODELS:
             stylizer = FastStylizer(source)
@@ -65,10 +65,12 @@ class ServedModels:
             self.stylizers[Path(source).name.removesuffix(".weights.h5")] = stylizer
 
     def _load_gan(self) -> None:
-        from visiontk.gan.generate import SHIPPED, load_generator, sample
+        from visiontk.gan import load_model
+        from visiontk.gan.generate import sample
+        from visiontk.gan.model import SHIPPED
 
         for name in SHIPPED:
-            self.generators[name] = load_generator(name)
+            self.generators[name] = load_model(name)
             sample(self.generators[name], 1, seed=0)
 
     # ---- lookup -------------------------------------------------------------------------------------
