@@ -157,8 +157,8 @@ def test_no_face_photo(shared):
     from visiontk.face import detect_faces, embed, load_image
     coffee = shared / "data" / "content" / "coffee.png"
     assert detect_faces(load_image(coffee)) == []
-    with pytest.raises(NoFaceError, match="coffee.png: no face found .try a smaller min_face or a lower "
-                                          "min_confidence"):   # Python's names; the CLI says --min-face
+    with pytest.raises(NoFaceError, match="coffee.png: no face found .try a smaller `min_face` or a lower "
+                                          "`min_confidence`"):   # Python's names; the CLI says --min-face
         embed(coffee)
 
 

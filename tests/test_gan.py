@@ -111,7 +111,7 @@ def test_mixed_sizes_need_image_size_then_are_cropped(tmp_path, caplog):
 
     make_discs(tmp_path / "mixed", count=3, size=28)
     Image.new("RGB", (40, 30), "red").save(tmp_path / "mixed" / "wide.png")
-    with pytest.raises(BadInputError, match="different sizes.*--image-size"):
+    with pytest.raises(BadInputError, match="different sizes.*`image_size`"):
         load_images(tmp_path / "mixed")
     images = load_images(tmp_path / "mixed", image_size=28)
     assert images.shape == (4, 28, 28, 3)
@@ -234,9 +234,9 @@ def test_more_epochs_on_the_run_continues_it_exactly(tmp_path, discs, trained_ru
 def test_resume_refuses_settings_that_cannot_change(trained_run, discs, run_cli):
     before = (trained_run / "config.json").read_text()
     result = run_cli("gan", "train", discs, "--out", trained_run, "--filters", "8")
-    assert result.exit_code == 2 and "width (the run has 16)" in result.stderr
+    assert result.exit_code == 2 and "--filters (the run has 16)" in result.stderr
     result = run_cli("--seed", "6", "gan", "train", discs, "--out", trained_run)
-    assert result.exit_code == 2 and "seed (the run has 5)" in result.stderr
+    assert result.exit_code == 2 and "--seed (the run has 5)" in result.stderr
     assert (trained_run / "config.json").read_text() == before
     assert [int(r["step"]) for r in read_losses(trained_run)] == [1, 2, 3, 4, 5, 6]
 

@@ -45,7 +45,7 @@ def test_parse_shard_and_scheduler_indices():
     assert parse_shard("auto", {"JOB_COMPLETION_INDEX": "3", "VISIONTK_SHARD_COUNT": "8"}) == Shard(3, 8)
     with pytest.raises(UsageError, match="VISIONTK_SHARD_COUNT"):
         parse_shard("auto", {"JOB_COMPLETION_INDEX": "3"})
-    with pytest.raises(UsageError, match="give --shard K/N"):
+    with pytest.raises(UsageError, match="give `shard` K/N"):
         parse_shard("auto", {})
 
 

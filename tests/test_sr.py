@@ -214,7 +214,7 @@ def test_resume_can_change_the_learning_rate_schedule_only(set5, tmp_path):
     rates = {int(r["step"]): float(r["learning_rate"]) for r in metrics_rows(tmp_path)}
     assert rates[4] == pytest.approx(1e-4) and rates[6] == pytest.approx(1e-4 / 2 ** 5, rel=0.01)
     assert json.loads((tmp_path / "config.json").read_text())["halve_every"] == 1
-    with pytest.raises(VisiontkError, match="can't change on resume: batch"):
+    with pytest.raises(VisiontkError, match="can't change on resume: `batch_size`"):
         train([set5], tmp_path, tiny_run(8, batch_size=4), given=["steps", "batch_size"])
 
 
@@ -320,7 +320,7 @@ def test_train_cli_mirrored_then_export_with_card(set5, tmp_path, run_cli):
     result = run_cli("sr", "train", set5, "--scale", "2", "--out", run, "--json")
     assert json.loads(result.stdout)["step"] == 4  # no --steps: the run's own total, not the default
     result = run_cli("--seed", "1", "sr", "train", set5, "--out", run)
-    assert result.exit_code == 2 and "seed (the run has 0)" in result.output  # the global --seed is the run's
+    assert result.exit_code == 2 and "--seed (the run has 0)" in result.output  # the global --seed is the run's
     out = tmp_path / "models" / "edsr-x2.weights.h5"
     result = run_cli("sr", "export", run, "-o", out, "--eval-dir", set5 / "bird.png", "--json")
     assert result.exit_code == 0, result.stderr

@@ -87,7 +87,7 @@ def test_output_names_and_the_outscale_check():
     assert [output_suffix(4), output_suffix(4, 2.5), output_suffix(4, width=3000),
             output_suffix(4, width=800, height=600)] == ["_x4", "_x2.5", "_3000w", "_800wx600h"]
     check_outscale(4, 2.5)
-    with pytest.raises(UsageError, match="--outscale 2.5 is more than the x2 model makes"):
+    with pytest.raises(UsageError, match="`outscale` 2.5 is more than the x2 model makes"):
         check_outscale(2, 2.5)
 
 
@@ -121,4 +121,4 @@ def test_a_run_of_the_old_batch_key_resumes_with_the_old_spelling_exactly(set5, 
     assert (old / "best.weights.h5").read_bytes() == (tmp_path / "straight" / "best.weights.h5").read_bytes()
     assert json.loads((old / "config.json").read_text())["batch_size"] == 2
     refused = run_cli("sr", "train", set5, "--out", old, "--batch-size", "3")
-    assert refused.exit_code == 2 and "batch_size (the run has 2)" in refused.output
+    assert refused.exit_code == 2 and "--batch-size (the run has 2)" in refused.output

@@ -102,7 +102,7 @@ def test_train_cli_wdsr_then_warm_start_export_upscale(set5, tmp_path, run_cli):
                      *tiny, "--json")
     assert result.exit_code == 0, result.stderr
     result = run_cli("sr", "train", set5, "--out", run, "--arch", "edsr")  # the run is WDSR: refused
-    assert result.exit_code == 2 and "arch (the run has 'wdsr')" in result.output
+    assert result.exit_code == 2 and "--arch (the run has 'wdsr')" in result.output
     out = tmp_path / "mine-x2.weights.h5"
     assert run_cli("sr", "export", run, "-o", out).exit_code == 0
     warm = tmp_path / "warm"

@@ -30,7 +30,7 @@ def test_a_resumed_run_keeps_its_settings_but_a_changeable_one_given_again(tmp_p
                                                 changeable=["steps"])
     assert was_resumed and resumed == Toy(steps=30, width=16)      # width: the run's, not the default
     assert training.run_settings(run, Toy, "toy") == Toy(steps=30, width=16)   # stored for the next resume
-    with pytest.raises(UsageError, match=r"can't change on resume: width \(the run has 16\)"):
+    with pytest.raises(UsageError, match=r"can't change on resume: `width` \(the run has 16\)"):
         training.prepare_run(run, Toy(width=8), task="toy", given=["width"], changeable=["steps"])
 
 

@@ -47,15 +47,15 @@ class DeviceError(VisiontkError):
 class OutputExistsError(BadInputError):
     """An output file exists and the command was not told to replace it (exit 3).
 
-    The message names only the options the running command has: the CLI calls `for_options`."""
+    The message names only the parameters the running command has: the CLI calls `for_options`."""
 
-    def __init__(self, path, options: frozenset[str] = frozenset({"--overwrite"})) -> None:
+    def __init__(self, path, options: frozenset[str] = frozenset({"overwrite"})) -> None:
         self.path = path
         hints = []
-        if "--overwrite" in options:
-            hints.append("use --overwrite to replace it")
-        if "--skip-existing" in options:
-            hints.append("--skip-existing to leave it")
+        if "overwrite" in options:
+            hints.append("use `overwrite` to replace it")
+        if "skip_existing" in options:
+            hints.append("`skip_existing` to leave it")
         hint = f" ({', or '.join(hints)})" if hints else " (remove it or choose another name)"
         super().__init__(f"{path}: output exists{hint}")
 

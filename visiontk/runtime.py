@@ -69,7 +69,7 @@ def tensorflow():
 
         gpus = tf.config.list_physical_devices("GPU")
     if settings.device == "gpu" and not gpus:
-        raise DeviceError("--device gpu: TensorFlow sees no GPU (use --device auto or cpu)")
+        raise DeviceError("`device` gpu: TensorFlow sees no GPU (use `device` auto or cpu)")
     if settings.device == "cpu" and gpus:
         tf.config.set_visible_devices([], "GPU")
         gpus = []
@@ -184,7 +184,7 @@ def training_strategy(name: str = "default"):
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise VisiontkError("--strategy multiworker needs TF_CONFIG describing the cluster")
+            raise VisiontkError("`strategy` multiworker needs TF_CONFIG describing the cluster")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise VisiontkError(f"unknown strategy {name!r}: use default, mirrored or multiworker")
 

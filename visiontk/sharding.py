@@ -46,10 +46,10 @@ def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> Shard:
     try:
         shard = Shard(int(index), int(count))
     except ValueError:
-        raise UsageError(f"--shard {text}: give K/N, e.g. 0/4 (shards are numbered 0 to N-1), "
+        raise UsageError(f"`shard` {text}: give K/N, e.g. 0/4 (shards are numbered 0 to N-1), "
                          "or auto") from None
     if not slash or shard.count < 1 or not 0 <= shard.index < shard.count:
-        raise UsageError(f"--shard {text}: K must be from 0 to N-1 (0/{max(shard.count, 1)} is the first "
+        raise UsageError(f"`shard` {text}: K must be from 0 to N-1 (0/{max(shard.count, 1)} is the first "
                          "shard)")
     return shard
 
@@ -60,12 +60,12 @@ def scheduler_shard(environ: Mapping[str, str]) -> Shard:
         return _slurm_shard(environ)
     if "JOB_COMPLETION_INDEX" in environ:
         if "VISIONTK_SHARD_COUNT" not in environ:
-            raise UsageError("--shard auto in a Kubernetes indexed Job: set VISIONTK_SHARD_COUNT to the "
+            raise UsageError("`shard` auto in a Kubernetes indexed Job: set VISIONTK_SHARD_COUNT to the "
                              "Job's completions in the pod's environment")
         return _checked(environ["JOB_COMPLETION_INDEX"], environ["VISIONTK_SHARD_COUNT"],
                         "JOB_COMPLETION_INDEX")
-    raise UsageError("--shard auto: not a SLURM array task or Kubernetes indexed Job (no "
-                     "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); give --shard K/N")
+    raise UsageError("`shard` auto: not a SLURM array task or Kubernetes indexed Job (no "
+                     "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX); give `shard` K/N")
 
 
 def _slurm_shard(environ: Mapping[str, str]) -> Shard:
@@ -74,13 +74,13 @@ def _slurm_shard(environ: Mapping[str, str]) -> Shard:
         count = int(environ["SLURM_ARRAY_TASK_COUNT"])
         step = int(environ.get("SLURM_ARRAY_TASK_STEP", "1"))
     except (KeyError, ValueError):
-        raise UsageError("--shard auto: SLURM_ARRAY_TASK_ID/MIN/MAX/COUNT incomplete; "
-                         "give --shard K/N") from None
+        raise UsageError("`shard` auto: SLURM_ARRAY_TASK_ID/MIN/MAX/COUNT incomplete; "
+                         "give `shard` K/N") from None
     # Only a regular range (--array=1-8 or 0-30:3) numbers its tasks 0..count-1 unambiguously;
     # a list such as --array=1,4,9 does not.
     if step < 1 or (last - first) // step + 1 != count or (task - first) % step:
-        raise UsageError(f"--shard auto: SLURM array {first}-{last}:{step} with {count} tasks is not a "
-                         "regular range; give --shard K/N")
+        raise UsageError(f"`shard` auto: SLURM array {first}-{last}:{step} with {count} tasks is not a "
+                         "regular range; give `shard` K/N")
     return _checked(str((task - first) // step), str(count), "SLURM_ARRAY_TASK_ID")
 
 
@@ -88,4 +88,4 @@ def _checked(index: str, count: str, source: str) -> Shard:
     try:
         return parse_shard(f"{int(index)}/{int(count)}")
     except ValueError:
-        raise UsageError(f"--shard auto: {source}={index} of {count} is not a shard number") from None
+        raise UsageError(f"`shard` auto: {source}={index} of {count} is not a shard number") from None

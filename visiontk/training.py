@@ -69,7 +69,7 @@ def prepare_run(run_dir: str | Path, config: Settings, *, task: str, given: Iter
         if key in changeable:
             merged[key] = wanted[key]
         elif merged[key] != wanted[key]:
-            fixed.append(f"{key} (the run has {merged[key]!r})")
+            fixed.append(f"`{key}` (the run has {merged[key]!r})")
     if fixed:
         raise UsageError(f"{run_dir} is a run with other settings; these can't change on resume: "
                          f"{', '.join(fixed)}. Start a new run folder or leave them out")

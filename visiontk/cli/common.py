@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import click
 import numpy as np
 
-from visiontk.errors import (BadInputError, BatchFailedError, VisiontkError, from_memory_error,
-                             from_os_error)
+from visiontk.errors import (BadInputError, BatchFailedError, OutputExistsError, VisiontkError,
+                             from_memory_error, from_os_error)
 from visiontk.imageio import WRITE_FORMATS, expand_inputs
 from visiontk.runtime import STRATEGIES, GracefulStop
 
@@ -73,7 +74,7 @@ def _store_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
     try:
         ctx.meta["visiontk.shard"] = parse_shard(value) if value else None
     except VisiontkError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--shard "), ctx, param) from None
+        raise click.BadParameter(parameters_as_flags(str(exc), ctx).removeprefix("--shard "), ctx, param) from None
 
 
 shard_option = click.option(
@@ -152,10 +153,64 @@ def emit(record: dict, as_json: bool, text: str | None = None) -> None:
         click.echo(text)
 
 
+# A parameter in a library message: `name` in backticks (a backticked command has spaces, and stays).
+_PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def parameters_as_flags(message: str, ctx: click.Context | None = None) -> str:
+    """A library error message as the command line says it.
+
+    Library messages write a parameter as `name` in backticks, so that a Python caller reads the names
+    it passes (`tile`, `min_face`). Each such name that is a parameter of the command of `ctx` (default:
+    the one running) or of the groups above it (the global options) becomes what sets it on the command
+    line: an option's first long flag as --help shows it (min_face -> --min-face), an argument's
+    metavar (data -> DATA); any other name just loses its backticks. Backticked commands, such as
+    `visiontk models fetch NAME`, are left as they are. The error handler (visiontk/cli/main.py) and
+    `report_failure` both call this, so that a batch's errors read like a single input's."""
+    spellings = _command_line_spellings(ctx or click.get_current_context(silent=True))
+    return _PARAMETER.sub(lambda found: spellings.get(found[1], found[1]), message)
+
+
+def command_line_message(exc: VisiontkError, ctx: click.Context | None = None) -> str:
+    """The message of a library error as the command of `ctx` (default: the one running) says it: its
+    flags (parameters_as_flags), and for "output exists" only the options that command has."""
+    ctx = ctx or click.get_current_context(silent=True)
+    if isinstance(exc, OutputExistsError):
+        exc = exc.for_options(frozenset(_command_line_spellings(ctx)))
+    return parameters_as_flags(str(exc), ctx)
+
+
+def failure_message(path: Path, exc: VisiontkError) -> str:
+    """One input's failure in a batch, as the command line says it, beginning with the input."""
+    message = command_line_message(exc)
+    return message if message.startswith(str(path)) else f"{path}: {message}"
+
+
+def _command_line_spellings(ctx: click.Context | None) -> dict[str, str]:
+    """Parameter name -> its spelling on the command line, for the shown parameters of `ctx`'s command
+    and of the groups above it (the command's own win over the global options)."""
+    contexts = []
+    while ctx is not None:
+        contexts.insert(0, ctx)
+        ctx = ctx.parent
+    spellings = {}
+    for context in contexts:
+        for param in context.command.params:
+            if not getattr(param, "hidden", False):
+                spellings[param.name] = _spelling(param)
+    return spellings
+
+
+def _spelling(param: click.Parameter) -> str:
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    shown = param.opts[:1] if isinstance(param, OldNameOption) else param.opts   # not a hidden old name
+    return next((opt for opt in shown if opt.startswith("--")), shown[0])
+
+
 def report_failure(path: Path, exc: VisiontkError, as_json: bool) -> None:
-    message = str(exc)
-    if not message.startswith(str(path)):
-        message = f"{path}: {message}"
+    """Print one input's failure (and its --json record) in the words the error handler would use."""
+    message = failure_message(path, exc)
     click.echo(f"visiontk: error: {message}", err=True)
     if as_json:
         emit({"input": str(path), "ok": False, "error": message, "exit_code": exc.exit_code}, True)
@@ -181,8 +236,9 @@ def run_batch(paths: list[Path], work: Callable[[Path], dict | None], *, as_json
                     raise from_memory_error(str(path)) from None
             except VisiontkError as exc:
                 if not continue_on_error:
-                    if len(paths) > 1 and not str(exc).startswith(str(path)):
-                        raise type(exc)(f"{path}: {exc}") from exc
+                    if len(paths) > 1:   # which input failed; OutputExistsError's words are final here
+                        kind = BadInputError if isinstance(exc, OutputExistsError) else type(exc)
+                        raise kind(failure_message(path, exc)) from exc
                     raise
                 report_failure(path, exc, as_json)
                 failures += 1

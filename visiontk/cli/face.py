@@ -9,8 +9,8 @@ from visiontk.cli.common import (FiniteFloatRange, batch_options, continue_optio
                                  inputs_argument, json_option, overwrite_option, run_batch, shard_option,
                                  this_shard)
 from visiontk.cli.face_model import evaluate, export, train
-from visiontk.cli.face_options import (embedder_options, every_option, face_index_option, flagged, gallery_option,
-                                       in_flags, max_distance_option, min_confidence_option, min_face_option,
+from visiontk.cli.face_options import (embedder_options, every_option, face_index_option, gallery_option,
+                                       max_distance_option, min_confidence_option, min_face_option,
                                        pairs_root_option)
 from visiontk.errors import BatchFailedError
 from visiontk.face import DEFAULT_CLUSTER_DISTANCE
@@ -114,7 +114,7 @@ def verify(images, pairs_file, root, max_distance, face_index, model_path, min_c
         return _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, min_face, as_json)
     if len(images) != 2:
         raise click.UsageError("give two images to compare (or --pairs FILE)")
-    result = flagged(verify_faces)(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
+    result = verify_faces(images[0], images[1], model=load_model(model_path), max_distance=max_distance,
                           face_index=face_index, min_confidence=min_confidence, min_face=min_face)
     answer = "same person" if result.same else "different people"
     emit({"a": str(images[0]), "b": str(images[1]), **result.to_dict()}, as_json,
@@ -133,7 +133,7 @@ def _verify_pairs(pairs_file, root, max_distance, model_path, min_confidence, mi
                                 min_confidence=min_confidence, min_face=min_face):
         pair = verdict.pair
         if verdict.error:
-            report_failure(Path(f"{pair.a} {pair.b}"), in_flags(verdict.error), as_json)
+            report_failure(Path(f"{pair.a} {pair.b}"), verdict.error, as_json)
             failures += 1
             continue
         record = summary.add(verdict)
@@ -176,7 +176,6 @@ def embed(inputs, output, all_faces, face_index, model_path, min_confidence, min
     model = load_model(model_path)
     rows = EmbeddingSet(model.name)
 
-    @flagged
     def work(path: Path) -> dict:
         found = embed_photo(path, model, all_faces=all_faces, face_index=face_index,
                             min_confidence=min_confidence, min_face=min_face)
@@ -217,7 +216,7 @@ def enroll(gallery_path, name, inputs, face_index, model_path, min_confidence, m
 
     job = Enrolment(gallery_path, name, model_path, face_index=face_index, min_confidence=min_confidence,
                     min_face=min_face)
-    return _run_and_keep(input_paths(inputs), flagged(job.add), job.save, as_json=as_json,
+    return _run_and_keep(input_paths(inputs), job.add, job.save, as_json=as_json,
                          continue_on_error=continue_on_error,
                          describe=lambda record: f"{record['input']}: enrolled as {record['name']}")
 

@@ -1,15 +1,13 @@
 """The options the `visiontk face` commands share: the detector's and the embedder's settings, galleries,
-video sampling; and the rewording of library errors into the flags that set what they name."""
+video sampling."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 from visiontk.cli.common import FiniteFloatRange, OldNameOption, stack
 from visiontk.compat import FACE_OLD_OPTIONS
-from visiontk.errors import NoFaceError
 from visiontk.face import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, FULL_EVERY
 
 
@@ -55,19 +53,3 @@ every_option = stack(
                  help="Video clips: search the whole frame every Nth analysed frame and follow the faces "
                       "found in between (1: search every analysed frame)."))
 
-
-def in_flags(exc: NoFaceError) -> NoFaceError:
-    """A library error as the command line says it: the parameters it names (min_face) as the flags that
-    set them (--min-face)."""
-    return NoFaceError(re.sub(r"\b(min_face|min_confidence)\b", lambda m: "--" + m[1].replace("_", "-"),
-                              str(exc)))
-
-
-def flagged(work):
-    """`work`, whose NoFaceError names flags (in_flags)."""
-    def run(*args, **kwargs):
-        try:
-            return work(*args, **kwargs)
-        except NoFaceError as exc:
-            raise in_flags(exc) from None
-    return run

@@ -70,7 +70,7 @@ seed_option = click.option("--seed", type=NON_NEGATIVE_INT, help="Seed of the la
 
 @command.command("generate")
 @model_option
-@click.option("-n", "count", type=bounded_int(1, MAX_IMAGES), default=64, show_default=True,
+@click.option("-n", "n", type=bounded_int(1, MAX_IMAGES), default=64, show_default=True,
               help="Number of images.")
 @click.option("--grid", type=click.Path(path_type=Path, dir_okay=False), help="Write one sample sheet here.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), help="Write each image here.")
@@ -81,7 +81,7 @@ seed_option = click.option("--seed", type=NON_NEGATIVE_INT, help="Seed of the la
 @seed_option
 @overwrite_option
 @json_option
-def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrite, as_json) -> int:
+def generate_command(model, n, grid, output_dir, scale, rgba, seed, overwrite, as_json) -> int:
     """Generate images with a trained DCGAN.
 
     \b
@@ -90,7 +90,7 @@ def generate_command(model, count, grid, output_dir, scale, rgba, seed, overwrit
     """
     from visiontk import gan
 
-    result = gan.generate(model, count, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba, scale=scale,
+    result = gan.generate(model, n, grid=grid, output_dir=output_dir, seed=seed, rgba=rgba, scale=scale,
                           overwrite=overwrite)
     shown = result["written"] if len(result["written"]) <= 4 else result["written"][:2] + ["..."]
     emit({"input": result["model"], **result}, as_json,
@@ -125,7 +125,7 @@ def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json
 @command.command("score")
 @click.argument("images", required=False, type=click.Path(path_type=Path))
 @model_option
-@click.option("-n", "count", type=bounded_int(1, 1_000_000), default=5000, show_default=True,
+@click.option("-n", "n", type=bounded_int(1, 1_000_000), default=5000, show_default=True,
               help="Samples to generate with --model (or the most images to read from IMAGES).")
 @click.option("--reference", type=click.Path(path_type=Path),
               help="Real data to compute the FID against (folder, IDX file or .npz).")
@@ -136,7 +136,7 @@ def interpolate_command(model, seed_a, seed_b, steps, output, overwrite, as_json
               help="Parts the Inception Score is averaged over (each needs at least one image).")
 @seed_option
 @json_option
-def score_command(images, model, count, reference, judge, splits, seed, as_json) -> int:
+def score_command(images, model, n, reference, judge, splits, seed, as_json) -> int:
     """Inception Score (mean ± std over splits) and FID of IMAGES (a folder, IDX file, .npz, or `-` for
     image paths on stdin), or of samples of --model.
 
@@ -150,7 +150,7 @@ def score_command(images, model, count, reference, judge, splits, seed, as_json)
 
     if images is not None and model is not None:
         raise BadInputError("give IMAGES or --model, not both")
-    result = gan.score(images, model=model, n=count, reference=reference, judge=judge, splits=splits,
+    result = gan.score(images, model=model, n=n, reference=reference, judge=judge, splits=splits,
                        seed=seed)
     what = result.get("images") or f"{result['n']} samples of {result['model']}"
     text = (f"{what}: IS {result['inception_score']:.3f} ± {result['inception_score_std']:.3f} "

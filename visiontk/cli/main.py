@@ -17,7 +17,8 @@ from typing import Iterator
 import click
 
 from visiontk import __version__, interrupt, runtime
-from visiontk.errors import OutputExistsError, VisiontkError, from_memory_error, from_os_error
+from visiontk.cli.common import command_line_message
+from visiontk.errors import VisiontkError, from_memory_error, from_os_error
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
@@ -25,12 +26,15 @@ COMMAND_MODULES = ("stylize", "face", "gan", "sr", "similar", "models", "serve")
 
 _verbosity = 0
 _quiet = False
+_running: click.Context | None = None   # the command whose flags an error names (command_line_message)
 
 
 class VisiontkGroup(click.Group):
     """A Click group whose `main` turns every exception into a one-line message and an exit code."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        global _running
+        _running = None
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
@@ -49,8 +53,8 @@ class VisiontkGroup(click.Group):
         except (click.Abort, KeyboardInterrupt):
             click.echo("visiontk: interrupted", err=True)
             code = EXIT_INTERRUPTED
-        except VisiontkError as exc:
-            _report(str(exc))
+        except VisiontkError as exc:   # the library's words, with the running command's flags
+            _report(command_line_message(exc, _running))
             code = exc.exit_code
         except OSError as exc:
             if exc.errno is None:  # not the file system speaking: a bug
@@ -111,7 +115,8 @@ def _report(message: str) -> None:
 def cli(ctx: click.Context, verbose: int, quiet: bool, as_json: bool, offline: bool, device: str,
         seed: int | None, mixed_precision: bool) -> None:
     """visiontk: neural style transfer, face recognition, DCGAN and EDSR super-resolution."""
-    global _verbosity, _quiet
+    global _verbosity, _quiet, _running
+    _running = ctx   # until the command starts: an error here names the global options
     _verbosity, _quiet = 0, False  # a fresh start for each invocation (tests run many in one process)
     runtime.settings.seed = None  # likewise: a --seed given to an earlier invocation must not stick
     _set_output(verbose=verbose, quiet=quiet)
@@ -175,19 +180,18 @@ def _add_late_options(command: click.Command) -> None:
                                            callback=_late_quiet, hidden=True))
 
 
-def _exists_hint_for(command: click.Command) -> None:
-    """Make "output exists" name only the options this command has (--overwrite, --skip-existing)."""
-    options = frozenset(opt for param in command.params for opt in getattr(param, "opts", []))
+def _in_command_terms(command: click.Command) -> None:
+    """Let the error handler speak of `command`'s own options (command_line_message): it remembers
+    the command running, whose context is gone by the time an error reaches the handler."""
     callback = command.callback
     if callback is None:
         return
 
     @functools.wraps(callback)
     def run(*args, **kwargs):
-        try:
-            return callback(*args, **kwargs)
-        except OutputExistsError as exc:
-            raise exc.for_options(options) from None
+        global _running
+        _running = click.get_current_context()
+        return callback(*args, **kwargs)
 
     command.callback = run
 
@@ -203,7 +207,7 @@ def _register_commands() -> None:
         cli.add_command(module.command)
     for command in _leaves(cli):
         _add_late_options(command)
-        _exists_hint_for(command)
+        _in_command_terms(command)
 
 
 _register_commands()

@@ -45,8 +45,8 @@ def face_chips(image: np.ndarray, faces: list[Face]) -> np.ndarray:
 def pick_face(faces: list[Face], index: int, source: str) -> Face:
     """Face number `index` (0 = the largest), or NoFaceError naming the file."""
     if not faces:
-        raise NoFaceError(f"{source}: no face found (try a smaller min_face or a lower "
-                          "min_confidence, or a photo where the face is visible)")
+        raise NoFaceError(f"{source}: no face found (try a smaller `min_face` or a lower "
+                          "`min_confidence`, or a photo where the face is visible)")
     if not 0 <= index < len(faces):
         raise BadInputError(f"{source}: asked for face {index} but found {len(faces)} "
                             f"(faces are numbered from 0, largest first)")

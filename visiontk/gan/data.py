@@ -29,7 +29,7 @@ def load_images(source: str | Path, image_size: int | None = None, masks: str | 
     """
     source = Path(source)
     if masks is not None and not source.is_dir():
-        raise BadInputError(f"{source}: --masks needs DATA to be a folder of images (masks match by name)")
+        raise BadInputError(f"{source}: `masks` needs DATA to be a folder of images (masks match by name)")
     if str(source) != "-" and source.exists() and not source.is_dir():
         check_input_file(source)  # a FIFO or device would block the read for ever
     if str(source) == "-":
@@ -145,7 +145,7 @@ def _read_images(paths: list[Path], where: str, image_size: int | None) -> np.nd
     sizes = {pic.size for pic in pictures}
     if len(sizes) > 1 and image_size is None:
         raise BadInputError(f"{where}: images have {len(sizes)} different sizes (e.g. "
-                            f"{', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:3])}); pass --image-size to "
+                            f"{', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:3])}); pass `image_size` to "
                             "crop and resize them all")
     side = image_size or pictures[0].size[0]
     resized = sum(pic.size != (side, side) for pic in pictures)
@@ -159,7 +159,7 @@ def _read_images(paths: list[Path], where: str, image_size: int | None) -> np.nd
 def _mask_path(mask_dir: Path, folder: Path, image: Path) -> Path:
     """The mask of `image`: the same relative path (any image extension) under `mask_dir`."""
     if not mask_dir.is_dir():
-        raise BadInputError(f"{mask_dir}: --masks must be a folder of mask images")
+        raise BadInputError(f"{mask_dir}: `masks` must be a folder of mask images")
     relative = image.relative_to(folder).with_suffix("")
     for base in (mask_dir / relative.parent, mask_dir):
         for ext in IMAGE_EXTENSIONS + tuple(e.upper() for e in IMAGE_EXTENSIONS):

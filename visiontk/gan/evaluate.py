@@ -17,7 +17,7 @@ log = logging.getLogger("visiontk")
 def inception_score(probabilities: np.ndarray, splits: int = 10) -> tuple[float, float]:
     """exp(E_x KL(p(y|x) || p(y))), as mean and standard deviation over `splits` equal parts."""
     if splits < 1:
-        raise BadInputError("--splits must be at least 1")
+        raise BadInputError("`splits` must be at least 1")
     if len(probabilities) < splits:
         raise BadInputError(f"need at least {splits} images for the Inception Score over {splits} splits")
     scores = []
@@ -94,7 +94,7 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
     the_judge = load_judge(judge)
     result: dict = {"judge": judge}
     if n < 1 or splits < 1:
-        raise BadInputError("-n and --splits must be at least 1")
+        raise BadInputError("`n` and `splits` must be at least 1")
     if images is None:
         from visiontk.gan.generate import latents, resolve_seed
         from visiontk.gan.model import load_model
@@ -112,7 +112,7 @@ def score(images: str | Path | np.ndarray | None = None, *, model: str | Path | 
         result["images"] = str(images)
     if len(pixels) < max(splits, 1):
         raise BadInputError(f"{result.get('images', 'the samples')}: {len(pixels)} images, but the score "
-                            f"needs at least one per split (--splits {splits})")
+                            f"needs at least one per split (`splits` {splits})")
     if reference is not None and len(pixels) < 2:
         raise BadInputError("the FID needs at least 2 images (their covariance)")
     probabilities, features = the_judge.judge(pixels)

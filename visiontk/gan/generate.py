@@ -38,11 +38,11 @@ def generate(model: str | Path | None = None, n: int = 64, *, grid: str | Path |
     alpha channel with rgba=True. `scale` enlarges the sheet (nearest neighbour) for viewing.
     """
     if n < 1 or scale < 1:
-        raise BadInputError("-n and --scale must be at least 1")
+        raise BadInputError("`n` and `scale` must be at least 1")
     if n > MAX_IMAGES:
-        raise BadInputError(f"-n {n}: at most {MAX_IMAGES} images per run")
+        raise BadInputError(f"`n` {n}: at most {MAX_IMAGES} images per run")
     if grid is None and output_dir is None:
-        raise BadInputError("say where to write: --grid OUT.png and/or --output-dir DIR")
+        raise BadInputError("say where to write: `grid` OUT.png and/or `output_dir` DIR")
     config = locate(DEFAULT_MODEL if model is None else model)[1]
     if grid is not None:
         _check_sheet_size(n, int(config["image_size"]), scale)
@@ -76,8 +76,8 @@ def _check_sheet_size(n: int, side: int, scale: int) -> None:
 
     width = int(np.ceil(np.sqrt(n))) * side * scale
     if width * width > max_pixels():
-        raise BadInputError(f"a sheet of {n} images at --scale {scale} would be about {width}x{width} "
-                            f"pixels, over the limit of {max_pixels()}; lower -n or --scale")
+        raise BadInputError(f"a sheet of {n} images at `scale` {scale} would be about {width}x{width} "
+                            f"pixels, over the limit of {max_pixels()}; lower `n` or `scale`")
 
 
 def _single_path(folder: Path, index: int) -> Path:
@@ -135,7 +135,7 @@ def interpolate(model: str | Path | None, seed_a: int, seed_b: int, *, steps: in
                 output: str | Path, overwrite: bool = False) -> dict:
     """A strip of `steps` images walking the latent space from seed_a's sample to seed_b's."""
     if not 2 <= steps <= MAX_STEPS:
-        raise BadInputError(f"--steps must be between 2 and {MAX_STEPS}")
+        raise BadInputError(f"`steps` must be between 2 and {MAX_STEPS}")
     check_output(output, overwrite)
     generator = load_model(model)
     a, b = latents(1, generator.latent_dim, seed_a)[0], latents(1, generator.latent_dim, seed_b)[0]

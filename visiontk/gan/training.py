@@ -102,7 +102,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
         values = gan.step(real, noise)
         if not np.all(np.isfinite(values)):
             raise VisiontkError(f"training diverged at step {n} (a loss is not finite); run again on the run "
-                                "folder with a lower --lr to resume from the last checkpoint")
+                                "folder with a lower `learning_rate` to resume from the last checkpoint")
         return dict(zip(LOSSES, values))
 
     def end_of_epoch(n: int) -> None:
@@ -121,7 +121,7 @@ def _refuse_old_layout(run_dir: Path) -> None:
     old = [name for name in OLD_LAYOUT if (run_dir / name).exists()]
     if old:
         raise BadInputError(f"{run_dir}: a run made by an older visiontk ({', '.join(old)}) can't be resumed; "
-                            "start a new run folder (its generator still works with `gan generate --model`)")
+                            "start a new run folder (its generator still works with `visiontk gan generate --model`)")
 
 
 def _new_run(config: TrainConfig) -> TrainConfig:
@@ -129,7 +129,7 @@ def _new_run(config: TrainConfig) -> TrainConfig:
     if not config.data:
         raise BadInputError("give the training DATA (folders, IDX files or .npz files)")
     if config.batch_size < 2 or config.epochs < 1 or config.latent_dim < 1 or config.log_every < 1:
-        raise BadInputError("--batch-size must be >= 2, --epochs, --latent-dim and --log-every >= 1")
+        raise BadInputError("`batch_size` must be >= 2, `epochs`, `latent_dim` and `log_every` >= 1")
     from visiontk.backbones.dcgan import dcgan_depth
 
     dcgan_depth(config.image_size)
@@ -145,7 +145,7 @@ def _load_images(config: TrainConfig) -> np.ndarray:
     images = np.concatenate(parts)[:config.limit]
     if len(images) < config.batch_size:
         raise BadInputError(f"{' '.join(config.data)}: only {len(images)} images, fewer than one batch of "
-                            f"{config.batch_size}; lower --batch-size")
+                            f"{config.batch_size}; lower `batch_size`")
     return images
 
 

@@ -85,7 +85,7 @@ def check_options(fmt: str, quantize: str) -> None:
     if quantize not in QUANTIZE:
         raise UsageError(f"quantization {quantize!r}: use one of {', '.join(QUANTIZE)}")
     if quantize != "none" and fmt != "tflite":
-        raise UsageError("float16 and dynamic quantization are TFLite options (use --format tflite)")
+        raise UsageError("float16 and dynamic quantization are TFLite options (use `fmt` tflite)")
     if fmt == "onnx" and importlib.util.find_spec("tf2onnx") is None:
         raise UsageError(ONNX_MISSING)
 

@@ -31,7 +31,7 @@ def write_savedmodel(exportable: Exportable, folder: Path) -> None:
 def check_folder_output(output: Path, overwrite: bool) -> None:
     """Refuse to replace an existing folder without --overwrite, or one that is not a SavedModel."""
     if output.exists() and not overwrite:
-        raise BadInputError(f"{output}: exists (use --overwrite to replace it)")
+        raise BadInputError(f"{output}: exists (use `overwrite` to replace it)")
     if output.exists() and not (output / "saved_model.pb").is_file():
         raise BadInputError(f"{output}: exists and is not a SavedModel; not replaced")
 

@@ -38,7 +38,7 @@ def choose_engine(count: int, engine: str = "auto") -> str:
         raise UsageError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
     if engine != "auto":
         if engine != "exact" and not faiss_available():
-            raise UsageError(f"--engine {engine} needs faiss: pip install 'visiontk[similar]' (faiss-cpu)")
+            raise UsageError(f"`engine` {engine} needs faiss: pip install 'visiontk[similar]' (faiss-cpu)")
         return engine
     if count < EXACT_LIMIT:
         return "exact"

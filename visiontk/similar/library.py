@@ -42,7 +42,7 @@ class Settings:
     size: int = 256          # the image's long side, in pixels, when it enters the network
 
     def describe(self) -> str:
-        return f"--backbone {self.backbone} --pooling {self.pooling} --size {self.size}"
+        return f"`backbone` {self.backbone}, `pooling` {self.pooling}, `size` {self.size}"
 
     @property
     def has_descriptors(self) -> bool:

@@ -42,7 +42,7 @@ def search(index: Index | str | Path, queries: Sequence[str | Path | np.ndarray]
     (see similar.engine), or a NearestNeighbours built once for many calls."""
     index = as_index(index)
     if not index.settings.has_descriptors:
-        raise UsageError("this index holds hashes alone (--backbone none), which find copies but can't "
+        raise UsageError("this index holds hashes alone (`backbone` none), which find copies but can't "
                          "rank look-alikes; index again with a backbone (e.g. vgg16) to search")
     describer = describer or Describer(index.settings)
     # Read as the index read its images, so that a library image finds itself at similarity 1.

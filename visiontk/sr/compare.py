@@ -28,7 +28,7 @@ def side_by_side(hr_path: str | Path, output: str | Path, scale: int = 4,
     height, width = hr.shape[:2]
     x, y, size = crop or (width // 3, height // 3, min(width, height) // 3)
     if size < 1 or x < 0 or y < 0 or x + size > width or y + size > height:
-        raise UsageError(f"--crop {x} {y} {size} is not inside {hr_path} ({width}x{height} after cropping "
+        raise UsageError(f"`crop` {x} {y} {size} is not inside {hr_path} ({width}x{height} after cropping "
                          f"to a multiple of {scale}): X and Y >= 0, SIZE >= 1, X+SIZE <= {width}, "
                          f"Y+SIZE <= {height}")
     if degradation is not None and degradation not in TEST_DEGRADATIONS:

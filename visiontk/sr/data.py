@@ -45,7 +45,7 @@ def split_validation(paths: list[Path], count: int) -> tuple[list[Path], list[Pa
         return paths, []
     if count >= len(paths):
         raise BadInputError(f"{len(paths)} images: too few to hold out {count} for validation "
-                            "(use --val-images 0 or add images)")
+                            "(use `val_images` 0 or add images)")
     step = len(paths) / count
     held = {int(i * step + step / 2) for i in range(count)}
     return [p for i, p in enumerate(paths) if i not in held], [p for i, p in enumerate(paths) if i in held]

@@ -59,7 +59,7 @@ def load_edsr(path: Path, scale: int, res_scaling: float | None = None):
     path = Path(path)
     found, blocks, features = structure(path)
     if found != scale:
-        raise WeightsError(f"{path}: these are x{found} weights, not x{scale}; use --scale {found} or "
+        raise WeightsError(f"{path}: these are x{found} weights, not x{scale}; use `scale` {found} or "
                            f"an x{scale} model")
     model = EDSR(scale, blocks, features, res_scaling)
     try:

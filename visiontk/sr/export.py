@@ -63,7 +63,7 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, 
 
     run_dir, output = Path(run_dir), Path(output)
     if which not in ("best", "latest"):
-        raise BadInputError(f"--which {which}: use best or latest")
+        raise BadInputError(f"`which` {which}: use best or latest")
     if not output.name.endswith(".weights.h5"):
         raise BadInputError(f"{output}: the weights file name must end in .weights.h5")
     check_output(output, overwrite)

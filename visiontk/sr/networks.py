@@ -74,7 +74,7 @@ def load_network(path: Path, scale: int):
     path = Path(path)
     network = read_network(path)
     if network.scale != scale:
-        raise WeightsError(f"{path}: these are x{network.scale} weights, not x{scale}; use --scale "
+        raise WeightsError(f"{path}: these are x{network.scale} weights, not x{scale}; use `scale` "
                            f"{network.scale} or an x{scale} model")
     model = build(network)
     try:

@@ -99,12 +99,12 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.arch not in ARCH_DEFAULTS:
-            raise BadInputError(f"arch must be {' or '.join(ARCH_DEFAULTS)}, not {self.arch!r}")
+            raise BadInputError(f"`arch` must be {' or '.join(ARCH_DEFAULTS)}, not {self.arch!r}")
         blocks, features = ARCH_DEFAULTS[self.arch]
         self.blocks = self.blocks or blocks
         self.features = self.features or features
         if self.gan and not self.init_from:
-            raise BadInputError("--gan fine-tunes a trained generator: give --init-from WEIGHTS "
+            raise BadInputError("`gan` fine-tunes a trained generator: give `init_from` WEIGHTS "
                                 "(e.g. models/edsr-x4.weights.h5)")
         if self.gan_loss not in ("standard", "relativistic"):
             raise BadInputError(f"gan_loss must be standard or relativistic, not {self.gan_loss!r}")
@@ -157,7 +157,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
     stored = stored_config(run_dir)
     # A new run checks its data before the run folder exists; a resumed one reads the run's own data.
     if stored is None and config.init_from and not Path(config.init_from).is_file():
-        raise UsageError(f"--init-from {config.init_from}: no such weights file")
+        raise UsageError(f"`init_from` {config.init_from}: no such weights file")
     loaded = load_data(config) if stored is None else None
     config, _ = training.prepare_run(run_dir, config, task="sr", given=given, changeable=CHANGEABLE)
     pairs, val_pairs, degradation = loaded or load_data(config)
@@ -342,7 +342,7 @@ def warm_start(model, weights: Path, config: TrainConfig) -> None:
     found = read_network(weights)
     wanted = replace(config.network, scale=found.scale)
     if replace(found, res_scaling=wanted.res_scaling) != wanted:
-        raise BadInputError(f"--init-from {weights}: {found.label} weights, but this run trains "
+        raise BadInputError(f"`init_from` {weights}: {found.label} weights, but this run trains "
                             f"{config.network.label}; give weights of the same network")
     source = build(wanted)
     source.load_weights(weights)

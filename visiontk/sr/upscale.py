@@ -163,7 +163,7 @@ def output_suffix(scale: int, outscale: float | None = None, width: int | None =
 def check_outscale(scale: int, outscale: float | None) -> None:
     """Refuse an `outscale` beyond what the model of `scale` makes, before any work."""
     if outscale is not None and outscale > scale:
-        raise UsageError(f"--outscale {outscale:g} is more than the x{scale} model makes")
+        raise UsageError(f"`outscale` {outscale:g} is more than the x{scale} model makes")
 
 
 def upscale_record(upscaler: Upscaler, size: tuple[int, int], output_size: tuple[int, int], bits: int) -> dict:

@@ -73,7 +73,7 @@ class FastStylizer:
         """The painted photo, (H, W, 3) uint8 with a long side of `size` pixels (None: the photo's own).
         `strength` (0..1) mixes the painting with the photo: 1 paints fully, 0 leaves the photo."""
         if not 0.0 <= strength <= 1.0:
-            raise BadInputError(f"strength must be between 0 and 1, got {strength}")
+            raise BadInputError(f"`strength` must be between 0 and 1, got {strength}")
         rgb = load_input(photo, "photo")
         if size is not None and size != max(rgb.shape[:2]):
             rgb = resize_long_side(rgb, size)
@@ -97,5 +97,5 @@ class FastStylizer:
         try:
             out = self._run(padded[None]).numpy()[0, :height, :width]
         except (MemoryError, runtime.tensorflow().errors.ResourceExhaustedError):
-            raise BadInputError(f"{width}x{height} is too large to paint in memory; use a smaller --size") from None
+            raise BadInputError(f"{width}x{height} is too large to paint in memory; use a smaller `size`") from None
         return np.clip(np.round(out), 0, 255).astype(np.uint8)

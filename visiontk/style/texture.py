@@ -25,7 +25,7 @@ def synthesize(source: np.ndarray | str | os.PathLike, size: int = DEFAULT_TEXTU
     its opposite edges continue each other so copies tile seamlessly. The source is scaled to the
     result's side times `style_scale` (above 1: a finer texture)."""
     if size < MIN_WORKING_SIDE:
-        raise BadInputError(f"size must be at least {MIN_WORKING_SIDE} pixels, got {size}")
+        raise BadInputError(f"`size` must be at least {MIN_WORKING_SIDE} pixels, got {size}")
     stylizer = Stylizer(source, backbone=backbone, style_layers=style_layers, content_weight=0.0,
                         style_weight=TEXTURE_STYLE_WEIGHT, tv_weight=tv_weight, style_scale=style_scale,
                         precision=precision, tileable=tileable)

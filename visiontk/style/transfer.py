@@ -126,9 +126,9 @@ def blend_weights(blend: Sequence[float] | None, count: int) -> np.ndarray:
         return np.full(count, 1.0 / count)
     weights = np.asarray(blend, dtype=np.float64)
     if weights.shape != (count,):
-        raise VisiontkError(f"--style-blend has {weights.size} weights for {count} styles: give one per style")
+        raise VisiontkError(f"`style_blend` has {weights.size} weights for {count} styles: give one per style")
     if np.any(weights < 0) or weights.sum() <= 0:
-        raise VisiontkError("--style-blend weights must be non-negative and not all zero")
+        raise VisiontkError("`style_blend` weights must be non-negative and not all zero")
     return weights / weights.sum()
 
 
@@ -152,7 +152,7 @@ class Stylizer:
         if not styles:
             raise VisiontkError("give at least one style image")
         if style_scale <= 0:
-            raise VisiontkError(f"--style-scale must be positive, got {style_scale}")
+            raise VisiontkError(f"`style_scale` must be positive, got {style_scale}")
         if not content_layers or not style_layers:
             raise VisiontkError("give at least one content layer and one style layer")
         self.styles = [load_input(s, f"style image {i + 1}") for i, s in enumerate(styles)]
@@ -175,7 +175,7 @@ class Stylizer:
                 self.extractor = vgg_extractor(backbone, layers)
         except WeightsError as exc:
             other = "vgg16" if backbone == "vgg19" else "vgg19"
-            raise WeightsError(f"{exc}; or use the other network, --backbone {other}") from None
+            raise WeightsError(f"{exc}; or use the other network, `backbone` {other}") from None
         self._objective = self._build_objective()
         tf = runtime.tensorflow()
         self._extract = tf.function(lambda image: self._float32(self.extractor(self._as_rgb(image)[None])),
@@ -276,7 +276,7 @@ class Stylizer:
         if not isinstance(init, np.ndarray) and init not in INITS:
             raise VisiontkError(f"unknown init {init!r}: use {', '.join(INITS)}")
         if size < MIN_WORKING_SIDE or scales < 1:
-            raise VisiontkError(f"--size must be at least {MIN_WORKING_SIDE} and --scales at least 1")
+            raise VisiontkError(f"`size` must be at least {MIN_WORKING_SIDE} and `scales` at least 1")
         photo = load_input(content, "content image")
         sizes = scale_sizes(photo.shape[1], photo.shape[0], size, scales)
         steps = self._iterations_per_scale(iterations, optimizer, len(sizes))
@@ -366,7 +366,7 @@ class Stylizer:
         if len(iterations) > count:  # scales too small to work at were left out: they are the coarsest
             return iterations[-count:]
         if len(iterations) != count:
-            raise VisiontkError(f"--iterations lists {len(iterations)} values for {count} scales")
+            raise VisiontkError(f"`iterations` lists {len(iterations)} values for {count} scales")
         return iterations
 
     def _initial(self, init: str | np.ndarray, target_image: np.ndarray, content_y, rng) -> np.ndarray:
