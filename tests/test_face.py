@@ -282,6 +282,7 @@ def test_cli_verify_pairs_lfw_format(run_cli, faces_dir, shared, tmp_path):
     assert result.exit_code == 5 and "1 of 2 pairs had an image without a face" in result.stderr
     failed, answered = [json.loads(line) for line in result.stdout.splitlines()]
     assert failed["ok"] is False and "no face found" in failed["error"] and answered["same"] is True
+    assert "--min-face" in failed["error"] and "`" not in failed["error"]   # as a single pair says it
 
 
 @pytest.mark.slow
@@ -367,7 +368,7 @@ def test_cli_enroll_failure_leaves_the_gallery_untouched(run_cli, faces_dir, sha
     before = gallery.read_bytes()
     coffee = shared / "data" / "content" / "coffee.png"
     failed = run_cli("face", "enroll", "--gallery", gallery, "obama", faces_dir / "obama_5.jpg", coffee)
-    assert failed.exit_code == 3 and "coffee.png: no face found" in failed.stderr
+    assert failed.exit_code == 3 and "coffee.png: no face found (try a smaller --min-face" in failed.stderr
     assert gallery.read_bytes() == before
     partial = run_cli("face", "enroll", "--gallery", gallery, "obama", faces_dir / "obama_5.jpg", coffee,
                       "--continue-on-error")
