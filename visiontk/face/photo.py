@@ -104,7 +104,7 @@ class Clustering:
         from visiontk.face.model import load_model
 
         if names and enroll_into is None:
-            raise UsageError("names say whom to enrol: give the gallery to enrol them into (enroll_into) too")
+            raise UsageError("`names` say whom to enrol: give the gallery to enrol them into (`enroll_into`) too")
         if sheet is not None:
             check_output(Path(sheet), overwrite)
         model = load_model(model)

@@ -348,7 +348,7 @@ def train(data: Sequence[str], run_dir: str | Path, config: TrainConfig, *, give
 
     strategy = runtime.training_strategy(config.strategy)
     if config.identities_per_batch < strategy.num_replicas_in_sync:
-        raise UsageError(f"identities_per_batch {config.identities_per_batch}: needs at least one "
+        raise UsageError(f"`identities_per_batch` {config.identities_per_batch}: needs at least one "
                          f"person per replica ({strategy.num_replicas_in_sync})")
     keras.utils.set_random_seed(config.seed % 2**32)
     with strategy.scope():

@@ -107,7 +107,7 @@ class TrainConfig:
             raise BadInputError("`gan` fine-tunes a trained generator: give `init_from` WEIGHTS "
                                 "(e.g. models/edsr-x4.weights.h5)")
         if self.gan_loss not in ("standard", "relativistic"):
-            raise BadInputError(f"gan_loss must be standard or relativistic, not {self.gan_loss!r}")
+            raise BadInputError(f"`gan_loss` must be standard or relativistic, not {self.gan_loss!r}")
 
     @property
     def network(self) -> Network:
@@ -192,7 +192,7 @@ def degradation_of(config: TrainConfig) -> Degradation | None:
     if config.degradation == "bicubic":
         return None
     if config.degradation != "real":
-        raise BadInputError(f"degradation must be bicubic or real, not {config.degradation!r}")
+        raise BadInputError(f"`degradation` must be bicubic or real, not {config.degradation!r}")
     try:
         return Degradation.from_dict(config.degradation_params)
     except (TypeError, ValueError) as exc:

@@ -56,7 +56,7 @@ class Upscaler:
                  overlap: int = tiling.DEFAULT_OVERLAP, precision: str = "auto",
                  memory: int = tiling.DEFAULT_MEMORY):
         if scale not in SCALES:
-            raise WeightsError(f"scale must be 2, 3 or 4, not {scale}")
+            raise WeightsError(f"`scale` must be 2, 3 or 4, not {scale}")
         self.scale, self.overlap, self.memory = scale, overlap, memory
         self.precision = resolve_precision(precision)
         self.tile = tile or tiling.auto_tile(scale, overlap, memory, self.precision)

@@ -231,9 +231,9 @@ def _warm_start(network, config: TrainConfig) -> None:
     """Start from the weights of a network of the same shape (e.g. a shipped style, to retrain it)."""
     path = Path(config.init_from)
     if not path.is_file():
-        raise BadInputError(f"init_from {path}: no such weights file")
+        raise BadInputError(f"`init_from` {path}: no such weights file")
     if network_shape(path) != (config.filters, config.residual_blocks):
-        raise BadInputError(f"init_from {path}: a network of another shape (filters, residual blocks "
+        raise BadInputError(f"`init_from` {path}: a network of another shape (filters, residual blocks "
                             f"{network_shape(path)}, this run {config.filters}, {config.residual_blocks})")
     network.load_weights(str(path))
     log.info("warm start from %s", path)
