@@ -99,27 +99,30 @@ def no_faces(min_face, continue_on_error, as_json):
     """A batch of two inputs in which no face is found, as `face embed` reports them."""
     def work(path):
         raise NoFaceError(f"{path}: no face found (try a smaller `min_face`)")
-    return run_batch([Path("a.png"), Path("b.png")], work, as_json=as_json, continue_on_error=continue_on_error)
+    return run_batch([Path("a.png"), Path("b.png")], work, as_json=as_json,
+                     continue_on_error=continue_on_error)
 
 
 def test_a_batch_names_flags_in_its_lines_and_json_records():
     result = CliRunner().invoke(no_faces, ["--continue-on-error", "--json"])
     assert "a.png: no face found (try a smaller --min-face)" in result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["error"] for r in records] == [f"{p}: no face found (try a smaller --min-face)" for p in ("a.png", "b.png")]
+    assert [r["error"] for r in records] == [f"{p}: no face found (try a smaller --min-face)"
+                                             for p in ("a.png", "b.png")]
     assert [r["exit_code"] for r in records] == [3, 3]
 
 
 def test_a_batch_and_a_single_input_read_the_same(photos, tmp_path):
     for name in ("0_x2.png", "1_x2.png"):   # every output exists: no input gets as far as the network
         (tmp_path / name).write_bytes(b"keep me")
-    single = one_error_line(invoke("sr", "upscale", photos / "0.png", "--scale", "2", "--output-dir", tmp_path), 3)
-    expected = f"{tmp_path / '0_x2.png'}: output exists (use --overwrite to replace it, or --skip-existing to leave it)"
+    upscale = ("sr", "upscale", "--scale", "2", "--output-dir", tmp_path)
+    single = one_error_line(invoke(*upscale, photos / "0.png"), 3)
+    expected = (f"{tmp_path / '0_x2.png'}: output exists "
+                "(use --overwrite to replace it, or --skip-existing to leave it)")
     assert single == f"visiontk: error: {expected}"
-    first = one_error_line(invoke("sr", "upscale", photos, "--scale", "2", "--output-dir", tmp_path), 3)
+    first = one_error_line(invoke(*upscale, photos), 3)
     assert first == f"visiontk: error: {photos / '0.png'}: {expected}"
-    kept = invoke("sr", "upscale", photos, "--scale", "2", "--output-dir", tmp_path, "--continue-on-error",
-                  "--json")
+    kept = invoke(*upscale, photos, "--continue-on-error", "--json")
     assert kept.exit_code == 5
     assert json.loads(kept.stdout.splitlines()[0])["error"] == f"{photos / '0.png'}: {expected}"
     assert f"visiontk: error: {photos / '0.png'}: {expected}" in kept.stderr.splitlines()
@@ -143,7 +146,8 @@ def error_strings(tree: ast.AST):
 
 
 def test_no_library_error_names_a_flag():
-    library = [p for p in (ROOT / "visiontk").rglob("*.py") if p.relative_to(ROOT).parts[1] not in ("cli", "server")]
+    library = [p for p in (ROOT / "visiontk").rglob("*.py")
+               if p.relative_to(ROOT).parts[1] not in ("cli", "server")]
     found = [f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
              for path in library for node in error_strings(ast.parse(path.read_text()))
              if FLAG.search(COMMAND_EXAMPLE.sub("", node.value))]

@@ -74,7 +74,8 @@ def _store_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
     try:
         ctx.meta["visiontk.shard"] = parse_shard(value) if value else None
     except VisiontkError as exc:
-        raise click.BadParameter(parameters_as_flags(str(exc), ctx).removeprefix("--shard "), ctx, param) from None
+        message = parameters_as_flags(str(exc), ctx).removeprefix("--shard ")   # Click names the option
+        raise click.BadParameter(message, ctx, param) from None
 
 
 shard_option = click.option(
