@@ -149,7 +149,7 @@ def gan_args(photos: Path, out: Path, epochs: int, strategy: str) -> list[str]:
 def test_gan_train_on_two_workers(tiny_photos, tmp_path):
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
-    run, epochs = tmp_path / "run", 30
+    run, epochs = tmp_path / "run", 12
     steps = 2 * epochs        # 10 photos, global batch 4: 2 steps per epoch
     single = start(driver, tmp_path / "single.npz", GAN_GENERATOR,
                    gan_args(tiny_photos, tmp_path / "single", epochs, "default"), {})
