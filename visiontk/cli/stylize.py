@@ -281,7 +281,7 @@ def train(ctx: click.Context, style_image: Path, data: tuple[str, ...], run_dir:
     Uses the same objective as `stylize` (VGG16 features: content, Gram style, smoothness) on random
     crops of the photos, with Adam. Checkpoints go to RUN/checkpoints, losses to RUN/metrics.csv and
     RUN/curves.png, sample sheets to RUN/samples. Ctrl-C or SIGTERM saves; the same command resumes
-    (--steps, --lr, the --sample/--checkpoint settings and the loss weights may change on resume, the
+    (--steps, --learning-rate, the --sample/--checkpoint settings and the loss weights may change on resume, the
     rest may not).
     """
     from visiontk.style import training
