@@ -35,7 +35,7 @@ def train_command(ctx: click.Context, data: tuple[Path, ...], run_dir: Path | No
     """Train a DCGAN on DATA: folders of images (recursive), IDX files (MNIST layout, .gz or not) or
     .npz files. Losses go to RUN/metrics.csv and RUN/curves.png; each epoch writes a checkpoint
     (RUN/checkpoints) and a sample sheet from fixed noise (RUN/samples). Ctrl-C or SIGTERM saves; the
-    same command resumes exactly (--epochs, --lr, --log-every and --strategy may change on resume, the
+    same command resumes exactly (--epochs, --learning-rate, --log-every and --strategy may change on resume, the
     rest may not).
 
     \b
