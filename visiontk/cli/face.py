@@ -13,7 +13,7 @@ from visiontk.cli.face_options import (embedder_options, every_option, face_inde
                                        max_distance_option, min_confidence_option, min_face_option,
                                        pairs_root_option)
 from visiontk.errors import BatchFailedError
-from visiontk.face import DEFAULT_CLUSTER_DISTANCE
+from visiontk.face import DEFAULT_CLUSTER_DISTANCE, DEFAULT_MIN_CLUSTER_FACE
 
 
 def _frame_lines(path: Path, as_json: bool):
@@ -303,7 +303,9 @@ def _cluster_names(ctx, param, names: tuple[str, ...]) -> dict[int, str] | None:
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path),
               help="Save a contact sheet: one band of face chips per cluster (noise last).")
 @click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Clusters with fewer faces are noise (cluster -1); 2 makes every lone face noise.")
+              help="Clusters with fewer faces are noise (cluster -1); 2 makes every lone face noise. Faces "
+                   f"under {DEFAULT_MIN_CLUSTER_FACE} px tall are always left out as noise: too small to "
+                   "tell two people apart.")
 @click.option("--max-distance", "max_distance", type=FiniteFloatRange(min=0), default=None,
               help="Groups of faces join while on average at most this far apart [default: "
                    f"{DEFAULT_CLUSTER_DISTANCE:g} for dlib's network, the same share of another model's "

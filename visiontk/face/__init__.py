@@ -31,8 +31,8 @@ release, with a DeprecationWarning (see visiontk.compat).
 """
 from visiontk.compat import renamed_constants as _renamed_constants
 from visiontk.face.align import align
-from visiontk.face.cluster import (DEFAULT_CLUSTER_DISTANCE, FaceClusters, chinese_whispers, cluster_embeddings,
-                                   cluster_faces, pairwise_scores)
+from visiontk.face.cluster import (DEFAULT_CLUSTER_DISTANCE, DEFAULT_MIN_CLUSTER_FACE, FaceClusters,
+                                   chinese_whispers, cluster_embeddings, cluster_faces, pairwise_scores)
 from visiontk.face.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE, Face, detect_faces
 from visiontk.face.embeddings_file import EmbeddingSet
 from visiontk.face.evaluate import evaluate_pairs as evaluate
@@ -48,15 +48,15 @@ from visiontk.face.recognize import (FaceEmbedding, PairsSummary, Verification, 
 from visiontk.face.training import TrainConfig, train
 from visiontk.face.video import FULL_EVERY, detect_video, identify_video
 
-__all__ = ["DEFAULT_CLUSTER_DISTANCE", "DEFAULT_MAX_DISTANCE", "DEFAULT_MIN_CONFIDENCE", "DEFAULT_MIN_FACE",
-           "FULL_EVERY", "UNKNOWN", "Clustering", "EmbeddingSet", "Enrolment", "Face", "FaceClusters",
-           "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary", "TrainConfig", "Verification",
-           "align", "chinese_whispers", "cluster_embeddings", "cluster_faces", "cluster_photos",
-           "compare_faces", "describe_faces", "describe_groups", "describe_names", "detect_faces",
-           "detect_file", "detect_photo", "detect_video", "drawn_path", "embed", "embed_faces", "embed_photo",
-           "enroll", "evaluate", "export", "face_chips", "face_distance", "face_encodings", "identify_file",
-           "identify_photo", "identify_video", "load_image", "load_model", "pairwise_scores", "remove_person",
-           "train", "verify"]
+__all__ = ["DEFAULT_CLUSTER_DISTANCE", "DEFAULT_MIN_CLUSTER_FACE", "DEFAULT_MAX_DISTANCE",
+           "DEFAULT_MIN_CONFIDENCE", "DEFAULT_MIN_FACE", "FULL_EVERY", "UNKNOWN", "Clustering", "EmbeddingSet",
+           "Enrolment", "Face", "FaceClusters", "FaceEmbedding", "FaceModel", "Gallery", "Match", "PairsSummary",
+           "TrainConfig", "Verification", "align", "chinese_whispers", "cluster_embeddings", "cluster_faces",
+           "cluster_photos", "compare_faces", "describe_faces", "describe_groups", "describe_names",
+           "detect_faces", "detect_file", "detect_photo", "detect_video", "drawn_path", "embed", "embed_faces",
+           "embed_photo", "enroll", "evaluate", "export", "face_chips", "face_distance", "face_encodings",
+           "identify_file", "identify_photo", "identify_video", "load_image", "load_model", "pairwise_scores",
+           "remove_person", "train", "verify"]
 
 
 # face.DEFAULT_THRESHOLD was the same-person distance: the old name of DEFAULT_MAX_DISTANCE.
