@@ -38,7 +38,6 @@ from visiontk.style.evaluate import CONTENT_TARGET, STYLE_TARGET, evaluate  # no
 STYLE_OF_MODEL = {"starry-night": "starry_night.jpg", "the-scream": "the_scream.jpg"}
 PAINTER = {"starry_night.jpg": "van Gogh, 1889", "the_scream.jpg": "Edvard Munch, 1893",
            "shipwreck.jpg": "J. M. W. Turner, 1805"}
-PICTURE_SIZES = (512, 1024)    # the rows of the side-by-side picture
 CROP = 384                     # each panel: a centre crop at the result's own resolution (strokes unscaled)
 
 
@@ -131,7 +130,7 @@ def main() -> None:
     print("\n== quality: against Gatys from noise (style relative to the photo's own; lower is better) ==")
     judged = evaluate(str(args.model), style, args.photos, args.sizes, cache=args.cache, pictures=args.out / "judge")
     print_table(judged)
-    side_by_side(args.photos[0], args.out / "judge", args.out / "side_by_side.jpg")
+    side_by_side(args.photos[0], args.out / "judge", args.out / "side_by_side.jpg", sorted(args.sizes)[-2:])
     speed_met = bool(gatys_optimising / ff_after_start >= 100 and ff_after_start < 1.0)
     print(f"targets: speed {'MET' if speed_met else 'NOT met'}, quality {'MET' if judged['met'] else 'NOT met'}")
     report = {"load_average": load, "feed_forward_seconds_one": one, "feed_forward_seconds_per_extra": wall_per_extra,
@@ -148,9 +147,10 @@ def main() -> None:
         print(f"model card: {args.card}")
 
 
-def side_by_side(photo_path: Path, pictures: Path, out: Path) -> None:
-    """photo | Gatys 50 | network, one row per PICTURE_SIZES, each panel a CROP-px centre crop of the
-    picture at that size (so the strokes are shown at the scale they were painted)."""
+def side_by_side(photo_path: Path, pictures: Path, out: Path, sizes: list[int]) -> None:
+    """photo | Gatys 50 | network, one row per judged size in `sizes` (the two largest: 512 and 1024 by
+    default), each panel a CROP-px centre crop of the picture at that size (so the strokes are shown at
+    the scale they were painted)."""
     from visiontk.charts import grid
     from visiontk.imageio import write_image
 
@@ -161,7 +161,7 @@ def side_by_side(photo_path: Path, pictures: Path, out: Path) -> None:
                       ((0, max(0, CROP - height)), (0, max(0, CROP - width)), (0, 0)))
 
     panels = []
-    for size in PICTURE_SIZES:
+    for size in sizes:
         photo = resize_long_side(read_image(photo_path), size)
         panels += [centre(photo)] + [centre(read_image(pictures / f"{size}" / f"{photo_path.stem}_{method}.jpg"))
                                      for method in ("gatys-50", "network")]
@@ -246,7 +246,7 @@ same-size photos (reading, resizing, painting, bfloat16; float32: {report['feed_
 start-up): {report['gatys_optimising_seconds'] / report['feed_forward_forward_seconds']:.0f}x faster per photo after
 start-up. Load average {report['load_average'][0]:.2f} at the start.
 
-![photo | Gatys 50 | this network, at 512 and 1024 px (centre crops)](../docs/images/{args.picture.name if args.picture else "style_fast_side_by_side.jpg"})
+![photo | Gatys 50 | this network, at the two largest judged sizes (centre crops)](../docs/images/{args.picture.name if args.picture else "style_fast_side_by_side.jpg"})
 
 ## File
 - sha256 `{hashlib.sha256(data).hexdigest()}`, {len(data)} bytes.
