@@ -247,6 +247,32 @@ def test_sigterm_while_starting_up_exits_130(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_interruption_raised_inside_a_string_exec_still_exits_130(tmp_path):
+    """CI once saw -2 (killed by SIGINT) instead of 130: the SIGTERM landed while a dataclass was being
+    built (an `exec` of a string), which CPython remembers and turns into a SIGINT exit at the end."""
+    script = textwrap.dedent("""
+        import sys
+        import visiontk.cli.main as cli
+        from visiontk.__main__ import main
+
+        def interrupted_command():
+            try:
+                exec("raise KeyboardInterrupt")
+            except KeyboardInterrupt:
+                sys.stderr.write("visiontk: interrupted\\n")
+                sys.exit(130)
+
+        cli.main = interrupted_command
+        main()
+    """)
+    (tmp_path / "interrupted_run.py").write_text(script)  # run with -m, as `python -m visiontk` is
+    done = subprocess.run([sys.executable, "-m", "interrupted_run"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "visiontk: interrupted"
+
+
 def test_sr_train_prints_nothing_on_stderr(tmp_path):
     """TensorFlow's C++ runtime logs an ERROR-level note (oneDNN and DT_UINT8) during training: hidden."""
     photos = tmp_path / "hr"

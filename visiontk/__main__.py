@@ -12,8 +12,13 @@ def main() -> None:
         from visiontk.cli.main import main as cli_main
     except KeyboardInterrupt:
         sys.stderr.write("visiontk: interrupted\n")
-        sys.exit(interrupt.EXIT_INTERRUPTED)
-    cli_main()
+        interrupt.exit_interrupted()
+    try:
+        cli_main()
+    except SystemExit as exc:
+        if exc.code == interrupt.EXIT_INTERRUPTED:
+            interrupt.exit_interrupted()
+        raise
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ and, should the run go on anyway, ends the process after a grace period.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import signal
+import sys
 import threading
 
 GRACE_SECONDS = 10.0
@@ -30,6 +32,23 @@ def _handle(signum, frame) -> None:
 
 def _force_exit() -> None:
     os.write(2, b"visiontk: interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+def exit_interrupted() -> None:
+    """End the process with exit code 130 once an interruption has been reported.
+
+    CPython (3.11) remembers a KeyboardInterrupt that escaped any `exec` or `eval` of a string (the
+    dataclasses and namedtuples being built while a module imports) and then ends the process by
+    SIGINT, whatever exit code the program chose: a signal that lands there would turn the documented
+    130 into "killed by SIGINT". So the exit code is given to the OS directly, after the atexit handlers
+    and with the standard streams flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said there
+            pass
+    atexit._run_exitfuncs()
     os._exit(EXIT_INTERRUPTED)
 
 
