@@ -112,3 +112,14 @@ def test_options_spelled_as_elsewhere_keep_their_old_name_hidden(run_cli, comman
     assert found[old] is found[new] or (found[old].hidden and found[new].name == "width")   # train: an alias
     shown = run_cli(*command.split(), "--help").stdout
     assert f"{new} " in shown and f"{old} " not in shown
+
+
+def test_model_cards_show_a_stored_command_in_todays_spelling():
+    """A run started with old spellings is shown on its model card as the command one would type now."""
+    from visiontk.compat import current_command
+
+    stored = ("visiontk -q sr train a b --batch 16 --lr 1e-4 --precision mixed_bfloat16 --batch-size-x 2 "
+              "--patch 48 --lr=2e-4")
+    assert current_command(stored) == ("visiontk -q sr train a b --batch-size 16 --learning-rate 1e-4 "
+                                       "--precision bfloat16 --batch-size-x 2 --patch 48 --learning-rate=2e-4")
+    assert current_command("visiontk sr upscale a.png --width 300") == "visiontk sr upscale a.png --width 300"

@@ -18,6 +18,7 @@ Python, warns with a DeprecationWarning naming the new one.
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 # Old option spelling -> the settings field it sets (hidden aliases of the `TASK train` commands).
@@ -34,6 +35,18 @@ def renamed_value(name: str, value):
     """`value` of setting `name`, or what it is called now when it is an old value."""
     old = RENAMED_VALUES.get(name, {})
     return old.get(value, value) if isinstance(value, str) else value
+
+
+def current_command(command: str) -> str:
+    """A run's stored `TASK train` command line spelled as it would be typed today (`--lr`, `--batch` and
+    old setting values renamed), for the model cards that show it."""
+    for old, field in OLD_OPTION_SPELLINGS.items():
+        if field != "width":  # `--width` was gan train's alone; elsewhere it is still an output size
+            command = re.sub(rf"(?<=\s){old}(?=[\s=])", "--" + field.replace("_", "-"), command)
+    for field, values in RENAMED_VALUES.items():
+        for old, new in values.items():
+            command = re.sub(rf"(--{field.replace('_', '-')}[\s=]){old}\b", rf"\g<1>{new}", command)
+    return command
 
 
 def renamed_settings(stored: dict, names: set[str]) -> dict:

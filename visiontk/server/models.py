@@ -12,8 +12,6 @@ from visiontk.server.settings import ServeSettings
 
 log = logging.getLogger("visiontk.server")
 
-SR_MODELS = ("edsr-x2", "edsr-x3", "edsr-x4", "edsr-x4-real")   # the shipped EDSR weights
-
 
 class ServedModels:
     """What `--models` asked for. `ready` turns true once every network has answered a first input."""
@@ -48,9 +46,10 @@ class ServedModels:
             self.gallery = Gallery.load(self.settings.gallery, model=self.face.name)
 
     def _load_sr(self) -> None:
+        from visiontk.sr.model import SHIPPED
         from visiontk.sr.upscale import Upscaler, resolve_scale
 
-        for name in SR_MODELS:
+        for name in SHIPPED:
             upscaler = Upscaler(resolve_scale(None, name), name)
             upscaler.predict(np.zeros((8, 8, 3), np.float32))
             self.upscalers[name] = upscaler

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from visiontk import training
+from visiontk.compat import current_command, renamed_value
 from visiontk.errors import BadInputError
 from visiontk.atomic import atomic_output, check_output
 from visiontk.sr.training import BEST, build_model, stored_config
@@ -129,7 +130,7 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {_how_lr_was_made(config)}.",
         f"- {config['batch_size']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
         f"rotations, L1 loss, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
-        f"precision {config.get('precision', 'float32')}, seed {config['seed']}.",
+        f"precision {renamed_value('precision', config.get('precision', 'float32'))}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",
         f"- Command: `{_training_command(config, summary)}`",
         f"- These weights: step {summary['step']} (of {summary['steps_total']} run so far), "
@@ -157,9 +158,8 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
 def _training_command(config: dict, summary: dict) -> str:
     """Runs store the sys.argv of their first start; shown as the `visiontk ...` command a user would type,
     with the steps reached and the schedule as resumed since: run straight, it trains the same way."""
-    command = "visiontk " + config["command"].split(" ", 1)[-1]
+    command = current_command("visiontk " + config["command"].split(" ", 1)[-1])
     for option, value in (("--steps", summary["steps_total"]), ("--halve-every", config["halve_every"]),
-                          ("--lr", f"{config['learning_rate']:g}"),
                           ("--learning-rate", f"{config['learning_rate']:g}")):
         command = re.sub(rf"{option} \S+", f"{option} {value}", command)
     return command
