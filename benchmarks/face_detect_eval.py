@@ -187,6 +187,41 @@ def detect_all(items: list[dict], cache: Path) -> dict:
     return results
 
 
+# ---- a verification stage with the embedding network (measured, not used) ------------------------------
+
+def embedding_check(items: list[dict], results: dict, cut: float = 0.45) -> dict:
+    """Can dlib's face embedding tell the cascade's false detections from faces? For each split: the
+    false detections (score >= `cut`) on face-free photos left when a cut-off on the embedding's length,
+    or on its distance to the mean dev face, keeps every face at least CLEAR_FACE tall."""
+    from visiontk.face import load_image, load_model
+    from visiontk.face.detect import Face
+    from visiontk.face.recognize import face_chips
+
+    model, rows = load_model(), []
+    for item in items:
+        found = [f for f in results[item["path"]]["ours"] if f["score"] >= cut]
+        if not found:
+            continue
+        faces = [Face(tuple(f["box"]), f["score"], np.array(f["landmarks"])) for f in found]
+        for f, vector in zip(found, model.embed_chips(face_chips(load_image(item["path"]), faces))):
+            face = any(matches(f["box"], b) for b in item["faces"] if b[3] - b[1] >= CLEAR_FACE)
+            false = not item["faces"] and not item["ignore"]
+            if face or false:
+                rows.append((item["split"], face, vector))
+    split, face = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    vectors = np.array([r[2] for r in rows])
+    mean_face = vectors[(split == "dev") & face].mean(0)
+    features = {"length": np.linalg.norm(vectors, axis=1),
+                "distance to the mean dev face": np.linalg.norm(vectors - mean_face, axis=1)}
+    report = {}
+    for name in ("dev", "test"):
+        faces, false = (split == name) & face, (split == name) & ~face
+        report[name] = {"faces": int(faces.sum()), f"false detections >= {cut}": int(false.sum())}
+        for feature, values in features.items():
+            report[name][f"left by {feature} >= {values[faces].min():.3f}"] = int((false & (values >= values[faces].min())).sum())
+    return report
+
+
 # ---- scoring -----------------------------------------------------------------------------------------------
 
 def score_photo(item: dict, found: list[dict]) -> tuple[list[float], list[float]]:
@@ -273,6 +308,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("/tmp/face_eval"))
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--embedding-check", action="store_true",
+                        help="also measure a verification stage with the face embedding (see docs/face.md)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     items = photos(args.out)
@@ -287,6 +324,8 @@ def main() -> int:
         for label, curve in panel.items():
             summary[f"{split} {label}"] = {"faces": curve["faces"], "face_free_photos": curve["face_free_photos"],
                                            **{f"at {c}": at(curve, c) for c in (0.6, 0.7, 0.8, 0.9, 0.92, 0.95)}}
+    if args.embedding_check:
+        summary["embedding check"] = embedding_check(items, results)
     print(json.dumps(summary, indent=1))
     if args.plot:
         plot(args.plot, {f"{label}": curve for label, curve in report["dev"].items()})
