@@ -5,7 +5,8 @@ cost of a training step. Prints figures; asserts nothing.
     python benchmarks/sr_bench.py --only set5      # or: real, upscale, precision, train
     python benchmarks/sr_bench.py --only upscale --repeat 2
     python benchmarks/sr_bench.py --only real --real-model runs/x4-real/best.weights.h5
-    python benchmarks/sr_bench.py --only family --family edsr-x4 wdsr-x4 srgan-x4   # PSNR, perceptual, speed
+    python benchmarks/sr_bench.py --only family    # EDSR against WDSR at x2 and x4: PSNR, perceptual, speed
+    python benchmarks/sr_bench.py --only family --family edsr-x4 wdsr-x4 runs/gan-x4/best.weights.h5
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SET5 = SHARED / "data" / "sr" / "Set5"
+CONTENT = SHARED / "data" / "content"   # photos no sr training or model selection saw
 PAPER = {2: 37.99, 3: 34.37, 4: 32.10}   # EDSR-baseline, Lim et al. 2017, Table 3 (Set5)
 TARGET = {2: 36.5, 4: 30.8}
 
@@ -63,16 +65,19 @@ def real_table(real_model: str = "edsr-x4-real", hr_dir: Path = SET5) -> None:
     print()
 
 
-def family_table(models: list[str], scale: int = 4, side: int = 256, repeat: int = 3) -> None:
+def family_table(models: list[str], side: int = 256, repeat: int = 3) -> None:
     """Each model beside the first (our EDSR of the same scale), in the same run: weights, Set5 PSNR / SSIM /
-    perceptual distance, and output MP/s upscaling a side x side LR photo (automatic precision, best of
-    `repeat` alternating runs). Targets of issue 23: WDSR within 0.1 dB of EDSR with at most half its
-    weights and 1.5x its MP/s; the GAN model 15% below EDSR's perceptual distance, PSNR 1 dB over bicubic."""
+    perceptual distance, the same on the content photos (which no sr training or selection saw), and
+    output MP/s upscaling a side x side LR photo (automatic precision, best of `repeat` alternating runs).
+    Targets of issue 23: WDSR within 0.1 dB of EDSR with at most half its weights and 1.5x its MP/s; the
+    GAN model 15% below EDSR's perceptual distance, PSNR 1 dB over bicubic."""
     import numpy as np
     from PIL import Image
 
     from visiontk.sr.evaluate import evaluate
-    from visiontk.sr.upscale import Upscaler
+    from visiontk.sr.upscale import Upscaler, resolve_scale
+
+    scale = resolve_scale(None, models[0])
 
     photo = Image.open(SHARED / "data" / "content" / "astronaut.png").convert("RGB")
     lr = np.asarray(photo.resize((side, side), Image.BICUBIC))
@@ -88,19 +93,25 @@ def family_table(models: list[str], scale: int = 4, side: int = 256, repeat: int
     mp = (side * scale) ** 2 / 1e6
     print(f"## x{scale} models on Set5 (standard protocol; perceptual: VGG16 feature distance, lower is "
           f"better) and speed ({side}x{side} LR, {upscalers[models[0]].precision})\n")
-    print("| model | weights | PSNR / SSIM | perceptual | output MP/s | vs first: weights, MP/s, PSNR, perceptual |")
-    print("|---|---|---|---|---|---|")
-    rows = {}
+    print("| model | weights | Set5 PSNR / SSIM | perceptual | content photos PSNR / perceptual | output MP/s "
+          "| vs first: weights, MP/s, Set5 PSNR, perceptual |")
+    print("|---|---|---|---|---|---|---|")
+    rows, unseen = {}, {}
+    metrics = ("psnr", "ssim", "perceptual")
     for m in models:
-        result = evaluate(SET5, scale, m, metrics=("psnr", "ssim", "perceptual"))["mean"]
+        result = evaluate(SET5, scale, m, metrics=metrics)["mean"]
+        unseen[m] = evaluate(CONTENT, scale, m, metrics=metrics)["mean"]
         rows[m] = dict(result, weights=upscalers[m].keras_model.count_params(), rate=mp / seconds[m])
     base = rows[models[0]]
     for m, r in rows.items():
         print(f"| {Path(m).name} | {r['weights']:,} | {r['psnr']:.2f} / {r['ssim']:.4f} | {r['perceptual']:.4f} | "
-              f"{r['rate']:.3f} | {r['weights'] / base['weights']:.2f}x, {r['rate'] / base['rate']:.2f}x, "
+              f"{unseen[m]['psnr']:.2f} / {unseen[m]['perceptual']:.4f} | {r['rate']:.3f} | "
+              f"{r['weights'] / base['weights']:.2f}x, {r['rate'] / base['rate']:.2f}x, "
               f"{r['psnr'] - base['psnr']:+.2f} dB, {r['perceptual'] / base['perceptual'] - 1:+.0%} |")
+    first = unseen[models[0]]
     print(f"| bicubic | - | {base['bicubic_psnr']:.2f} / {base['bicubic_ssim']:.4f} | "
-          f"{base['bicubic_perceptual']:.4f} | - | - |\n")
+          f"{base['bicubic_perceptual']:.4f} | {first['bicubic_psnr']:.2f} / {first['bicubic_perceptual']:.4f} "
+          "| - | - |\n")
 
 
 UPSCALE_CHILD = """
@@ -247,8 +258,9 @@ def train_step_seconds(steps: int = 5) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["set5", "real", "upscale", "precision", "train", "family"])
-    parser.add_argument("--family", nargs="+", default=["edsr-x4", "wdsr-x4", "srgan-x4"],
-                        help="x4 models (names or weights files) to compare, our EDSR first")
+    parser.add_argument("--family", nargs="+", action="append",
+                        help="models of one scale (names or weights files) to compare, our EDSR of that scale "
+                             "first; repeat for another scale [default: edsr-x2 wdsr-x2, then edsr-x4 wdsr-x4]")
     parser.add_argument("--repeat", type=int, default=1, help="alternating runs of each upscale path")
     parser.add_argument("--real-model", default="edsr-x4-real",
                         help="the real-degradation model to compare with edsr-x4 (name or weights file)")
@@ -262,7 +274,8 @@ def main() -> None:
     if args.only in (None, "real"):
         real_table(args.real_model, args.real_dir)
     if args.only in (None, "family"):
-        family_table(args.family)
+        for models in args.family or [["edsr-x2", "wdsr-x2"], ["edsr-x4", "wdsr-x4"]]:
+            family_table(models)
     if args.only in (None, "upscale"):
         upscale_speed(model=args.model, repeat=args.repeat)
     if args.only in (None, "precision"):
