@@ -218,7 +218,8 @@ def embedding_check(items: list[dict], results: dict, cut: float = 0.45) -> dict
         faces, false = (split == name) & face, (split == name) & ~face
         report[name] = {"faces": int(faces.sum()), f"false detections >= {cut}": int(false.sum())}
         for feature, values in features.items():
-            report[name][f"left by {feature} >= {values[faces].min():.3f}"] = int((false & (values >= values[faces].min())).sum())
+            floor = values[faces].min()   # the cut-off that keeps every face
+            report[name][f"left by {feature} >= {floor:.3f}"] = int((false & (values >= floor)).sum())
     return report
 
 

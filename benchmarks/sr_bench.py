@@ -79,7 +79,7 @@ def family_table(models: list[str], side: int = 256, repeat: int = 3) -> None:
 
     scale = resolve_scale(None, models[0])
 
-    photo = Image.open(SHARED / "data" / "content" / "astronaut.png").convert("RGB")
+    photo = Image.open(CONTENT / "astronaut.png").convert("RGB")
     lr = np.asarray(photo.resize((side, side), Image.BICUBIC))
     upscalers = {m: Upscaler(scale, m) for m in models}
     for upscaler in upscalers.values():
@@ -139,7 +139,7 @@ print(json.dumps({"seconds": seconds, "tile": upscaler.tile, "overlap": upscaler
 
 def _upscale_child(scale: int, side: int, model: str | None, options: dict, save: Path) -> dict:
     """Upscale a side x side photo in a fresh process, so that its peak RSS is the upscaler's own."""
-    photo = SHARED / "data" / "content" / "astronaut.png"
+    photo = CONTENT / "astronaut.png"
     done = subprocess.run([sys.executable, "-c", UPSCALE_CHILD, str(scale), str(side), model or "", str(photo),
                            json.dumps(options), str(save)], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])

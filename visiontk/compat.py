@@ -40,9 +40,8 @@ def renamed_value(name: str, value):
 def current_command(command: str) -> str:
     """A run's stored `TASK train` command line spelled as it would be typed today (`--lr`, `--batch` and
     old setting values renamed), for the model cards that show it."""
-    for old, field in OLD_OPTION_SPELLINGS.items():
-        if field != "width":  # `--width` was gan train's alone; elsewhere it is still an output size
-            command = re.sub(rf"(?<=\s){old}(?=[\s=])", "--" + field.replace("_", "-"), command)
+    for old, field in OLD_OPTION_SPELLINGS.items():  # `--width` maps onto itself: left as it is
+        command = re.sub(rf"(?<=\s){old}(?=[\s=])", "--" + field.replace("_", "-"), command)
     for field, values in RENAMED_VALUES.items():
         for old, new in values.items():
             command = re.sub(rf"(--{field.replace('_', '-')}[\s=]){old}\b", rf"\g<1>{new}", command)
