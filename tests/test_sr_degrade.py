@@ -121,6 +121,34 @@ def test_train_cli_refuses_zero_batch_and_patch(set5, tmp_path, run_cli):
         assert "Traceback" not in result.output
 
 
+def test_train_cli_takes_degradation_parameters_as_json_and_stores_a_command_that_pastes_back(set5, tmp_path,
+                                                                                             run_cli, monkeypatch):
+    import json
+    import shlex
+    import sys
+
+    base = ["sr", "train", str(set5), "--scale", "2", "--steps", "2", "--batch-size", "2", "--patch", "16",
+            "--blocks", "2", "--features", "8", "--val-images", "1", "--val-every", "2"]
+    bad_json = run_cli(*base, "--out", tmp_path / "a", "--degradation", "real", "--degradation-params", "{blur")
+    assert bad_json.exit_code == 2 and "is not JSON" in bad_json.output and not (tmp_path / "a").exists()
+    not_object = run_cli(*base, "--out", tmp_path / "b", "--degradation", "real", "--degradation-params", "[1]")
+    assert not_object.exit_code == 2 and "not a JSON object" in not_object.output
+    unknown = run_cli(*base, "--out", tmp_path / "c", "--degradation", "real", "--degradation-params", '{"blurr": 1}')
+    assert unknown.exit_code == 3 and "unknown degradation parameters: blurr" in unknown.output
+    bicubic = run_cli(*base, "--out", tmp_path / "d", "--degradation-params", '{"blur_prob": 0}')
+    assert bicubic.exit_code == 3 and "use them with --degradation real" in bicubic.output
+
+    params = '{"blur_prob": 0, "resize_methods": ["bicubic"]}'
+    args = [*base, "--out", str(tmp_path / "run"), "--degradation", "real", "--degradation-params", params]
+    monkeypatch.setattr(sys, "argv", ["visiontk", *args])  # as the shell hands them over
+    ran = run_cli(*args)
+    assert ran.exit_code == 0, ran.output
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["degradation_params"] == json.loads(params)
+    typed = shlex.split(config["command"])  # what the card shows pastes back as one argument
+    assert typed[typed.index("--degradation-params") + 1] == params
+
+
 def test_eval_and_compare_refuse_tiny_images_and_outside_crops(set5, tmp_path, run_cli):
     tiny = tmp_path / "tiny.png"
     Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tiny)

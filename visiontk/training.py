@@ -105,8 +105,8 @@ def setting(default: Any, help: str | None = None, **meta: Any):
     (visiontk.cli.common.settings_options): `help`, and `min`, `max`, `min_open` or `choices`."""
     from dataclasses import field
 
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **meta})
     return field(default=default, metadata={"help": help, **meta})
 
 

@@ -305,7 +305,7 @@ def _setting_option(setting) -> Callable:
         return click.option(flag, setting.name, multiple=True, default=default, help=meta.get("help"))
     numbered = "choices" in meta and kind.startswith("int")    # int choices are parsed as text, then numbers
     return click.option(flag, setting.name, type=_setting_type(setting), default=default,
-                        show_default=default is not None, help=meta.get("help"),
+                        show_default=default is not None and default != {}, help=meta.get("help"),
                         callback=(lambda ctx, param, value: None if value is None else int(value)) if numbered else None)
 
 
@@ -331,7 +331,27 @@ def _setting_type(setting) -> click.ParamType:
         return click.IntRange(min=meta.get("min"), max=meta.get("max"))
     if kind == "float":
         return FiniteFloatRange(min=meta.get("min"), max=meta.get("max"), min_open=meta.get("min_open", False))
+    if kind == "dict":
+        return JsonObject()
     return click.STRING
+
+
+class JsonObject(click.ParamType):
+    """A JSON object given on the command line, e.g. '{"blur_prob": 0.1}'."""
+    name = "JSON"
+
+    def convert(self, value, param, ctx):
+        import json
+
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            self.fail(f"{value!r} is not JSON ({exc})", param, ctx)
+        if not isinstance(parsed, dict):
+            self.fail(f"{value!r} is not a JSON object ({{...}})", param, ctx)
+        return parsed
 
 
 def _alias_of(name: str) -> Callable:

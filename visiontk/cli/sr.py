@@ -26,7 +26,8 @@ def command() -> None:
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The run folder (config.json, metrics.csv, checkpoints/, curves.png, best.weights.h5); "
                    "run the same command again to resume.")
-@settings_options(TrainConfig, ("scale", "steps", "batch_size", "patch", "degradation", "learning_rate",
+@settings_options(TrainConfig, ("scale", "steps", "batch_size", "patch", "degradation", "degradation_params",
+                                "learning_rate",
                                 "halve_every", "val_every", "val_images", "checkpoint_every", "arch", "blocks",
                                 "features", "expansion", "res_scaling", "init_from", "precision", "gan", "gan_loss",
                                 "adversarial_weight", "pixel_weight", "content_layer", "discriminator_features"))

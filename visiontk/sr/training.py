@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import shlex
 import sys
 import warnings
 from dataclasses import dataclass, field, replace
@@ -78,7 +79,10 @@ class TrainConfig:
     precision: str = training.setting("float32", "What the networks compute in (the weights stay float32): "
                                       "bfloat16 is ~5x faster on CPUs with AMX; auto picks it where the "
                                       "hardware runs it natively.", choices=("auto", "float32", "bfloat16"))
-    degradation_params: dict = field(default_factory=dict)
+    degradation_params: dict = training.setting(
+        {}, "With --degradation real: parameters that replace the random degradation's defaults, as a JSON "
+        "object of visiontk.sr.degrade.Degradation's fields, e.g. '{\"blur_prob\": 0.1, \"resize_methods\": "
+        "[\"bicubic\"]}'. Fixed when a run starts.")
     # SRGAN-style fine-tuning of the --init-from generator (visiontk.sr.gan): VGG16 content loss plus an
     # adversarial loss; the best weights are then those of the lowest validation perceptual distance.
     gan: bool = training.setting(
@@ -95,7 +99,8 @@ class TrainConfig:
                                           "features the content loss compares.", choices=PERCEPTUAL_LAYERS)
     discriminator_features: int = training.setting(64, "With --gan: the discriminator's first convolution width "
                                                    "(doubled three times).", min=1, max=512)
-    command: str = field(default_factory=lambda: " ".join(["visiontk"] + sys.argv[1:]))
+    # shlex quoting: the card's copy of the command must paste back as typed (a JSON value has spaces)
+    command: str = field(default_factory=lambda: shlex.join(["visiontk"] + sys.argv[1:]))
 
     def __post_init__(self):
         if self.arch not in ARCH_DEFAULTS:
@@ -106,6 +111,8 @@ class TrainConfig:
         if self.gan and not self.init_from:
             raise BadInputError("`gan` fine-tunes a trained generator: give `init_from` WEIGHTS "
                                 "(e.g. models/edsr-x4.weights.h5)")
+        if self.degradation_params and self.degradation != "real":
+            raise BadInputError("`degradation_params` set the random degradation: use them with `degradation` real")
         if self.gan_loss not in ("standard", "relativistic"):
             raise BadInputError(f"`gan_loss` must be standard or relativistic, not {self.gan_loss!r}")
 
