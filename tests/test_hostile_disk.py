@@ -273,6 +273,36 @@ def test_an_interruption_raised_inside_a_string_exec_still_exits_130(tmp_path):
     assert done.stderr.strip() == "visiontk: interrupted"
 
 
+def test_an_interruption_python_has_to_drop_prints_one_line_not_a_traceback(tmp_path):
+    """CI once saw "Exception ignored in: <function _get_module_lock.<locals>.cb>" and a traceback
+    above the one-line message: the SIGTERM landed inside an import lock's callback, where an exception
+    can't propagate. A finalizer is such a place too, and happens on demand."""
+    script = textwrap.dedent("""
+        import signal
+        import sys
+        import visiontk.cli.main as cli
+        from visiontk.__main__ import main
+
+        class SignalledWhileFinalized:
+            def __del__(self):
+                signal.raise_signal(signal.SIGTERM)
+                sum(range(1000))  # a few bytecodes, so the handler runs here, inside __del__
+
+        @cli.cli.command("finalize")
+        def command_that_finishes():
+            SignalledWhileFinalized()
+
+        sys.argv = ["visiontk", "finalize"]
+        main()
+    """)
+    (tmp_path / "dropped_interrupt.py").write_text(script)
+    done = subprocess.run([sys.executable, "-m", "dropped_interrupt"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "visiontk: interrupted"
+
+
 def test_sr_train_prints_nothing_on_stderr(tmp_path):
     """TensorFlow's C++ runtime logs an ERROR-level note (oneDNN and DT_UINT8) during training: hidden."""
     photos = tmp_path / "hr"

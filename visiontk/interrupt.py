@@ -52,6 +52,15 @@ def exit_interrupted() -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def _quiet_dropped_interrupt(unraisable) -> None:
+    # A KeyboardInterrupt Python had to drop (raised inside an import lock's callback, say) is the
+    # interruption already recorded above: the one-line message comes later, not a traceback now.
+    if received and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def install() -> None:
     """Treat SIGTERM like Ctrl-C (a command's GracefulStop replaces this while it works)."""
+    sys.unraisablehook = _quiet_dropped_interrupt
     signal.signal(signal.SIGTERM, _handle)
