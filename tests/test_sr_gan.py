@@ -90,3 +90,37 @@ def test_gan_needs_a_generator_to_fine_tune(crops, tmp_path, run_cli):
     result = run_cli("sr", "train", crops, "--gan", "--out", tmp_path / "run", "--steps", "1")
     assert result.exit_code == 3 and "--init-from" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_unit_content_loss_is_zero_for_the_same_image_and_grows_with_blur(shared_weights):
+    """--content-loss unit: LPIPS's normalisation at the first convolution of each VGG16 block."""
+    from PIL import Image, ImageFilter
+
+    from visiontk.runtime import tensorflow
+    from visiontk.sr import gan
+    from visiontk.sr.training import TrainConfig
+
+    tf = tensorflow()
+    config = TrainConfig(content_loss="unit")
+    assert gan.content_layers(config) == gan.UNIT_CONTENT_LAYERS
+    with Image.open(shared_weights.parent / "data" / "sr" / "Set5" / "butterfly.png") as photo:
+        sharp = photo.convert("RGB")
+    extractor = gan.content_extractor(config)
+
+    def loss(image):
+        batch = np.stack([np.asarray(image, np.float32), np.asarray(sharp, np.float32)])
+        return float(gan.content_losses(tf, extractor(batch, training=False), config)[0])
+
+    slightly, heavily = (loss(sharp.filter(ImageFilter.GaussianBlur(r))) for r in (1, 3))
+    assert loss(sharp) < 1e-6 < slightly < heavily
+
+
+def test_gan_training_with_the_unit_content_loss_exports_a_card_that_says_so(crops, generator, shared_weights,
+                                                                             tmp_path, run_cli):
+    from visiontk.sr.training import train
+
+    result = train([crops], tmp_path / "run", tiny_gan(2, generator, content_loss="unit"))
+    assert np.isfinite(result["content_loss"]) and result["content_loss"] > 0
+    exported = run_cli("sr", "export", tmp_path / "run", "-o", tmp_path / "gan-x2.weights.h5")
+    assert exported.exit_code == 0, exported.stderr
+    assert "unit-feature content loss at VGG16 block1_conv1" in (tmp_path / "gan-x2.md").read_text()

@@ -96,7 +96,7 @@ def test_train_options_are_the_settings_fields(run_cli):
 
     text = run_cli("sr", "train", "--help").stdout
     options = ["--" + f.name.replace("_", "-") for f in dataclasses.fields(TrainConfig) if f.metadata]
-    assert len(options) == 24 and all(option in text for option in options)
+    assert len(options) == 25 and all(option in text for option in options)
     assert "--batch-size" in text and "--batch " not in text and "--lr " not in text and "--seed" not in text
     with pytest.warns(DeprecationWarning, match="batch= is deprecated, use batch_size="):
         assert TrainConfig(batch=3).batch_size == 3        # the old keyword, for one release

@@ -30,7 +30,8 @@ def command() -> None:
                                 "learning_rate",
                                 "halve_every", "val_every", "val_images", "checkpoint_every", "arch", "blocks",
                                 "features", "expansion", "res_scaling", "init_from", "precision", "gan", "gan_loss",
-                                "adversarial_weight", "pixel_weight", "content_layer", "discriminator_features"))
+                                "adversarial_weight", "pixel_weight", "content_loss", "content_layer",
+                                "discriminator_features"))
 # The global `visiontk --seed N` is the way to seed; `sr train --seed N` (the older form, in the model
 # cards' commands) still works (see visiontk.compat).
 @click.option(SR_TRAIN_SEED_OPTION, "seed", type=click.IntRange(min=0), default=0, hidden=True)

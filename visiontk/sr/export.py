@@ -181,7 +181,7 @@ def _network_description(config: dict) -> tuple[str, str]:
     if config.get("gan"):
         return (f"SRGAN-style {config.get('arch', 'edsr').upper()}",
                 f"The generator of `{config['init_from']}` fine-tuned as a GAN (`--gan`, visiontk.sr.gan): "
-                f"VGG16 {config['content_layer']} content loss, {config['gan_loss']} adversarial loss x "
+                f"{_content_description(config)}, {config['gan_loss']} adversarial loss x "
                 f"{config['adversarial_weight']:g}, L1 x {config['pixel_weight']:g}, against an SRGAN "
                 f"discriminator ({config['discriminator_features']} first features)")
     if config.get("arch", "edsr") == "wdsr":
@@ -190,6 +190,14 @@ def _network_description(config: dict) -> tuple[str, str]:
                           "weight-normalised")
     return ("EDSR-baseline", f"EDSR (Lim et al. 2017) with {config['blocks']} residual blocks x {config['features']} "
                              f"features, residual scaling {config['res_scaling'] or 'none'}")
+
+
+def _content_description(config: dict) -> str:
+    if config.get("content_loss", "srgan") == "unit":
+        from visiontk.sr.gan import UNIT_CONTENT_LAYERS
+
+        return f"LPIPS-style unit-feature content loss at VGG16 {', '.join(UNIT_CONTENT_LAYERS)}"
+    return f"VGG16 {config['content_layer']} content loss"
 
 
 def _score_table(result: dict) -> list[str]:

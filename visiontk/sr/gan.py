@@ -3,9 +3,14 @@ discriminator, Wang et al. 2018, as an option): the generator learns to fool a d
 while a VGG feature loss keeps it close to the ground truth's content.
 
 Generator loss = content + adversarial_weight * adversarial + pixel_weight * L1, with
-- content: the mean squared difference of VGG16 features (`content_layer`, after its ReLU; the ImageNet
-  weights of the registry, caffe preprocessing) of SR and HR, both divided by 12.75 as in SRGAN (which
-  brings the features' squared differences to the scale of the pixel MSE it replaced);
+- content ("srgan", the default): the mean squared difference of VGG16 features (`content_layer`, after
+  its ReLU; the ImageNet weights of the registry, caffe preprocessing) of SR and HR, both divided by 12.75
+  as in SRGAN (which brings the features' squared differences to the scale of the pixel MSE it replaced);
+  or ("unit") LPIPS's normalisation over several layers, UNIT_CONTENT_LAYERS: at each position the feature
+  vectors scaled to unit length over the channels, their squared difference summed over the channels,
+  averaged over positions and layers. Its layers are the first convolution of each block, not the ones
+  `sr eval --metrics perceptual` measures (visiontk.sr.metrics.PERCEPTUAL_LAYERS), so that the measure
+  still judges something the loss did not see;
 - adversarial: binary cross-entropy of the discriminator's logits ("standard": -log D(SR); "relativistic":
   ESRGAN's symmetric form on D(x) - mean D(other side));
 - L1: mean absolute pixel error on the [0, 1] scale (ESRGAN keeps 0.01 of it; 0 is SRGAN).
@@ -15,7 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 GAN_LOSSES = ("standard", "relativistic")
+CONTENT_LOSSES = ("srgan", "unit")
 VGG_SCALE = 12.75
+UNIT_CONTENT_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 
 def discriminator_and_optimizer(config) -> tuple[Any, Any]:
@@ -31,10 +38,30 @@ def discriminator_and_optimizer(config) -> tuple[Any, Any]:
     return discriminator, optimizer
 
 
-def content_extractor(layer: str):
+def content_layers(config) -> tuple[str, ...]:
+    return UNIT_CONTENT_LAYERS if config.content_loss == "unit" else (config.content_layer,)
+
+
+def content_extractor(config):
     from visiontk.backbones.vgg import vgg_extractor
 
-    return vgg_extractor("vgg16", (layer,))
+    return vgg_extractor("vgg16", content_layers(config))
+
+
+def content_losses(tf, features: dict, config):
+    """Per-example content loss of a batch whose first half is SR and second half HR."""
+    def halves(layer):
+        return tf.split(tf.cast(features[layer], tf.float32), 2, axis=0)
+
+    if config.content_loss == "unit":
+        distances = []
+        for layer in UNIT_CONTENT_LAYERS:
+            sr, hr = (f * tf.math.rsqrt(tf.reduce_sum(tf.square(f), axis=-1, keepdims=True) + 1e-10)
+                      for f in halves(layer))
+            distances.append(tf.reduce_mean(tf.reduce_sum(tf.square(sr - hr), axis=-1), axis=[1, 2]))
+        return tf.add_n(distances) / len(distances)
+    sr, hr = halves(config.content_layer)
+    return tf.reduce_mean(tf.square((sr - hr) / VGG_SCALE), axis=[1, 2, 3])
 
 
 def adversarial_losses(tf, real, fake, kind: str):
@@ -55,16 +82,14 @@ def adversarial_losses(tf, real, fake, kind: str):
 def make_gan_step(tf, strategy, model, optimizer, discriminator, discriminator_optimizer, features, config):
     """The compiled training step: one update of the generator and one of the discriminator on the same
     batch; returns the batch's losses (summed over replicas, each divided by the global batch)."""
-    global_batch, layer = config.batch_size, config.content_layer
+    global_batch = config.batch_size
 
     def replica_step(lr, hr):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             sr = model(lr, training=True)
             real = tf.cast(discriminator(hr, training=True), tf.float32)
             fake = tf.cast(discriminator(sr, training=True), tf.float32)
-            both = features(tf.concat([sr, hr], axis=0), training=False)[layer]
-            sr_features, hr_features = tf.split(tf.cast(both, tf.float32) / VGG_SCALE, 2, axis=0)
-            content = tf.reduce_mean(tf.square(sr_features - hr_features), axis=[1, 2, 3])
+            content = content_losses(tf, features(tf.concat([sr, hr], axis=0), training=False), config)
             pixel = tf.reduce_mean(tf.abs(sr - hr), axis=[1, 2, 3]) / 255.0
             adversarial, d_loss = adversarial_losses(tf, real, fake, config.gan_loss)
             g_loss = content + config.adversarial_weight * adversarial + config.pixel_weight * pixel

@@ -95,8 +95,13 @@ class TrainConfig:
                                                  "ESRGAN 5e-3).", min=0)
     pixel_weight: float = training.setting(1e-2, "With --gan: weight of the L1 pixel loss on the [0, 1] scale "
                                            "(ESRGAN 1e-2, SRGAN 0).", min=0)
-    content_layer: str = training.setting("block5_conv3", "With --gan: the VGG16 layer (after its ReLU) whose "
-                                          "features the content loss compares.", choices=PERCEPTUAL_LAYERS)
+    content_loss: str = training.setting(
+        "srgan", "With --gan: SRGAN's squared VGG16 feature difference at --content-layer, or LPIPS's "
+        "unit-length features at the first convolution of each VGG16 block (layers the perceptual measure "
+        "does not use).", choices=("srgan", "unit"))
+    content_layer: str = training.setting("block5_conv3", "With --gan and --content-loss srgan: the VGG16 layer "
+                                          "(after its ReLU) whose features the content loss compares.",
+                                          choices=PERCEPTUAL_LAYERS)
     discriminator_features: int = training.setting(64, "With --gan: the discriminator's first convolution width "
                                                    "(doubled three times).", min=1, max=512)
     # shlex quoting: the card's copy of the command must paste back as typed (a JSON value has spaces)
@@ -115,6 +120,8 @@ class TrainConfig:
             raise BadInputError("`degradation_params` set the random degradation: use them with `degradation` real")
         if self.gan_loss not in ("standard", "relativistic"):
             raise BadInputError(f"`gan_loss` must be standard or relativistic, not {self.gan_loss!r}")
+        if self.content_loss not in ("srgan", "unit"):
+            raise BadInputError(f"`content_loss` must be srgan or unit, not {self.content_loss!r}")
 
     @property
     def network(self) -> Network:
@@ -288,7 +295,7 @@ def _networks(config: TrainConfig):
     from visiontk.sr import gan
 
     adversary = dict(zip(("discriminator", "discriminator_optimizer"), gan.discriminator_and_optimizer(config)))
-    return model, optimizer, adversary, gan.content_extractor(config.content_layer)
+    return model, optimizer, adversary, gan.content_extractor(config)
 
 
 def _step_function(tf, strategy, config: TrainConfig, model, optimizer, adversary: dict, features):
