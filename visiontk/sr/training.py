@@ -28,6 +28,7 @@ from visiontk.errors import BadInputError, UsageError
 from visiontk.runtime import is_chief, keras_policy, resolve_precision, tensorflow, training_strategy
 from visiontk.sr.data import DEGRADE_MARGIN, find_images, load_pairs, patch_dataset, split_validation
 from visiontk.sr.degrade import Degradation
+from visiontk.sr.gan import CONTENT_LOSSES, GAN_LOSSES
 from visiontk.sr.metrics import PERCEPTUAL_LAYERS, y_psnr_ssim
 from visiontk.sr.networks import Network, read_network
 
@@ -90,7 +91,7 @@ class TrainConfig:
         "loss against an SRGAN discriminator (photo-realistic texture, lower PSNR); the best weights are those "
         "of the lowest validation perceptual distance.")
     gan_loss: str = training.setting("relativistic", "With --gan: ESRGAN's relativistic average discriminator, "
-                                     "or SRGAN's.", choices=("relativistic", "standard"))
+                                     "or SRGAN's.", choices=GAN_LOSSES)
     adversarial_weight: float = training.setting(5e-3, "With --gan: weight of the adversarial loss (SRGAN 1e-3, "
                                                  "ESRGAN 5e-3).", min=0)
     pixel_weight: float = training.setting(1e-2, "With --gan: weight of the L1 pixel loss on the [0, 1] scale "
@@ -98,7 +99,7 @@ class TrainConfig:
     content_loss: str = training.setting(
         "srgan", "With --gan: SRGAN's squared VGG16 feature difference at --content-layer, or LPIPS's "
         "unit-length features at the first convolution of each VGG16 block (layers the perceptual measure "
-        "does not use).", choices=("srgan", "unit"))
+        "does not use).", choices=CONTENT_LOSSES)
     content_layer: str = training.setting("block5_conv3", "With --gan and --content-loss srgan: the VGG16 layer "
                                           "(after its ReLU) whose features the content loss compares.",
                                           choices=PERCEPTUAL_LAYERS)
@@ -118,10 +119,9 @@ class TrainConfig:
                                 "(e.g. models/edsr-x4.weights.h5)")
         if self.degradation_params and self.degradation != "real":
             raise BadInputError("`degradation_params` set the random degradation: use them with `degradation` real")
-        if self.gan_loss not in ("standard", "relativistic"):
-            raise BadInputError(f"`gan_loss` must be standard or relativistic, not {self.gan_loss!r}")
-        if self.content_loss not in ("srgan", "unit"):
-            raise BadInputError(f"`content_loss` must be srgan or unit, not {self.content_loss!r}")
+        for name, known in (("gan_loss", GAN_LOSSES), ("content_loss", CONTENT_LOSSES)):
+            if getattr(self, name) not in known:
+                raise BadInputError(f"`{name}` must be {' or '.join(known)}, not {getattr(self, name)!r}")
 
     @property
     def network(self) -> Network:
