@@ -224,12 +224,8 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
 
     result = export(run_dir, output, overwrite, which=which, eval_dir=eval_dir)
     scores = f", Set5 {result['psnr']:.2f} dB / {result['ssim']:.4f}" if result["psnr"] is not None else ""
-    if Path(output).name == f"edsr-x{result['scale']}.weights.h5":
-        where = f"put this line in the sr section of visiontk/sr/catalog.py (replacing the " \
-                f"x{result['scale']} one): {result['catalog_line']}"
-    else:  # another model (e.g. edsr-x4-real, wdsr-x4): its own entry in the catalog
-        where = (f"register it in visiontk/sr/catalog.py with sha256 {result['sha256']}, size {result['size']}, "
-                 "and add its name to SHIPPED in visiontk/sr/model.py")
+    where = ("to ship it, put this entry in _SHIPPED_WEIGHTS in visiontk/sr/catalog.py (replacing one of the "
+             f"same name): {result['catalog_line']}")
     emit(result, as_json, f"{result['output']} (x{result['scale']}, step {result['step']}{scores}); card "
                           f"{result['card']}\n{where}")
     return 0

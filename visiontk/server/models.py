@@ -46,7 +46,7 @@ class ServedModels:
             self.gallery = Gallery.load(self.settings.gallery, model=self.face.name)
 
     def _load_sr(self) -> None:
-        from visiontk.sr.model import SHIPPED
+        from visiontk.sr.catalog import SHIPPED
         from visiontk.sr.upscale import Upscaler, resolve_scale
 
         for name in SHIPPED:

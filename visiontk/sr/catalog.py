@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from visiontk.serving import (Deployable, Exportable, check_image, register as register_deployable,
                               weights_file_claims)
-from visiontk.sr.model import SHIPPED
 from visiontk.sr.networks import read_network
 from visiontk.sr.krasserm import import_weights
 from visiontk.weights import KnownFile, WeightSpec, register, register_shipped
 
-for _scale, _sha256, _size in (
-    (2, "adfc732d3e488d6c9f11541550adc53f7552b3b83cbb0d7b9bd6a824c52a320d", 5627152),
-    (3, "23d19092a13b94c84c90677e06486ac5685a59ac34665a157b135f358deebc15", 6366736),
-    (4, "9a64fce9ddf4a90f2592c913f0d403684aa06bd9e469af6fd731235190d2f6be", 6223560),
-):
-    register_shipped(f"edsr-x{_scale}", f"EDSR-baseline x{_scale} (16x64) trained here on BSDS500 (see its model "
-                     "card)", _sha256, _size, "sr")
-register_shipped("edsr-x4-real", "EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed "
-                 "inputs: for real photos (see its model card)",
-                 "d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", 6223560, "sr")
-register_shipped("wdsr-x2", "WDSR-B x2 (32 wide-activation blocks x 32) trained here on BSDS500 from wdsr-x4's body: "
-                 "beats edsr-x2 with 0.44x its weights (see its model card)",
-                 "ed13775c3603fef399296eee2362a83f29a9fecd4a26d8ecb67d284bcb5b6111", 2798832, "sr")
-register_shipped("wdsr-x4", "WDSR-B x4 (32 wide-activation blocks x 32) trained here on BSDS500: edsr-x4's "
-                 "PSNR with 0.41x its weights, several times faster (see its model card)",
-                 "93ca164ee5b64e211383ac9c294224521f3b229783d562e3a2bc5510f112f31b", 2851104, "sr")
+# The weights shipped in models/, each with its model card models/NAME.md: (name, description, sha256, size).
+_SHIPPED_WEIGHTS = (
+    ("edsr-x2", "EDSR-baseline x2 (16x64) trained here on BSDS500 (see its model card)",
+     "adfc732d3e488d6c9f11541550adc53f7552b3b83cbb0d7b9bd6a824c52a320d", 5627152),
+    ("edsr-x3", "EDSR-baseline x3 (16x64) trained here on BSDS500 (see its model card)",
+     "23d19092a13b94c84c90677e06486ac5685a59ac34665a157b135f358deebc15", 6366736),
+    ("edsr-x4", "EDSR-baseline x4 (16x64) trained here on BSDS500 (see its model card)",
+     "9a64fce9ddf4a90f2592c913f0d403684aa06bd9e469af6fd731235190d2f6be", 6223560),
+    ("edsr-x4-real", "EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed inputs: for "
+     "real photos (see its model card)",
+     "d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", 6223560),
+    ("wdsr-x2", "WDSR-B x2 (32 wide-activation blocks x 32) trained here on BSDS500 from wdsr-x4's body: beats "
+     "edsr-x2 with 0.44x its weights (see its model card)",
+     "ed13775c3603fef399296eee2362a83f29a9fecd4a26d8ecb67d284bcb5b6111", 2798832),
+    ("wdsr-x4", "WDSR-B x4 (32 wide-activation blocks x 32) trained here on BSDS500: edsr-x4's PSNR with 0.41x "
+     "its weights, several times faster (see its model card)",
+     "93ca164ee5b64e211383ac9c294224521f3b229783d562e3a2bc5510f112f31b", 2851104),
+)
+# Their names: what `serve` loads and `models export` offers.
+SHIPPED = tuple(name for name, *_ in _SHIPPED_WEIGHTS)
+for _name, _description, _sha256, _size in _SHIPPED_WEIGHTS:
+    register_shipped(_name, _description, _sha256, _size, "sr")
 register(WeightSpec(
     name="edsr-x4-krasserm",
     description="EDSR-baseline x4 (16x64) trained on DIV2K by krasserm/super-resolution, imported from his .h5",

@@ -93,8 +93,8 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, 
         tmp.write_text(text)
     return {"output": str(output), "card": str(card), "scale": scale, "step": summary["step"],
             "sha256": sha256, "size": size,
-            # the entry to put in the `# ---- sr ----` section of visiontk/sr/catalog.py
-            "catalog_line": f'({scale}, "{sha256}", {size}),',
+            # its entry in _SHIPPED_WEIGHTS of visiontk/sr/catalog.py (the description is the shipper's)
+            "catalog_line": f'("{card.stem}", "DESCRIPTION (see its model card)", "{sha256}", {size}),',
             "psnr": scores["mean"]["psnr"] if scores else None, "ssim": scores["mean"]["ssim"] if scores else None}
 
 

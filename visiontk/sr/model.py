@@ -9,8 +9,6 @@ from visiontk.errors import WeightsError
 from visiontk.runtime import keras_policy, tensorflow
 
 DEFAULT_SCALE = 4
-# The weights shipped in models/ (registered with their sha256 in visiontk/sr/catalog.py).
-SHIPPED = ("edsr-x2", "edsr-x3", "edsr-x4", "edsr-x4-real", "wdsr-x2", "wdsr-x4")
 
 
 def default_model(scale: int) -> str:
