@@ -5,7 +5,7 @@ cost of a training step. Prints figures; asserts nothing.
     python benchmarks/sr_bench.py --only set5      # or: real, upscale, precision, train
     python benchmarks/sr_bench.py --only upscale --repeat 2
     python benchmarks/sr_bench.py --only real --real-model runs/x4-real/best.weights.h5
-    python benchmarks/sr_bench.py --only family    # EDSR against WDSR at x2 and x4: PSNR, perceptual, speed
+    python benchmarks/sr_bench.py --only family    # EDSR, WDSR (and srgan-x4) at x2, x4: PSNR, perceptual, speed
     python benchmarks/sr_bench.py --only family --family edsr-x4 wdsr-x4 runs/gan-x4/best.weights.h5
 """
 from __future__ import annotations
@@ -260,7 +260,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["set5", "real", "upscale", "precision", "train", "family"])
     parser.add_argument("--family", nargs="+", action="append",
                         help="models of one scale (names or weights files) to compare, our EDSR of that scale "
-                             "first; repeat for another scale [default: edsr-x2 wdsr-x2, then edsr-x4 wdsr-x4]")
+                             "first; repeat for another scale [default: edsr-x2 wdsr-x2, then edsr-x4 wdsr-x4 "
+                             "srgan-x4]")
     parser.add_argument("--repeat", type=int, default=1, help="alternating runs of each upscale path")
     parser.add_argument("--real-model", default="edsr-x4-real",
                         help="the real-degradation model to compare with edsr-x4 (name or weights file)")
@@ -274,7 +275,7 @@ def main() -> None:
     if args.only in (None, "real"):
         real_table(args.real_model, args.real_dir)
     if args.only in (None, "family"):
-        for models in args.family or [["edsr-x2", "wdsr-x2"], ["edsr-x4", "wdsr-x4"]]:
+        for models in args.family or [["edsr-x2", "wdsr-x2"], ["edsr-x4", "wdsr-x4", "srgan-x4"]]:
             family_table(models)
     if args.only in (None, "upscale"):
         upscale_speed(model=args.model, repeat=args.repeat)

@@ -82,7 +82,8 @@ def test_probes_models_page_and_docs(server):
         assert client.get("/readyz").json() == {"ok": True, "models": ["face", "sr", "style"]}
         models = client.get("/v1/models").json()["models"]
         assert models["face"]["model"] == "dlib-face-resnet" and models["face"]["max_distance"] == 0.6
-        assert set(models["sr"]) == {"edsr-x2", "edsr-x3", "edsr-x4", "edsr-x4-real", "wdsr-x2", "wdsr-x4"}
+        assert set(models["sr"]) == {"edsr-x2", "edsr-x3", "edsr-x4", "edsr-x4-real", "wdsr-x2", "wdsr-x4",
+                                      "srgan-x4"}
         assert set(models["style"]) == {"starry-night", "the-scream"} and "gan" not in models
         page = client.get("/")
         assert page.status_code == 200 and "<title>visiontk</title>" in page.text

@@ -77,7 +77,9 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, 
             source = Path(scratch) / "latest.weights.h5"
             summary = run_summary(run_dir, _checkpoint_weights(run_dir, source))
         scale = weights_scale(source)
-        scores = evaluate(eval_dir, scale, model=source) if eval_dir else None
+        # a GAN is judged by the perceptual distance too: PSNR penalises the texture it adds
+        metrics = ("psnr", "ssim", "perceptual") if summary["config"].get("gan") else ("psnr", "ssim")
+        scores = evaluate(eval_dir, scale, model=source, metrics=metrics) if eval_dir else None
         if scores and summary["config"].get("degradation") == "real":
             from visiontk.sr.degrade import TEST_DEGRADATIONS
 
@@ -129,7 +131,7 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"{config['val_images']} held out for validation"
         f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {_how_lr_was_made(config)}.",
         f"- {config['batch_size']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
-        f"rotations, L1 loss, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
+        f"rotations, {'the losses above' if config.get('gan') else 'L1 loss'}, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
         f"precision {renamed_value('precision', config.get('precision', 'float32'))}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",
         f"- Command: `{_training_command(config, summary)}`",
@@ -202,8 +204,12 @@ def _content_description(config: dict) -> str:
 
 def _score_table(result: dict) -> list[str]:
     """An `evaluate` result as a Markdown table: each image and the mean, model against bicubic."""
-    lines = ["| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |", "|---|---|---|---|---|"]
+    perceptual = "perceptual" in result["mean"]   # lower is better (visiontk.sr.metrics.PerceptualDistance)
+    extra = " model perceptual | bicubic perceptual |" if perceptual else ""
+    lines = [f"| image | model PSNR | model SSIM | bicubic PSNR | bicubic SSIM |{extra}",
+             "|---|---|---|---|---|" + "---|---|" * perceptual]
     for row in result["images"] + [{"image": "**mean**", **result["mean"]}]:
         lines.append(f"| {row['image']} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['bicubic_psnr']:.2f} "
-                     f"| {row['bicubic_ssim']:.4f} |")
+                     f"| {row['bicubic_ssim']:.4f} |"
+                     + (f" {row['perceptual']:.4f} | {row['bicubic_perceptual']:.4f} |" if perceptual else ""))
     return lines
