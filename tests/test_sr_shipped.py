@@ -103,7 +103,8 @@ def test_shipped_wdsr_matches_edsr_on_set5(set5, tmp_path, run_cli, scale):
     assert load_model(f"wdsr-x{scale}").count_params() < 0.5 * load_model(f"edsr-x{scale}").count_params()
 
 
-def test_shipped_gan_model_is_perceptually_closer_than_edsr_and_keeps_psnr_over_bicubic(set5, tmp_path, run_cli):
+def test_shipped_gan_model_is_perceptually_closer_than_edsr_and_keeps_psnr_over_bicubic(
+        set5, shared_weights, tmp_path, run_cli):
     """`srgan-x4` (issue 23's SRGAN-style model): on Set5 x4 its perceptual distance is at least 15% below
     edsr-x4's and its PSNR still at least 1 dB above bicubic, as its card says; `sr compare` knows it."""
     from visiontk.sr.evaluate import evaluate
