@@ -19,13 +19,15 @@ METRICS = ("psnr", "ssim", "perceptual")   # psnr and ssim are always measured (
 
 def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: str | Path | None = None,
              bicubic_only: bool = False, tile: int | None = None, degradation: str | None = None,
-             precision: str = "float32", metrics: Sequence[str] = ("psnr", "ssim")) -> dict:
+             precision: str = "float32", metrics: Sequence[str] = ("psnr", "ssim"),
+             self_ensemble: bool = False) -> dict:
     """Score EDSR (registry name or weights path; default the shipped model) and bicubic on HR images.
 
     `degradation` (a name in `TEST_DEGRADATIONS`, e.g. "jpeg40") is applied to the bicubic LR first, to
     score on "real" inputs; the HR target stays the clean image. `precision` defaults to float32, the
     precision of the published scores. `metrics` naming "perceptual" adds the VGG16 feature distance
     (visiontk.sr.metrics.PerceptualDistance, on RGB with the same border removed; lower is better).
+    `self_ensemble` averages the model's outputs over the input's flips (see `Upscaler`).
 
     Returns {"scale", "model", "images": [{"image", "psnr", "ssim", "bicubic_psnr", "bicubic_ssim"} and
     "perceptual", "bicubic_perceptual" if asked], "mean": {...the same keys averaged}}.
@@ -48,7 +50,8 @@ def evaluate(hr_inputs: str | Path | Iterable[str | Path], scale: int, model: st
         from visiontk.sr.metrics import PerceptualDistance
 
         perceptual = PerceptualDistance()
-    upscaler = None if bicubic_only else Upscaler(scale, model, tile, precision=precision)
+    upscaler = None if bicubic_only else Upscaler(scale, model, tile, precision=precision,
+                                                  self_ensemble=self_ensemble)
     rows = []
     for path in progress(paths, desc=f"eval x{scale}", unit="img"):
         hr = crop_to_multiple(read_image(path), scale)
