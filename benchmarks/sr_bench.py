@@ -5,7 +5,7 @@ cost of a training step. Prints figures; asserts nothing.
     python benchmarks/sr_bench.py --only set5      # or: real, upscale, precision, train
     python benchmarks/sr_bench.py --only upscale --repeat 2
     python benchmarks/sr_bench.py --only real --real-model runs/x4-real/best.weights.h5
-    python benchmarks/sr_bench.py --only family    # EDSR, WDSR (and srgan-x4) at x2, x4: PSNR, perceptual, speed
+    python benchmarks/sr_bench.py --only family    # EDSR, WDSR, srgan-x4: PSNR, perceptual, speed
     python benchmarks/sr_bench.py --only family --family edsr-x4 wdsr-x4 runs/gan-x4/best.weights.h5
 """
 from __future__ import annotations

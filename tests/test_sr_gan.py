@@ -121,7 +121,8 @@ def test_gan_training_with_the_unit_content_loss_exports_a_card_that_says_so(cro
 
     result = train([crops], tmp_path / "run", tiny_gan(2, generator, content_loss="unit"))
     assert np.isfinite(result["content_loss"]) and result["content_loss"] > 0
-    exported = run_cli("sr", "export", tmp_path / "run", "-o", tmp_path / "gan-x2.weights.h5", "--eval-dir", crops)
+    exported = run_cli("sr", "export", tmp_path / "run", "-o", tmp_path / "gan-x2.weights.h5",
+                       "--eval-dir", crops)
     assert exported.exit_code == 0, exported.stderr
     card = (tmp_path / "gan-x2.md").read_text()
     assert "unit-feature content loss at VGG16 block1_conv1" in card

@@ -110,7 +110,8 @@ def test_shipped_gan_model_is_perceptually_closer_than_edsr_and_keeps_psnr_over_
     from visiontk.sr.evaluate import evaluate
 
     metrics = ("psnr", "perceptual")
-    gan = evaluate(set5, 4, "srgan-x4", metrics=metrics)["mean"]
+    scored = evaluate(set5, 4, "srgan-x4", metrics=metrics)
+    gan = scored["mean"]
     edsr = evaluate(set5, 4, "edsr-x4", metrics=metrics)["mean"]
     assert gan["perceptual"] <= 0.85 * edsr["perceptual"]
     assert gan["psnr"] >= gan["bicubic_psnr"] + 1.0
@@ -121,10 +122,11 @@ def test_shipped_gan_model_is_perceptually_closer_than_edsr_and_keeps_psnr_over_
         assert side.width > 3 * side.height       # bicubic | edsr-x4 | srgan-x4 | original, side by side
     # --self-ensemble (the input's four flips averaged) fades its grid: closer by both measures
     bird = set5 / "bird.png"
-    single = evaluate(bird, 4, "srgan-x4", metrics=metrics)["mean"]
+    single = next(row for row in scored["images"] if row["image"] == bird.name)
     ensembled = evaluate(bird, 4, "srgan-x4", metrics=metrics, self_ensemble=True)["mean"]
     assert ensembled["psnr"] > single["psnr"] + 0.2 and ensembled["perceptual"] < single["perceptual"]
-    result = run_cli("sr", "upscale", bird, "--model", "srgan-x4", "--self-ensemble", "-o", tmp_path / "b.png")
+    result = run_cli("sr", "upscale", bird, "--model", "srgan-x4", "--self-ensemble",
+                     "-o", tmp_path / "b.png")
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "b.png") as big:
         assert big.size == (288 * 4, 288 * 4)

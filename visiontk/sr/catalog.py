@@ -16,17 +16,17 @@ _SHIPPED_WEIGHTS = (
      "23d19092a13b94c84c90677e06486ac5685a59ac34665a157b135f358deebc15", 6366736),
     ("edsr-x4", "EDSR-baseline x4 (16x64) trained here on BSDS500 (see its model card)",
      "9a64fce9ddf4a90f2592c913f0d403684aa06bd9e469af6fd731235190d2f6be", 6223560),
-    ("edsr-x4-real", "EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed inputs: for "
-     "real photos (see its model card)",
+    ("edsr-x4-real", "EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed inputs: "
+     "for real photos (see its model card)",
      "d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", 6223560),
-    ("wdsr-x2", "WDSR-B x2 (32 wide-activation blocks x 32) trained here on BSDS500 from wdsr-x4's body: beats "
-     "edsr-x2 with 0.44x its weights (see its model card)",
+    ("wdsr-x2", "WDSR-B x2 (32 wide-activation blocks x 32) trained here on BSDS500 from wdsr-x4's body: "
+     "beats edsr-x2 with 0.44x its weights (see its model card)",
      "ed13775c3603fef399296eee2362a83f29a9fecd4a26d8ecb67d284bcb5b6111", 2798832),
-    ("wdsr-x4", "WDSR-B x4 (32 wide-activation blocks x 32) trained here on BSDS500: edsr-x4's PSNR with 0.41x "
-     "its weights, several times faster (see its model card)",
+    ("wdsr-x4", "WDSR-B x4 (32 wide-activation blocks x 32) trained here on BSDS500: edsr-x4's PSNR with "
+     "0.41x its weights, several times faster (see its model card)",
      "93ca164ee5b64e211383ac9c294224521f3b229783d562e3a2bc5510f112f31b", 2851104),
-    ("srgan-x4", "wdsr-x4 fine-tuned here SRGAN-style (VGG16 feature content loss, adversarial loss): sharper "
-     "texture, 15% lower perceptual distance than edsr-x4, lower PSNR (see its model card)",
+    ("srgan-x4", "wdsr-x4 fine-tuned here SRGAN-style (VGG16 feature content loss, adversarial loss): "
+     "sharper texture, 15% lower perceptual distance than edsr-x4, lower PSNR (see its model card)",
      "27cf54b16e741414e2273de61898bbc23b75cba9a3623725622d4d87cf96ebc7", 2851104),
 )
 # Their names: what `serve` loads and `models export` offers.

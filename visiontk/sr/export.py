@@ -60,7 +60,7 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, 
     model card beside it (`edsr-x2.weights.h5` -> `edsr-x2.md`), with Set5-style scores measured on
     `eval_dir`."""
     from visiontk.sr.networks import weights_scale
-    from visiontk.sr.evaluate import evaluate
+    from visiontk.sr.evaluate import METRICS, evaluate
 
     run_dir, output = Path(run_dir), Path(output)
     if which not in ("best", "latest"):
@@ -78,7 +78,7 @@ def export(run_dir: str | Path, output: str | Path, overwrite: bool = False, *, 
             summary = run_summary(run_dir, _checkpoint_weights(run_dir, source))
         scale = weights_scale(source)
         # a GAN is judged by the perceptual distance too: PSNR penalises the texture it adds
-        metrics = ("psnr", "ssim", "perceptual") if summary["config"].get("gan") else ("psnr", "ssim")
+        metrics = METRICS if summary["config"].get("gan") else ("psnr", "ssim")
         scores = evaluate(eval_dir, scale, model=source, metrics=metrics) if eval_dir else None
         if scores and summary["config"].get("degradation") == "real":
             from visiontk.sr.degrade import TEST_DEGRADATIONS
@@ -131,7 +131,8 @@ def model_card(filename: str, scale: int, summary: dict, scores: dict | None, ev
         f"{config['val_images']} held out for validation"
         f"{' (their LR degraded once, with fixed seeds)' if real else ''}; {_how_lr_was_made(config)}.",
         f"- {config['batch_size']} random {config['patch']}x{config['patch']} LR patches per step, flips and 90-degree "
-        f"rotations, {'the losses above' if config.get('gan') else 'L1 loss'}, Adam, learning rate {summary['learning_rates'] or config['learning_rate']}, "
+        f"rotations, {'the losses above' if config.get('gan') else 'L1 loss'}, Adam, "
+        f"learning rate {summary['learning_rates'] or config['learning_rate']}, "
         f"precision {renamed_value('precision', config.get('precision', 'float32'))}, seed {config['seed']}.",
         f"- Warm start: {config['init_from'] or 'none (random init)'}.",
         f"- Command: `{_training_command(config, summary)}`",

@@ -88,11 +88,16 @@ class Upscaler:
         with progress(total=count, desc="tiles", unit="tile", disable=None if show_progress and count > 1
                       else True) as bar:
             for flip in flips:   # a flip is its own inverse
-                out = flip(tiling.upscale_tiled(np.ascontiguousarray(flip(rgb)), self.predict_batch, self.scale,
-                                                self.tile, self.overlap, on_tile=lambda: bar.update(1),
-                                                batch=batch))
-                total = out if total is None else total + out
-        return total / len(flips) if len(flips) > 1 else total
+                out = flip(tiling.upscale_tiled(np.ascontiguousarray(flip(rgb)), self.predict_batch,
+                                                self.scale, self.tile, self.overlap,
+                                                on_tile=lambda: bar.update(1), batch=batch))
+                if total is None:
+                    total = out      # the unflipped output: the sum is kept in place, one image in memory
+                else:
+                    total += out
+        if len(flips) > 1:
+            total /= len(flips)
+        return total
 
     def upscale_rgb(self, rgb: np.ndarray, show_progress: bool = True) -> np.ndarray:
         """(H, W, 3) uint8 -> (H*scale, W*scale, 3) uint8."""
