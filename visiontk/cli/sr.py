@@ -110,7 +110,7 @@ def _best(result: dict) -> str:
               help="Context pixels around each tile; the inner half is blended.")
 @click.option("--self-ensemble", is_flag=True,
               help="Average the outputs for the input and its three flips: 4x the time, a little more PSNR, "
-                   "and it fades the faint grid srgan-x4 leaves on smooth skin.")
+                   "and it weakens the faint grid srgan-x4 leaves on smooth areas.")
 @batch_options()
 def upscale_command(inputs, scale, output, output_dir, model, outscale, out_width, out_height, precision, tile,
                     overlap, self_ensemble, crf, overwrite, skip_existing, continue_on_error, as_json) -> int:

@@ -55,7 +55,7 @@ class Upscaler:
     fit in `memory` bytes: fewer, larger tiles repeat less work in their overlaps). Tiles are batched as
     many as fit in `memory` (one at a time they are exactly the tiles of earlier versions).
     `self_ensemble`: average the outputs for the input and its three flips (EDSR+'s self-ensemble, flips
-    only), 4x the work: a little more PSNR, and it fades the faint 4-px grid of a GAN-trained model.
+    only), 4x the work: a little more PSNR, and it weakens the faint 4-px grid of a GAN-trained model.
     """
 
     def __init__(self, scale: int = DEFAULT_SCALE, model: str | Path | None = None, tile: int | None = None,
