@@ -257,6 +257,22 @@ def test_warm_start_copies_the_body(tiny_weights, set5, tmp_path):
     np.testing.assert_allclose(x4_features, np.repeat(np.repeat(x2_features, 2, 1), 2, 2), atol=1e-5)
 
 
+def test_warm_start_into_a_deeper_edsr_starts_out_as_the_shallower_one(tiny_weights, set5):
+    """--blocks larger than the --init-from network's: the extra blocks start as identities, so training
+    begins from the shallower network's output, and all of the new blocks' weights can still learn."""
+    from visiontk.backbones.edsr import EDSR
+    from visiontk.sr.training import TrainConfig, warm_start
+
+    model = EDSR(2, 5, 8)
+    warm_start(model, tiny_weights[2], TrainConfig(data=[str(set5)], scale=2, blocks=5, features=8))
+    source = EDSR(2, 2, 8)
+    source.load_weights(tiny_weights[2])
+    lr = np.random.default_rng(5).uniform(0, 255, (1, 9, 7, 3)).astype(np.float32)
+    np.testing.assert_allclose(model(lr).numpy(), source(lr).numpy(), atol=1e-3)
+    assert np.abs(model.get_layer("block5_conv1").get_weights()[0]).max() > 0   # not a dead block
+    assert not np.any(model.get_layer("block5_conv2").get_weights()[0])
+
+
 def _write_krasserm_h5(path, model, drop_last=False):
     """Write `model`'s weights in the legacy Keras HDF5 layout with krasserm's layer names."""
     import h5py

@@ -212,3 +212,7 @@ def test_compare_several_models_on_a_degraded_input(set5, tmp_path, run_cli):
     assert jpeg["bicubic_psnr"] < clean["bicubic_psnr"] - 1
     with Image.open(tmp_path / "jpeg.png") as sheet:  # bicubic | tiny1 | tiny2 | original, 64 px each
         assert sheet.size[0] == 4 * 64 + 3 * 6
+    ensembled = json.loads(run_cli(*args, "--self-ensemble", "-o", tmp_path / "ensembled.png").output)
+    assert ensembled["self_ensemble"] and not clean["self_ensemble"]
+    assert ensembled["bicubic_psnr"] == clean["bicubic_psnr"]      # only the models' outputs change
+    assert [m["psnr"] for m in ensembled["models"]] != [m["psnr"] for m in clean["models"]]

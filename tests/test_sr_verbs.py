@@ -51,6 +51,9 @@ def test_upscale_file_writes_a_photo_as_the_upscaler_computes_it(tiny_weights, p
         "tiles": 1}
     expected = upscaler.upscale_rgb(np.asarray(Image.open(photo)))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "big.png")), expected)
+    ensemble = Upscaler(2, tiny_weights[2], self_ensemble=True)
+    record = upscale_file(ensemble, photo, tmp_path / "ensembled.png")
+    assert record["tiles"] == 4                 # the one tile, once per flip: the work done
 
 
 def test_upscale_file_upscales_a_clip_frame_by_frame(tiny_weights, tmp_path):

@@ -249,9 +249,12 @@ def export_command(run_dir, output, which, eval_dir, overwrite, as_json) -> int:
 @click.option("--region", "--crop", "crop", cls=OldNameOption, nargs=3, type=int, default=None,
               metavar="X Y SIZE", help="The square of the HR image to show [default: the centre third].")
 @click.option("--zoom", type=click.IntRange(1, 8), default=2, show_default=True, help="Enlarge the crop.")
+@click.option("--self-ensemble", is_flag=True, help="Each model averages its outputs for the LR and its three "
+                                                    "flips, as `sr upscale --self-ensemble` (4x the time).")
 @overwrite_option
 @json_option
-def compare_command(hr_image, scale, output, models, degradation, crop, zoom, overwrite, as_json) -> int:
+def compare_command(hr_image, scale, output, models, degradation, crop, zoom, self_ensemble, overwrite,
+                    as_json) -> int:
     """Picture bicubic | EDSR | original side by side on a crop of HR_IMAGE (downscaled first).
 
     \b
@@ -262,7 +265,7 @@ def compare_command(hr_image, scale, output, models, degradation, crop, zoom, ov
     from visiontk.sr import side_by_side
 
     result = side_by_side(hr_image, output, int(scale), list(models) or None, tuple(crop) if crop else None,
-                          zoom, overwrite, degradation)
+                          zoom, overwrite, degradation, self_ensemble)
     scores = ", ".join(f"{m['model']} {m['psnr']:.2f} dB" for m in result["models"])
     emit({"input": hr_image, **result}, as_json,
          f"{result['output']}: bicubic {result['bicubic_psnr']:.2f} dB, {scores}")

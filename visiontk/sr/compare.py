@@ -16,10 +16,10 @@ from visiontk.sr.metrics import y_psnr_ssim
 def side_by_side(hr_path: str | Path, output: str | Path, scale: int = 4,
                  model: str | Path | None | Sequence[str | Path | None] = None,
                  crop: tuple[int, int, int] | None = None, zoom: int = 2, overwrite: bool = False,
-                 degradation: str | None = None) -> dict:
+                 degradation: str | None = None, self_ensemble: bool = False) -> dict:
     """Downscale the HR image by `scale` (then degrade it, e.g. "jpeg40"), upscale it with bicubic and
-    with each model, and write the crops (x, y, size in HR pixels; default: the centre third) enlarged
-    `zoom` times side by side: bicubic | model... | original."""
+    with each model (`self_ensemble`: see `Upscaler`), and write the crops (x, y, size in HR pixels;
+    default: the centre third) enlarged `zoom` times side by side: bicubic | model... | original."""
     from visiontk.sr.upscale import Upscaler, default_model
 
     models = list(model) if isinstance(model, (list, tuple)) else [model]
@@ -40,7 +40,8 @@ def side_by_side(hr_path: str | Path, output: str | Path, scale: int = 4,
     names = [Path(n).name[:-len(".weights.h5")] if n.endswith(".weights.h5") else n for n in names]
     panels = [bicubic_upscale(lr, scale)]
     for name in models:  # float32: the scores of `sr eval`
-        panels.append(Upscaler(scale, name, precision="float32").upscale_rgb(lr, show_progress=False))
+        upscaler = Upscaler(scale, name, precision="float32", self_ensemble=self_ensemble)
+        panels.append(upscaler.upscale_rgb(lr, show_progress=False))
     scores = [y_psnr_ssim(image, hr, scale)[0] for image in panels]
     tiles = [Image.fromarray(image[y:y + size, x:x + size]).resize((size * zoom, size * zoom), Image.NEAREST)
              for image in panels + [hr]]
@@ -50,6 +51,7 @@ def side_by_side(hr_path: str | Path, output: str | Path, scale: int = 4,
               + ["original"])
     write_image(output, _sheet(tiles, labels), overwrite=overwrite)
     return {"output": str(output), "crop": [x, y, size], "degradation": degradation,
+            "self_ensemble": self_ensemble,
             "bicubic_psnr": scores[0], "psnr": scores[1],
             "models": [{"model": name, "psnr": score} for name, score in zip(names, scores[1:])]}
 

@@ -74,7 +74,8 @@ class TrainConfig:
                                                  min=0, min_open=True)
     seed: int = 0
     init_from: str | None = training.setting(None, "Start from these weights of the same network (another "
-                                             "scale: the shared body only).")
+                                             "scale: the shared body only; an EDSR with fewer blocks: all "
+                                             "of it, the extra blocks starting as identities).")
     strategy: str = "default"
     # bfloat16 trains ~5x faster on CPUs with AMX (bf16 matrix units); the weights stay float32.
     precision: str = training.setting("float32", "What the networks compute in (the weights stay float32): "
@@ -346,15 +347,18 @@ def build_model(config: TrainConfig):
 
 
 def warm_start(model, weights: Path, config: TrainConfig) -> None:
-    """Start from another network's weights (same arch and size): all of them for the same scale; else
-    the shared body (the EDSR paper's x2 -> x4 warm start) and, for EDSR from x2, the upsampler and tail
-    too, arranged so that the new model starts out as the x2 model followed by nearest-neighbour
-    upsampling of its features."""
+    """Start from another network's weights (same arch and size, or an EDSR with fewer blocks: `_deepen`):
+    all of them for the same scale; else the shared body (the EDSR paper's x2 -> x4 warm start) and, for
+    EDSR from x2, the upsampler and tail too, arranged so that the new model starts out as the x2 model
+    followed by nearest-neighbour upsampling of its features."""
     from visiontk.backbones.edsr import body_layer_count, weighted_layers
     from visiontk.sr.networks import build
 
     found = read_network(weights)
     wanted = replace(config.network, scale=found.scale)
+    if _deepens(found, config.network):
+        _deepen(model, weights, found, config)
+        return
     if replace(found, res_scaling=wanted.res_scaling) != wanted:
         raise BadInputError(f"`init_from` {weights}: {found.label} weights, but this run trains "
                             f"{config.network.label}; give weights of the same network")
@@ -368,6 +372,32 @@ def warm_start(model, weights: Path, config: TrainConfig) -> None:
     if config.arch == "edsr" and found.scale == 2 and config.scale in (3, 4):
         _upsampler_from_x2(src, dst, config.scale, config.features)
     log.info("initialised %s from %s (x%d)", model.name, weights, found.scale)
+
+
+def _deepens(found, wanted) -> bool:
+    """An EDSR of the same scale and width with fewer blocks: the start of a deeper one."""
+    return (found.arch == wanted.arch == "edsr" and found.scale == wanted.scale
+            and found.features == wanted.features and found.blocks < wanted.blocks)
+
+
+def _deepen(model, weights: Path, found, config: TrainConfig) -> None:
+    """Copy the shallower network's layers in order and append the extra blocks with their second
+    convolution zeroed: each adds nothing at first, so the deeper network starts out computing exactly
+    what the shallower one did, and training grows the new blocks from there."""
+    from visiontk.backbones.edsr import body_layer_count, weighted_layers
+    from visiontk.sr.networks import build
+
+    source = build(replace(config.network, blocks=found.blocks))
+    source.load_weights(weights)
+    src, dst = weighted_layers(source), weighted_layers(model)
+    kept = body_layer_count(found.blocks) - 1  # head and the old blocks
+    for a, b in zip(src[:kept], dst[:kept]):
+        b.set_weights(a.get_weights())
+    for a, b in zip(src[kept:][::-1], dst[::-1]):  # body conv, upsampler, tail: the same from the end
+        b.set_weights(a.get_weights())
+    for second_conv in dst[kept + 1:body_layer_count(config.blocks) - 1:2]:
+        second_conv.set_weights([np.zeros_like(w) for w in second_conv.get_weights()])
+    log.info("initialised %s from %s (%s, new blocks zeroed)", model.name, weights, found.label)
 
 
 def _upsampler_from_x2(src: list, dst: list, scale: int, features: int) -> None:

@@ -68,6 +68,10 @@ class Upscaler:
         self.tile = tile or tiling.auto_tile(scale, overlap, memory, self.precision)
         self.keras_model, self._predict = load_predictor(model, scale, self.precision)
 
+    def tile_count(self, height: int, width: int) -> int:
+        """Network passes over tiles for an (height, width) input: 4x as many with `self_ensemble`."""
+        return tiling.count_tiles(height, width, self.tile) * (len(FLIPS) if self.self_ensemble else 1)
+
     def predict(self, lr: np.ndarray) -> np.ndarray:
         """One (h, w, 3) float tile -> (h*scale, w*scale, 3) float, untiled."""
         return self.predict_batch(lr[None])[0]
@@ -80,7 +84,7 @@ class Upscaler:
         """(H, W, 3) pixels in [0, 255] (any dtype) -> (H*scale, W*scale, 3) float32, unclipped."""
         height, width = rgb.shape[:2]
         flips = FLIPS if self.self_ensemble else FLIPS[:1]
-        count = tiling.count_tiles(height, width, self.tile) * len(flips)
+        count = self.tile_count(height, width)
         batch = tiling.auto_batch(height, width, self.tile, self.overlap, self.scale, self.memory,
                                   self.precision)
         rgb = rgb.astype(np.float32)
@@ -189,6 +193,7 @@ def check_outscale(scale: int, outscale: float | None) -> None:
 
 def upscale_record(upscaler: Upscaler, size: tuple[int, int], output_size: tuple[int, int], bits: int) -> dict:
     """What `sr upscale --json` reports of one image (besides its output file): scale, sizes (width,
-    height), bits per sample written, precision and the number of tiles."""
+    height), bits per sample written, precision and the number of tile passes (4 per tile with
+    self-ensemble)."""
     return {"scale": upscaler.scale, "size": list(size), "output_size": list(output_size), "bits": bits,
-            "precision": upscaler.precision, "tiles": tiling.count_tiles(size[1], size[0], upscaler.tile)}
+            "precision": upscaler.precision, "tiles": upscaler.tile_count(size[1], size[0])}

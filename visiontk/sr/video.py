@@ -8,7 +8,6 @@ import numpy as np
 from PIL import Image
 
 from visiontk.imageio import resize
-from visiontk.sr import tiling
 from visiontk.sr.upscale import Upscaler, output_size
 from visiontk.videoio import probe, transform_video
 
@@ -37,4 +36,4 @@ def upscale_video(source: str | Path, output: str | Path, upscaler: Upscaler, *,
 
     record = transform_video(source, output, upscale_frames, crf=crf, overwrite=overwrite, desc="frames")
     return {**record, "scale": upscaler.scale, "precision": upscaler.precision,
-            "tiles": tiling.count_tiles(info.height, info.width, upscaler.tile)}
+            "tiles": upscaler.tile_count(info.height, info.width)}
