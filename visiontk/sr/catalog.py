@@ -16,9 +16,9 @@ _SHIPPED_WEIGHTS = (
      "23d19092a13b94c84c90677e06486ac5685a59ac34665a157b135f358deebc15", 6366736),
     ("edsr-x4", "EDSR-baseline x4 (16x64) trained here on BSDS500 (see its model card)",
      "9a64fce9ddf4a90f2592c913f0d403684aa06bd9e469af6fd731235190d2f6be", 6223560),
-    ("edsr-x4-real", "EDSR-baseline x4 (16x64) fine-tuned here on blurred, noisy, JPEG-compressed inputs: "
+    ("edsr-x4-real", "EDSR x4 (32x64) fine-tuned here on noisy, JPEG-compressed, slightly blurred inputs: "
      "for real photos (see its model card)",
-     "d37d6ce2c3295efbd3869ab212945418cb7cf895b9d9796547e64fd7ed7cc056", 6223560),
+     "8dfe6d4bfb5ade07475f161bbd1c2c0a6bea1d7a6c9e7667281da5e11a31ea35", 11071536),
     ("wdsr-x2", "WDSR-B x2 (32 wide-activation blocks x 32) trained here on BSDS500 from wdsr-x4's body: "
      "beats edsr-x2 with 0.44x its weights (see its model card)",
      "ed13775c3603fef399296eee2362a83f29a9fecd4a26d8ecb67d284bcb5b6111", 2798832),
