@@ -76,7 +76,9 @@ def test_gan_training_resumes_exactly_and_exports(crops, generator, shared_weigh
     with pytest.raises(KeyboardInterrupt):
         train([crops], tmp_path / "b", tiny_gan(4, generator), on_progress=preempt)
     resumed = train([crops], tmp_path / "b", tiny_gan(4, generator))
-    assert resumed == {**straight, "seconds": resumed["seconds"]}
+    # The weights must match to the byte (below); a logged loss may differ in its last float32 bit, since a
+    # CPU reduction's summation order isn't fixed (seen once in CI: d_loss 1.42180705 against 1.42180711).
+    assert resumed == pytest.approx({**straight, "seconds": resumed["seconds"]}, rel=1e-6)
     assert {"content_loss", "adversarial_loss", "d_loss", "val_perceptual"} <= set(resumed)
     assert resumed["best_val_perceptual"] <= resumed["val_perceptual"]
     assert (tmp_path / "a" / "best.weights.h5").read_bytes() == (tmp_path / "b" / "best.weights.h5").read_bytes()
